@@ -1,0 +1,10 @@
+namespace ImplicitBias.Flow.Cli.Commands;
+
+/// <summary>All verbs of <c>ibflow</c>, in the order <c>--help</c> lists them.</summary>
+internal static class CommandRegistry
+{
+    /// <summary>Creates the verbs. Add one line here per verb.</summary>
+    public static IReadOnlyList<ICommand> Create() =>
+    [
+    ];
+}

@@ -1,0 +1,131 @@
+namespace ImplicitBias.Flow.Experiments.Configuration;
+
+/// <summary>The words an experiment file may use, in one place so messages and docs agree.</summary>
+public static class Vocabulary
+{
+    /// <summary>Data:Kind.</summary>
+    public static readonly string[] DataKinds = ["gaussian", "xor", "mnist", "idx"];
+
+    /// <summary>Model:Activation.</summary>
+    public static readonly string[] Activations = ["relu", "relu-q", "quadratic", "identity"];
+
+    /// <summary>Loss.</summary>
+    public static readonly string[] Losses = ["exponential", "logistic"];
+
+    /// <summary>Optimizer:Name.</summary>
+    public static readonly string[] Optimizers = ["gd", "ngd", "signgd", "momentum", "nmomentum", "signum", "spectral", "muon", "muon-signum", "adam", "muon-adam"];
+
+    /// <summary>Optimizers whose direction needs weight matrices (a model of depth ≥ 2).</summary>
+    public static readonly string[] MatrixOptimizers = ["spectral", "muon", "muon-signum", "muon-adam"];
+
+    /// <summary>Optimizer:Blocks:N:Block — which parameter blocks a per-block entry covers.</summary>
+    public static readonly string[] BlockSelectors = ["matrices", "output"];
+
+    /// <summary>Solver:Backend.</summary>
+    public static readonly string[] Backends = ["auto", "cpu", "ilgpu-cpu", "cuda"];
+
+    /// <summary>Solver:Method ("auto" picks the measured default per optimizer; "discrete" runs the discrete optimizer).</summary>
+    public static readonly string[] Methods = ["auto", "dopri5", "tsit5", "dop853", "bs3", "heun-euler", "rk4", "euler", "exprk", "discrete"];
+
+    /// <summary>Solver:SignMode for SignGD/Signum: a smoothed sign of relative width, or the exact sign.</summary>
+    public static readonly string[] SignModes = ["smooth", "exact"];
+}
+
+/// <summary>Data section.</summary>
+/// <param name="Kind">gaussian, xor, mnist (the paper's 2048-digit subset) or idx (user's IDX files).</param>
+/// <param name="Samples">Number of samples m (synthetic kinds; a cap for mnist/idx).</param>
+/// <param name="Dimension">Input dimension d (synthetic kinds).</param>
+/// <param name="Seed">Generator seed.</param>
+/// <param name="Directory">Folder of the converted MNIST data or of the IDX files.</param>
+public sealed record DataSettings(string Kind, int Samples, int Dimension, ulong Seed, string Directory);
+
+/// <summary>Model section.</summary>
+/// <param name="Depth">D ≥ 1 (1 is the linear predictor).</param>
+/// <param name="Width">Hidden width k of every hidden layer.</param>
+/// <param name="Activation">relu, relu-q, quadratic or identity.</param>
+/// <param name="Q">Exponent q of relu-q (q &gt; 1).</param>
+/// <param name="InitScale">α multiplying the Kaiming-normal initialization.</param>
+/// <param name="Seed">Initialization seed.</param>
+/// <param name="Init">Optional .npy file with θ(0).</param>
+public sealed record ModelSettings(int Depth, int Width, string Activation, double Q, double InitScale, ulong Seed, string? Init);
+
+/// <summary>One optimizer (a flow and its discrete counterpart).</summary>
+/// <param name="Name">One of <see cref="Vocabulary.Optimizers"/>.</param>
+/// <param name="Eta0">η0 of the schedule η(t) = η0 (t + t_off)^{−a}.</param>
+/// <param name="Power">a.</param>
+/// <param name="TimeOffset">t_off.</param>
+/// <param name="Beta1">Discrete β1 (momentum); c1 = −log β1 per unit of time.</param>
+/// <param name="Beta2">Discrete β2 (second moment); c2 = −log β2.</param>
+/// <param name="C1">Rate c1 of dm/dt = c1 (g − m).</param>
+/// <param name="C2">Rate c2 of dv/dt = c2 (g² − v).</param>
+/// <param name="Epsilon">Adam's ε (0 in the theory).</param>
+/// <param name="SignWidth">Relative width of the smoothed sign (SignGD, Signum).</param>
+/// <param name="SignMode">smooth or exact.</param>
+/// <param name="MuonEta0">Muon-Adam: η0ᴹ of the matrices.</param>
+/// <param name="AdamEta0">Muon-Adam: η0ᴬ of the output row.</param>
+/// <param name="MuonC">Muon-Adam: momentum rate cM of the matrices.</param>
+/// <param name="Blocks">Per-block overrides (composite optimizers), empty for a plain optimizer.</param>
+public sealed record OptimizerSettings(
+    string Name,
+    double Eta0,
+    double Power,
+    double TimeOffset,
+    double Beta1,
+    double Beta2,
+    double C1,
+    double C2,
+    double Epsilon,
+    double SignWidth,
+    string SignMode,
+    double MuonEta0,
+    double AdamEta0,
+    double MuonC,
+    IReadOnlyList<BlockOptimizerSettings> Blocks)
+{
+    /// <summary>A short label for folders and legends, e.g. "adam".</summary>
+    public string Label => Blocks.Count == 0 ? Name : string.Join("+", Blocks.Select(b => $"{b.Optimizer.Name}@{b.Block}"));
+}
+
+/// <summary>One block's optimizer in a composite: <paramref name="Block"/> is "matrices" or "output".</summary>
+public sealed record BlockOptimizerSettings(string Block, OptimizerSettings Optimizer);
+
+/// <summary>Solver section.</summary>
+/// <param name="Method">One of <see cref="Vocabulary.Methods"/>.</param>
+/// <param name="RelTol">Relative tolerance of every block.</param>
+/// <param name="AbsTol">Absolute tolerance of every block.</param>
+/// <param name="BlockScale">κ: each block's atol is raised to κ · max |y_b| (block-scaled norm); 0 disables.</param>
+/// <param name="Backend">auto, cpu, ilgpu-cpu or cuda.</param>
+/// <param name="Step">Time step h of a discrete run (Method = discrete).</param>
+public sealed record SolverSettings(string Method, double RelTol, double AbsTol, double BlockScale, string Backend, double Step);
+
+/// <summary>Stop section: the run ends at the first criterion met.</summary>
+/// <param name="TargetLogLoss">Stop when log L ≤ this (natural log).</param>
+/// <param name="MaxTime">Stop at this flow time.</param>
+/// <param name="MaxSteps">Stop after this many accepted steps (or discrete steps).</param>
+public sealed record StopSettings(double TargetLogLoss, double MaxTime, long MaxSteps);
+
+/// <summary>Save section.</summary>
+/// <param name="PointsPerDecade">Log-spaced save points per decade of t (when no explicit times).</param>
+/// <param name="Times">Explicit save times (optional).</param>
+/// <param name="Snapshots">Times at which θ is written as .npy.</param>
+public sealed record SaveSettings(int PointsPerDecade, IReadOnlyList<double> Times, IReadOnlyList<double> Snapshots);
+
+/// <summary>Outputs section.</summary>
+/// <param name="Plots">Write plots/*.html.</param>
+/// <param name="Npy">Write θ snapshots as .npy.</param>
+public sealed record OutputSettings(bool Plots, bool Npy);
+
+/// <summary>A fully resolved, validated experiment.</summary>
+public sealed record ExperimentSettings(
+    string Name,
+    string SourceFile,
+    DataSettings Data,
+    ModelSettings Model,
+    string Loss,
+    IReadOnlyList<OptimizerSettings> Optimizers,
+    SolverSettings Solver,
+    StopSettings Stop,
+    SaveSettings Save,
+    IReadOnlyList<ulong> Seeds,
+    OutputSettings Outputs,
+    IReadOnlyList<string> Warnings);

@@ -1,0 +1,176 @@
+using ImplicitBias.Flow.Experiments.Configuration;
+
+namespace ImplicitBias.Flow.Experiments.Tests;
+
+public sealed class ExperimentLoaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ibflow-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string json)
+    {
+        string path = Path.Combine(_dir, "exp.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static ExperimentException Fails(string path, params string[] overrides) =>
+        Assert.Throws<ExperimentException>(() => ExperimentLoader.Load(path, overrides, useEnvironment: false));
+
+    [Fact]
+    public void FullFile_BindsEveryKey()
+    {
+        string path = Write("""
+        {
+          "Name": "demo",
+          "Data": { "Kind": "xor", "Samples": 32, "Dimension": 5, "Seed": 7 },
+          "Model": { "Depth": 3, "Width": 8, "Activation": "relu-q", "Q": 2.5, "InitScale": 0.1, "Seed": 3 },
+          "Loss": "logistic",
+          "Optimizer": { "Name": "adam", "Eta0": 0.002, "Power": 0.8, "Beta1": 0.8, "Beta2": 0.99, "Epsilon": 1e-8 },
+          "Solver": { "Method": "dopri5", "RelTol": 1e-7, "AbsTol": 1e-10, "Backend": "cpu" },
+          "Stop": { "TargetLogLoss": -50, "MaxTime": 1e6, "MaxSteps": 1000 },
+          "Save": { "PointsPerDecade": 10, "Snapshots": [1, 10] },
+          "Seeds": [1, 2, 3]
+        }
+        """);
+        ExperimentSettings s = ExperimentLoader.Load(path, [], useEnvironment: false);
+        Assert.Equal("demo", s.Name);
+        Assert.Equal(new DataSettings("xor", 32, 5, 7, Path.Combine("data", "mnist")), s.Data);
+        Assert.Equal(3, s.Model.Depth);
+        Assert.Equal(2.5, s.Model.Q);
+        Assert.Equal("logistic", s.Loss);
+        OptimizerSettings o = Assert.Single(s.Optimizers);
+        Assert.Equal("adam", o.Name);
+        Assert.Equal(-Math.Log(0.8), o.C1, 15);
+        Assert.Equal(-Math.Log(0.99), o.C2, 15);
+        Assert.Equal(1e-8, o.Epsilon);
+        Assert.Equal("dopri5", s.Solver.Method);
+        Assert.Equal(-50, s.Stop.TargetLogLoss);
+        Assert.Equal([1.0, 10.0], s.Save.Snapshots);
+        Assert.Equal([1UL, 2UL, 3UL], s.Seeds);
+
+        // Depth 3 with q = 2.5 has L = 1 + 2.5 + 6.25 = 9.75, so LR-MSD needs a > 1 − 1/L ≈ 0.897: a = 0.8 warns.
+        Assert.Contains("L = 9.75", Assert.Single(s.Warnings));
+    }
+
+    [Fact]
+    public void RateGivenAsC_DerivesBeta()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Write("""{ "Optimizer": { "Name": "signum", "C1": 0.5 } }"""), [], false);
+        Assert.Equal(Math.Exp(-0.5), s.Optimizers[0].Beta1, 15);
+    }
+
+    [Fact]
+    public void UnknownKey_IsNamedWithTheKnownKeysOfItsSection()
+    {
+        ExperimentException e = Fails(Write("""{ "Optimizer": { "Name": "adam", "Eta": 0.1 } }"""));
+        Assert.Equal("Optimizer:Eta", e.Key);
+        Assert.Contains("exp.json", e.Message);
+        Assert.Contains("Eta0", e.Message);
+    }
+
+    [Fact]
+    public void WrongType_NamesKeyAndValue()
+    {
+        ExperimentException e = Fails(Write("""{ "Data": { "Samples": "many" } }"""));
+        Assert.Equal("Data:Samples", e.Key);
+        Assert.Contains("'many'", e.Message);
+        Assert.Contains("whole number", e.Message);
+    }
+
+    [Fact]
+    public void OutOfRange_NamesTheRange()
+    {
+        ExperimentException e = Fails(Write("""{ "Optimizer": { "Name": "adam", "Beta1": 1.5 } }"""));
+        Assert.Equal("Optimizer:Beta1", e.Key);
+        Assert.Contains("(0, 1]", e.Message);
+    }
+
+    [Fact]
+    public void UnknownOptimizer_ListsTheAllowedNames()
+    {
+        ExperimentException e = Fails(Write("""{ "Optimizer": { "Name": "adamw" } }"""));
+        Assert.Equal("Optimizer:Name", e.Key);
+        Assert.Contains("muon-adam", e.Message);
+        Assert.Contains("signum", e.Message);
+    }
+
+    [Fact]
+    public void MatrixOptimizer_OnLinearModel_IsRejected()
+    {
+        ExperimentException e = Fails(Write("""{ "Model": { "Depth": 1 }, "Optimizer": { "Name": "muon" } }"""));
+        Assert.Equal("Optimizer:Name", e.Key);
+        Assert.Contains("Model:Depth", e.Message);
+    }
+
+    [Fact]
+    public void ScheduleBreakingTheAssumption_IsAWarningNamingTheKey()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Write("""{ "Optimizer": { "Name": "adam", "Power": 0.5 } }"""), [], false);
+        string w = Assert.Single(s.Warnings);
+        Assert.Contains("LR-MSD", w);
+        Assert.Contains("Optimizer:Power", w);
+    }
+
+    [Fact]
+    public void InvalidJson_NamesTheFile()
+    {
+        ExperimentException e = Fails(Write("""{ "Optimizer": { "Name": "adam", } "x" }"""));
+        Assert.Contains("exp.json", e.Message);
+        Assert.Contains("could not be read", e.Message);
+    }
+
+    [Fact]
+    public void MissingFile_SaysSo()
+    {
+        ExperimentException e = Fails(Path.Combine(_dir, "nope.json"));
+        Assert.Contains("file not found", e.Message);
+    }
+
+    [Fact]
+    public void CommandLineOverride_Wins_AndUnknownOverrideIsRejected()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "adam", "Eta0": 0.1 } }""");
+        Assert.Equal(0.25, ExperimentLoader.Load(path, ["--Optimizer:Eta0=0.25"], false).Optimizers[0].Eta0);
+        ExperimentException e = Fails(path, "--Optimizer:Eta=0.25");
+        Assert.Equal("command line", e.File);
+        Assert.Equal("Optimizer:Eta", e.Key);
+    }
+
+    [Fact]
+    public void EnvironmentVariable_Overrides()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "adam" } }""");
+        Environment.SetEnvironmentVariable("IBFLOW_Model__Width", "33");
+        try
+        {
+            Assert.Equal(33, ExperimentLoader.Load(path, [], useEnvironment: true).Model.Width);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("IBFLOW_Model__Width", null);
+        }
+    }
+
+    [Fact]
+    public void SeveralOptimizers_AndPerBlockComposition()
+    {
+        string path = Write("""
+        { "Optimizers": [ { "Name": "ngd" },
+                          { "Blocks": [ { "Block": "matrices", "Name": "muon", "Eta0": 0.05 }, { "Block": "output", "Name": "adam", "Eta0": 0.01 } ] } ] }
+        """);
+        ExperimentSettings s = ExperimentLoader.Load(path, [], false);
+        Assert.Equal(2, s.Optimizers.Count);
+        Assert.Equal("muon@matrices+adam@output", s.Optimizers[1].Label);
+        ExperimentException e = Fails(Write("""{ "Optimizers": [ { "Blocks": [ { "Block": "hidden", "Name": "muon" } ] } ] }"""));
+        Assert.Equal("Optimizers:0:Blocks:0:Block", e.Key);
+    }
+
+    [Fact]
+    public void SeedList_RejectsNonNumbers()
+    {
+        ExperimentException e = Fails(Write("""{ "Seeds": [1, "two"] }"""));
+        Assert.Equal("Seeds:1", e.Key);
+    }
+}

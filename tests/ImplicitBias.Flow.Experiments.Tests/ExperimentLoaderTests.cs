@@ -174,3 +174,37 @@ public sealed class ExperimentLoaderTests : IDisposable
         Assert.Equal("Seeds:1", e.Key);
     }
 }
+
+public class ShippedExperimentTests
+{
+    public static TheoryData<string> Files()
+    {
+        var data = new TheoryData<string>();
+        foreach (string f in Directory.GetFiles(Path.Combine(RepositoryRoot(), "experiments"), "*.json"))
+        {
+            data.Add(Path.GetFileName(f));
+        }
+
+        return data;
+    }
+
+    internal static string RepositoryRoot()
+    {
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "ImplicitBias.Flow.sln")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        return dir ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void EveryShippedExperiment_LoadsWithoutErrorsOrWarnings(string file)
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Path.Combine(RepositoryRoot(), "experiments", file), [], useEnvironment: false);
+        Assert.NotEmpty(s.Optimizers);
+        Assert.Empty(s.Warnings);
+    }
+}

@@ -1,3 +1,5 @@
+using ImplicitBias.Flow.Core.Numerics;
+
 namespace ImplicitBias.Flow.Flows.Schedules;
 
 /// <summary>A learning-rate schedule η(t) &gt; 0 of the flows (paper Sec. 2.3).</summary>
@@ -70,14 +72,12 @@ public sealed class PowerLawSchedule : Schedule
         if (Power == 1)
         {
             // η0 log((t + t_off)/t_off), via log1p for small t.
-            return Eta0 * Math.Log(1 + (t / TimeOffset));
+            return Eta0 * ScalarMath.Log1P(t / TimeOffset);
         }
 
         // η0 ((t + t_off)^{1−a} − t_off^{1−a})/(1 − a), written as t_off^{1−a}·expm1((1−a) log1p(t/t_off))/(1−a)
         // so that small t loses no digits to cancellation.
         double p = 1 - Power;
-        return Eta0 * Math.Pow(TimeOffset, p) * ExpM1(p * Math.Log(1 + (t / TimeOffset))) / p;
+        return Eta0 * Math.Pow(TimeOffset, p) * ScalarMath.ExpM1(p * ScalarMath.Log1P(t / TimeOffset)) / p;
     }
-
-    private static double ExpM1(double x) => Math.Abs(x) < 1e-5 ? x + (0.5 * x * x) + (x * x * x / 6) : Math.Exp(x) - 1;
 }

@@ -1,0 +1,159 @@
+using System.Numerics.Tensors;
+using ImplicitBias.Flow.Flows.Optimizers;
+
+namespace ImplicitBias.Flow.Flows.Tests;
+
+public class VectorFieldTests
+{
+    private static (OptimizerFlow Flow, double[] Y, double[] Dy) At(string name, double t, int seed = 3, SignMode mode = SignMode.Smooth)
+    {
+        SmallNetworkOracle oracle = SmallNetworkOracle.Random(12, 4, 5, seed);
+        var spec = new OptimizerSpec(name, 0.5, SignMode: mode);
+        var flow = new OptimizerFlow(oracle, OptimizerCatalog.Parts(spec, oracle.Layout), power: 0.8);
+        var rng = new Random(seed);
+        double[] theta0 = Enumerable.Range(0, oracle.Layout.Length).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        var y = new double[flow.Layout.Length];
+        flow.InitialState(theta0, y);
+
+        // Put random momentum / second-moment values in, as at some t > 0 along a trajectory.
+        for (int b = 2; b < flow.Layout.BlockCount; b++)
+        {
+            bool second = flow.Layout.Blocks[b].Name.StartsWith("v:", StringComparison.Ordinal);
+            for (int i = 0; i < flow.Layout.Blocks[b].Length; i++)
+            {
+                y[flow.Layout.Offset(b) + i] = second ? rng.NextDouble() + 0.1 : rng.NextDouble() - 0.5;
+            }
+        }
+
+        var dy = new double[y.Length];
+        flow.Evaluate(t, y, dy);
+        return (flow, y, dy);
+    }
+
+    private static ReadOnlySpan<double> Block(OptimizerFlow flow, double[] y, int block) =>
+        y.AsSpan(flow.Layout.Offset(block), flow.Layout.Blocks[block].Length);
+
+    [Fact]
+    public void Ngd_MovesAtSpeedEta_AgainstTheGradient()
+    {
+        (OptimizerFlow flow, double[] y, double[] dy) = At("ngd", 2.0);
+        double eta = 0.5 * Math.Pow(3.0, -0.8);
+        ReadOnlySpan<double> thetaDot = dy.AsSpan(0, flow.Parameters.Length);
+        Assert.Equal(eta, TensorPrimitives.Norm(thetaDot), 12);
+        Assert.Equal(-eta * TensorPrimitives.Norm(flow.LastRelativeGradient), TensorPrimitives.Dot(thetaDot, flow.LastRelativeGradient), 12);
+    }
+
+    [Fact]
+    public void NormalizedMomentum_PairsWithMomentumToMinusEtaNorm()
+    {
+        (OptimizerFlow flow, double[] y, double[] dy) = At("nmomentum", 1.0);
+        double eta = 0.5 * Math.Pow(2.0, -0.8);
+        ReadOnlySpan<double> thetaDot = dy.AsSpan(0, flow.Parameters.Length);
+        ReadOnlySpan<double> m = Block(flow, y, flow.MomentumBlock(0));
+        Assert.Equal(eta, TensorPrimitives.Norm(thetaDot), 12);
+        Assert.Equal(-eta * TensorPrimitives.Norm(m), TensorPrimitives.Dot(thetaDot, m), 12);
+    }
+
+    [Fact]
+    public void ExactSignum_HasUnitLinfSpeed_AndPairsToMinusEtaL1()
+    {
+        (OptimizerFlow flow, double[] y, double[] dy) = At("signum", 1.0, mode: SignMode.Exact);
+        double eta = 0.5 * Math.Pow(2.0, -0.8);
+        ReadOnlySpan<double> thetaDot = dy.AsSpan(0, flow.Parameters.Length);
+        ReadOnlySpan<double> m = Block(flow, y, flow.MomentumBlock(0));
+        Assert.Equal(eta, TensorPrimitives.MaxMagnitude(thetaDot), 12);
+        Assert.Equal(-eta * TensorPrimitives.SumOfMagnitudes(m), TensorPrimitives.Dot(thetaDot, m), 12);
+    }
+
+    [Fact]
+    public void SmoothedSign_ApproachesExactSign_AsWidthShrinks()
+    {
+        double[] s = [3.0, -0.2, 1e-3, 0.0, -5.0];
+        var d = new double[s.Length];
+        double previous = double.PositiveInfinity;
+        foreach (double width in new[] { 1e-1, 1e-2, 1e-3, 1e-4 })
+        {
+            Directions.Sign(s, width, SignMode.Smooth, d);
+            double gap = 0;
+            for (int i = 0; i < s.Length; i++)
+            {
+                if (Math.Abs(s[i]) > 0.1)
+                {
+                    gap = Math.Max(gap, Math.Abs(d[i] - Math.Sign(s[i])));
+                }
+            }
+
+            Assert.True(gap < previous);
+            previous = gap;
+        }
+
+        Assert.True(previous < 1e-5); // 1 − r/√(r²+1) ≈ 1/(2r²) with r = 0.2/(1e-4·5) = 400.
+    }
+
+    [Fact]
+    public void Muon_DirectionHasUnitMspNorm_AndPairsToMinusSnuc()
+    {
+        (OptimizerFlow flow, double[] y, double[] dy) = At("muon", 1.0);
+        double eta = 0.5 * Math.Pow(2.0, -0.8);
+        double[] m = Block(flow, y, flow.MomentumBlock(0)).ToArray();
+        double pairing = 0, snuc = 0;
+        for (int b = 0; b < flow.Parameters.Blocks.Count; b++)
+        {
+            var shape = flow.Parameters.Blocks[b];
+            int o = flow.Parameters.Offset(b);
+            var d = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(shape.Rows, shape.Cols, (r, c) => -dy[o + (r * shape.Cols) + c] / eta);
+            var mm = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(shape.Rows, shape.Cols, (r, c) => m[o + (r * shape.Cols) + c]);
+            Assert.Equal(1.0, d.L2Norm(), 10);
+            pairing += d.PointwiseMultiply(mm).Enumerate().Sum();
+            snuc += mm.Svd(false).S.Sum();
+        }
+
+        Assert.Equal(snuc, pairing, 10);
+    }
+
+    [Fact]
+    public void AdamRatio_AtTimeZero_IsSignOfGradient()
+    {
+        (OptimizerFlow flow, double[] _, double[] dy) = At("adam", 0.0);
+        for (int i = 0; i < flow.Parameters.Length; i++)
+        {
+            Assert.Equal(-0.5 * Math.Sign(flow.LastRelativeGradient[i]), dy[i], 15);
+        }
+    }
+
+    [Fact]
+    public void ScaledMomentumEquation_IsTheUnscaledOne()
+    {
+        // With m = m̃ e^σ: dm/dt = e^σ (m̃′ + σ′ m̃) must equal c1 (g − m), g = e^{log L} ∇log L.
+        (OptimizerFlow flow, double[] y, double[] dy) = At("adam", 1.0);
+        OptimizerPart p = flow.Parts[0];
+        int mb = flow.MomentumBlock(0), vb = flow.SecondMomentBlock(0);
+        double sigma = flow.LogLoss(y), sigmaDot = dy[flow.Parameters.Length];
+        double loss = Math.Exp(flow.LastLogLoss);
+        for (int i = 0; i < flow.Parameters.Length; i++)
+        {
+            double mt = y[flow.Layout.Offset(mb) + i], vt = y[flow.Layout.Offset(vb) + i];
+            double mtDot = dy[flow.Layout.Offset(mb) + i] - (p.C1 * mt);
+            double vtDot = dy[flow.Layout.Offset(vb) + i] - (p.C2 * vt);
+            double g = loss * flow.LastRelativeGradient[i];
+            double m = mt * Math.Exp(sigma), v = vt * Math.Exp(2 * sigma);
+            Assert.Equal(p.C1 * (g - m), Math.Exp(sigma) * (mtDot + (sigmaDot * mt)), 1e-12);
+            Assert.Equal(p.C2 * ((g * g) - v), Math.Exp(2 * sigma) * (vtDot + (2 * sigmaDot * vt)), 1e-12);
+        }
+
+        // σ′ is the chain rule d log L/dt = ⟨∇ log L, dθ/dt⟩.
+        Assert.Equal(TensorPrimitives.Dot(flow.LastRelativeGradient, dy.AsSpan(0, flow.Parameters.Length)), sigmaDot, 14);
+    }
+
+    [Fact]
+    public void MuonAdam_HasTwoPartsWithTheirOwnRates()
+    {
+        SmallNetworkOracle oracle = SmallNetworkOracle.Random(4, 3, 2, 1);
+        var parts = OptimizerCatalog.Parts(new OptimizerSpec("muon-adam", 0.1, MuonEta0: 0.2, AdamEta0: 0.05, MuonC: 0.3), oracle.Layout);
+        Assert.Equal(2, parts.Count);
+        Assert.Equal(("muon", 0.2, 0.3), (parts[0].Name, parts[0].Eta0, parts[0].C1));
+        Assert.Equal(("adam", 0.05), (parts[1].Name, parts[1].Eta0));
+        var flow = new OptimizerFlow(oracle, parts, 0.8);
+        Assert.Equal(["theta", "logL", "m:muon", "m:adam", "v:adam"], flow.Layout.Blocks.Select(b => b.Name));
+    }
+}

@@ -80,6 +80,7 @@ public class VectorFieldTests
                 if (Math.Abs(s[i]) > 0.1)
                 {
                     gap = Math.Max(gap, Math.Abs(d[i] - Math.Sign(s[i])));
+                    Assert.Equal(Math.Sign(s[i]), Math.Sign(d[i]));
                 }
             }
 

@@ -38,7 +38,8 @@ public static class Directions
             return;
         }
 
-        double delta = width * TensorPrimitives.MaxMagnitude(s);
+        // MaxMagnitude returns the signed value of largest magnitude, hence Abs.
+        double delta = width * Math.Abs(TensorPrimitives.MaxMagnitude(s));
         if (delta == 0 || !double.IsFinite(delta))
         {
             d.Clear();

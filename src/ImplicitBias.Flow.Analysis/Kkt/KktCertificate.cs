@@ -1,0 +1,304 @@
+using ImplicitBias.Flow.Core.Geometry;
+using ImplicitBias.Flow.Core.Parameters;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace ImplicitBias.Flow.Analysis.Kkt;
+
+/// <summary>The norm whose max-margin problem min ½‖θ‖² s.t. q_min(θ) ≥ 1 (Problem 11) is certified.</summary>
+public enum KktNorm
+{
+    /// <summary>ℓ2: ∂(½‖θ‖₂²) = {θ}.</summary>
+    L2,
+
+    /// <summary>ℓ∞: ∂(½‖θ‖∞²) = ‖θ‖∞ · conv{sign(θ_j) e_j : |θ_j| = ‖θ‖∞}.</summary>
+    LInf,
+
+    /// <summary>msp (Definition C.25): ‖θ‖msp · conv of the top singular directions of the attaining blocks.</summary>
+    Msp,
+}
+
+/// <summary>
+/// An (ε, δ)-approximate KKT certificate (Definition C.4) of θ̃ (scaled so that q_min(θ̃) = 1).
+/// </summary>
+/// <param name="Norm">The norm of the margin problem.</param>
+/// <param name="Epsilon">ε = ‖Σ_i λ_i J_i − k‖₂ at the minimizing λ ≥ 0 and k ∈ ∂(½‖θ̃‖²).</param>
+/// <param name="Delta">δ = Σ_i λ_i (q_i − 1) at that λ (complementary slackness; ≥ 0 when θ̃ is feasible).</param>
+/// <param name="Lambda">The multipliers λ ≥ 0, one per sample.</param>
+/// <param name="Mu">The convex weights of k over the generators of the subdifferential (sum 1).</param>
+/// <param name="NormValue">‖θ̃‖ in <paramref name="Norm"/>.</param>
+/// <param name="ActiveTolerance">Relative tolerance: a coordinate / singular value within
+/// (1 − tol)‖θ̃‖ of the norm counts as attaining it.</param>
+/// <param name="ActiveCount">Number of generators of the subdifferential: 1 for ℓ2, the attaining coordinates
+/// for ℓ∞, the attaining top singular directions (over all attaining blocks) for msp.</param>
+/// <param name="Converged">Whether the NNLS solve met its optimality conditions.</param>
+public sealed record KktResult(
+    KktNorm Norm,
+    double Epsilon,
+    double Delta,
+    double[] Lambda,
+    double[] Mu,
+    double NormValue,
+    double ActiveTolerance,
+    int ActiveCount,
+    bool Converged);
+
+/// <summary>
+/// Measures how close a trained direction is to a KKT point of the max-margin problem in a given norm
+/// (Definition C.4; SPEC §6). Given θ̃ with q_min(θ̃) = 1, the per-sample vectors J_i = y_i ∇_θ f(x_i; θ̃) and
+/// the margins q_i = y_i f(x_i; θ̃), it finds the smallest ε = min over λ ≥ 0 and k ∈ ∂(½‖θ̃‖²) of
+/// ‖Σ_i λ_i J_i − k‖₂ and reports δ = Σ_i λ_i (q_i − 1) at the minimizing λ.
+/// </summary>
+/// <remarks>
+/// ∂(½‖θ‖²) = ‖θ‖ · ∂‖θ‖, and k is parametrized as ‖θ̃‖ Σ_j μ_j k_j with μ in the simplex over generators
+/// k_j: θ̃/‖θ̃‖₂ for ℓ2; sign(θ̃_j) e_j for the attaining coordinates of ℓ∞; for msp the rank-one u_a v_aᵀ
+/// (embedded in block b) for every singular value of every block within the tolerance of ‖θ̃‖msp (the
+/// output row counts as a 1×k matrix: its direction is u/‖u‖₂). For a block whose top singular value has
+/// multiplicity r the true subdifferential is {U_r S V_rᵀ : S ⪰ 0, tr S = 1}; restricting S to be diagonal
+/// in the SVD basis gives a subset, so ε is an upper bound there (exact when singular values are simple).
+/// The problem in z = (λ, μ) is min ‖[Jᵀ, −K] z‖₂ over z ≥ 0, Σμ = 1, solved by
+/// <see cref="ActiveSetNnls"/>. It allocates the m×m Gram J Jᵀ, the m×n_k and n_k×n_k cross Grams, and
+/// (for msp) one full SVD per block.
+/// </remarks>
+public static class KktCertificate
+{
+    /// <summary>The default relative tolerance for which coordinates / singular values attain the norm.</summary>
+    public const double DefaultActiveTolerance = 1e-3;
+
+    /// <summary>
+    /// θ̃ = θ · q_min^{−1/L}: by L-homogeneity (Assumption M2) q_min(θ̃) = 1. Requires q_min &gt; 0.
+    /// </summary>
+    public static void RescaleToUnitMargin(ReadOnlySpan<double> theta, double qMin, double homogeneity, Span<double> output)
+    {
+        if (!(qMin > 0) || !(homogeneity > 0))
+        {
+            throw new ArgumentException($"Rescaling needs q_min > 0 and L > 0; got q_min = {qMin}, L = {homogeneity}.");
+        }
+
+        if (output.Length != theta.Length)
+        {
+            throw new ArgumentException("Output and θ differ in length.", nameof(output));
+        }
+
+        double s = Math.Pow(qMin, -1.0 / homogeneity);
+        for (int j = 0; j < theta.Length; j++)
+        {
+            output[j] = theta[j] * s;
+        }
+    }
+
+    /// <summary>Certificates in ℓ2, ℓ∞ and msp side by side (in that order).</summary>
+    public static IReadOnlyList<KktResult> ComputeAll(
+        ReadOnlySpan<double> thetaTilde,
+        ParameterLayout layout,
+        Matrix<double> jacobian,
+        ReadOnlySpan<double> margins,
+        double activeTolerance = DefaultActiveTolerance)
+    {
+        Matrix<double> gram = CheckAndGram(thetaTilde, layout, jacobian, margins);
+        return
+        [
+            Compute(KktNorm.L2, thetaTilde, layout, jacobian, gram, margins, activeTolerance),
+            Compute(KktNorm.LInf, thetaTilde, layout, jacobian, gram, margins, activeTolerance),
+            Compute(KktNorm.Msp, thetaTilde, layout, jacobian, gram, margins, activeTolerance),
+        ];
+    }
+
+    /// <summary>
+    /// The (ε, δ) certificate of θ̃ in <paramref name="norm"/>. <paramref name="jacobian"/> is m × P with row i
+    /// J_i = y_i ∇_θ f(x_i; θ̃); <paramref name="margins"/> are q_i = y_i f(x_i; θ̃); <paramref name="layout"/>
+    /// splits θ into blocks (used by msp).
+    /// </summary>
+    public static KktResult Compute(
+        KktNorm norm,
+        ReadOnlySpan<double> thetaTilde,
+        ParameterLayout layout,
+        Matrix<double> jacobian,
+        ReadOnlySpan<double> margins,
+        double activeTolerance = DefaultActiveTolerance)
+    {
+        Matrix<double> gram = CheckAndGram(thetaTilde, layout, jacobian, margins);
+        return Compute(norm, thetaTilde, layout, jacobian, gram, margins, activeTolerance);
+    }
+
+    private static Matrix<double> CheckAndGram(ReadOnlySpan<double> thetaTilde, ParameterLayout layout, Matrix<double> jacobian, ReadOnlySpan<double> margins)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(jacobian);
+        if (thetaTilde.Length != layout.Length || jacobian.ColumnCount != layout.Length || jacobian.RowCount != margins.Length)
+        {
+            throw new ArgumentException(
+                $"θ has {thetaTilde.Length} entries, the layout {layout.Length}, J is {jacobian.RowCount}×{jacobian.ColumnCount}, margins {margins.Length}.");
+        }
+
+        return jacobian.TransposeAndMultiply(jacobian);
+    }
+
+    private static KktResult Compute(
+        KktNorm norm,
+        ReadOnlySpan<double> theta,
+        ParameterLayout layout,
+        Matrix<double> jacobian,
+        Matrix<double> gram,
+        ReadOnlySpan<double> margins,
+        double activeTolerance)
+    {
+        if (!(activeTolerance >= 0 && activeTolerance < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(activeTolerance), activeTolerance, "Must be in [0, 1).");
+        }
+
+        (double normValue, List<Generator> generators) = Subdifferential(norm, theta, layout, activeTolerance);
+        int m = jacobian.RowCount, nk = generators.Count, n = m + nk;
+        if (nk == 0)
+        {
+            throw new ArgumentException("θ̃ is zero, so it is not a feasible point (q_min(θ̃) = 1) of the margin problem.", nameof(theta));
+        }
+
+        // Gram of the columns of [Jᵀ, −K]: [[J Jᵀ, −J K], [−Kᵀ Jᵀ, Kᵀ K]].
+        Matrix<double> h = Matrix<double>.Build.Dense(n, n);
+        h.SetSubMatrix(0, 0, gram);
+        for (int j = 0; j < nk; j++)
+        {
+            Generator gj = generators[j];
+            for (int i = 0; i < m; i++)
+            {
+                double s = 0;
+                for (int t = 0; t < gj.Values.Length; t++)
+                {
+                    s += jacobian[i, gj.Offset + t] * gj.Values[t];
+                }
+
+                h[i, m + j] = -s;
+                h[m + j, i] = -s;
+            }
+
+            for (int l = 0; l <= j; l++)
+            {
+                double s = Overlap(gj, generators[l]);
+                h[m + j, m + l] = s;
+                h[m + l, m + j] = s;
+            }
+        }
+
+        Vector<double> equality = Vector<double>.Build.Dense(n, i => i >= m ? 1.0 : 0.0);
+        NnlsResult solved = ActiveSetNnls.SolveQuadratic(h, Vector<double>.Build.Dense(n), equality);
+
+        var lambda = solved.X[..m];
+        var mu = solved.X[m..];
+        double muSum = mu.Sum();
+        for (int j = 0; j < nk; j++)
+        {
+            mu[j] /= muSum;
+        }
+
+        // ε evaluated directly at the feasible (λ, μ), not from the Gram objective, to keep its accuracy.
+        Vector<double> r = jacobian.TransposeThisAndMultiply(Vector<double>.Build.DenseOfArray(lambda));
+        for (int j = 0; j < nk; j++)
+        {
+            Generator gj = generators[j];
+            for (int t = 0; t < gj.Values.Length; t++)
+            {
+                r[gj.Offset + t] -= mu[j] * gj.Values[t];
+            }
+        }
+
+        double delta = 0;
+        for (int i = 0; i < m; i++)
+        {
+            delta += lambda[i] * (margins[i] - 1);
+        }
+
+        return new KktResult(norm, r.L2Norm(), delta, lambda, mu, normValue, activeTolerance, nk, solved.Converged);
+    }
+
+    /// <summary>The generators k_j (already multiplied by ‖θ̃‖) of ∂(½‖θ̃‖²), each a contiguous segment of θ.</summary>
+    private static (double NormValue, List<Generator> Generators) Subdifferential(KktNorm norm, ReadOnlySpan<double> theta, ParameterLayout layout, double tol)
+    {
+        var generators = new List<Generator>();
+        switch (norm)
+        {
+            case KktNorm.L2:
+            {
+                generators.Add(new Generator(0, theta.ToArray()));
+                return (L2Norm.Euclidean(theta), generators);
+            }
+
+            case KktNorm.LInf:
+            {
+                double v = LInfNorm.Instance.Value(theta);
+                for (int j = 0; j < theta.Length && v > 0; j++)
+                {
+                    if (Math.Abs(theta[j]) >= (1 - tol) * v)
+                    {
+                        generators.Add(new Generator(j, [Math.Sign(theta[j]) * v]));
+                    }
+                }
+
+                return (v, generators);
+            }
+
+            case KktNorm.Msp:
+            {
+                BlockMaxNorm msp = Norms.Msp(layout);
+                double v = msp.Value(theta);
+                for (int b = 0; b < layout.Blocks.Count && v > 0; b++)
+                {
+                    ParameterBlock block = layout.Blocks[b];
+                    ReadOnlySpan<double> wb = layout.Slice(theta, b);
+                    int offset = layout.Offset(b);
+                    if (block.Rows == 1 || block.Cols == 1)
+                    {
+                        double nb = L2Norm.Euclidean(wb);
+                        if (nb >= (1 - tol) * v)
+                        {
+                            var values = new double[wb.Length];
+                            for (int t = 0; t < wb.Length; t++)
+                            {
+                                values[t] = v * wb[t] / nb;
+                            }
+
+                            generators.Add(new Generator(offset, values));
+                        }
+
+                        continue;
+                    }
+
+                    var svd = MatrixGeometry.Svd(block.Rows, block.Cols, wb);
+                    for (int a = 0; a < svd.S.Count && svd.S[a] >= (1 - tol) * v; a++)
+                    {
+                        var values = new double[block.Length];
+                        for (int i = 0; i < block.Rows; i++)
+                        {
+                            for (int c = 0; c < block.Cols; c++)
+                            {
+                                values[(i * block.Cols) + c] = v * svd.U[i, a] * svd.VT[a, c];
+                            }
+                        }
+
+                        generators.Add(new Generator(offset, values));
+                    }
+                }
+
+                return (v, generators);
+            }
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(norm), norm, null);
+        }
+    }
+
+    private static double Overlap(Generator a, Generator b)
+    {
+        int start = Math.Max(a.Offset, b.Offset);
+        int end = Math.Min(a.Offset + a.Values.Length, b.Offset + b.Values.Length);
+        double s = 0;
+        for (int t = start; t < end; t++)
+        {
+            s += a.Values[t - a.Offset] * b.Values[t - b.Offset];
+        }
+
+        return s;
+    }
+
+    private sealed record Generator(int Offset, double[] Values);
+}

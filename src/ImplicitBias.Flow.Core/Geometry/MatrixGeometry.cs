@@ -8,13 +8,18 @@ namespace ImplicitBias.Flow.Core.Geometry;
 /// (Definition C.26), singular values, and the top singular pair.
 /// </summary>
 /// <remarks>
-/// Each call copies the span into a MathNet matrix and factors it with MathNet's managed SVD, so it
-/// allocates O(rows·cols + min(rows, cols)²) doubles: the input copy, and for a non-square matrix a thin
-/// QR (Q: max×min, R: min×min) that reduces the SVD to the min×min triangle, then its U, S, Vᵀ. A 1×k or
-/// k×1 matrix (the output row of the network) takes a closed form and allocates nothing.
+/// <see cref="PolarFactor"/> reuses a per-thread <see cref="PolarFactorWorkspace"/> (allocated once per shape,
+/// O(rows·cols + min(rows, cols)²) doubles); a 1×k or k×1 matrix (the output row of the network) takes a
+/// closed form and allocates nothing. The other helpers copy the span into a MathNet matrix and allocate
+/// the SVD factors (full U and Vᵀ for <see cref="Svd"/>); they serve norms and the analysis layer.
 /// </remarks>
 public static class MatrixGeometry
 {
+    // One cached workspace per thread, re-created when the shape changes (a network with several matrix
+    // shapes should hold one PolarFactorWorkspace per block instead).
+    [ThreadStatic]
+    private static PolarFactorWorkspace? _workspace;
+
     /// <summary>
     /// Writes the polar factor U Vᵀ of the reduced SVD G = U Σ Vᵀ of the row-major
     /// <paramref name="rows"/>×<paramref name="cols"/> matrix <paramref name="g"/> into
@@ -31,23 +36,14 @@ public static class MatrixGeometry
             return;
         }
 
-        Matrix<double> a = ToMatrix(rows, cols, g);
-        if (rows == cols)
+        PolarFactorWorkspace? ws = _workspace;
+        if (ws is null || ws.Rows != rows || ws.Cols != cols)
         {
-            WriteRowMajor(PolarOfSquare(a), output);
+            ws = new PolarFactorWorkspace(rows, cols);
+            _workspace = ws;
         }
-        else if (rows > cols)
-        {
-            // G = Q R with Q (rows×cols) orthonormal columns: polar(G) = Q · polar(R).
-            QR<double> qr = a.QR(QRMethod.Thin);
-            WriteRowMajor(qr.Q * PolarOfSquare(qr.R), output);
-        }
-        else
-        {
-            // Gᵀ = Q R, so G = Rᵀ Qᵀ and polar(G) = polar(Rᵀ) · Qᵀ.
-            QR<double> qr = a.Transpose().QR(QRMethod.Thin);
-            WriteRowMajor(PolarOfSquare(qr.R.Transpose()).TransposeAndMultiply(qr.Q), output);
-        }
+
+        ws.Compute(g, output);
     }
 
     /// <summary>The singular values of the row-major matrix, in decreasing order (min(rows, cols) of them).</summary>
@@ -101,32 +97,6 @@ public static class MatrixGeometry
         }
     }
 
-    private static Matrix<double> PolarOfSquare(Matrix<double> a)
-    {
-        Svd<double> svd = a.Svd(computeVectors: true);
-        int n = a.RowCount;
-        double cutoff = n * 2.220446049250313e-16 * svd.S[0];
-        Matrix<double> p = Matrix<double>.Build.Dense(n, n);
-        for (int k = 0; k < n; k++)
-        {
-            if (svd.S[k] <= cutoff || svd.S[k] == 0)
-            {
-                break;
-            }
-
-            for (int i = 0; i < n; i++)
-            {
-                double ui = svd.U[i, k];
-                for (int j = 0; j < n; j++)
-                {
-                    p[i, j] += ui * svd.VT[k, j];
-                }
-            }
-        }
-
-        return p;
-    }
-
     private static Matrix<double> ToMatrix(int rows, int cols, ReadOnlySpan<double> g)
     {
         Matrix<double> a = Matrix<double>.Build.Dense(rows, cols);
@@ -139,18 +109,6 @@ public static class MatrixGeometry
         }
 
         return a;
-    }
-
-    private static void WriteRowMajor(Matrix<double> a, Span<double> output)
-    {
-        int cols = a.ColumnCount;
-        for (int i = 0; i < a.RowCount; i++)
-        {
-            for (int j = 0; j < cols; j++)
-            {
-                output[(i * cols) + j] = a[i, j];
-            }
-        }
     }
 
     private static void CheckShape(int rows, int cols, int inputLength, int outputLength)

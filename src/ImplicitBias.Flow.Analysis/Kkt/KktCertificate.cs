@@ -20,7 +20,7 @@ public enum KktNorm
 /// <summary>
 /// An (ε, δ)-approximate KKT certificate (Definition C.4) of θ̃ (scaled so that q_min(θ̃) = 1).
 /// </summary>
-/// <param name="Norm">The norm of the margin problem.</param>
+/// <param name="Norm">Name of the norm of the margin problem ("l2", "linf", "msp", or a block norm's name).</param>
 /// <param name="Epsilon">ε = ‖Σ_i λ_i J_i − k‖₂ at the minimizing λ ≥ 0 and k ∈ ∂(½‖θ̃‖²).</param>
 /// <param name="Delta">δ = Σ_i λ_i (q_i − 1) at that λ (complementary slackness; ≥ 0 when θ̃ is feasible).</param>
 /// <param name="Lambda">The multipliers λ ≥ 0, one per sample.</param>
@@ -29,10 +29,11 @@ public enum KktNorm
 /// <param name="ActiveTolerance">Relative tolerance: a coordinate / singular value within
 /// (1 − tol)‖θ̃‖ of the norm counts as attaining it.</param>
 /// <param name="ActiveCount">Number of generators of the subdifferential: 1 for ℓ2, the attaining coordinates
-/// for ℓ∞, the attaining top singular directions (over all attaining blocks) for msp.</param>
+/// for ℓ∞, the attaining top singular directions (over all attaining blocks) for msp, and for a block max
+/// norm the union of those over its attaining blocks.</param>
 /// <param name="Converged">Whether the NNLS solve met its optimality conditions.</param>
 public sealed record KktResult(
-    KktNorm Norm,
+    string Norm,
     double Epsilon,
     double Delta,
     double[] Lambda,
@@ -120,6 +121,34 @@ public static class KktCertificate
         return Compute(norm, thetaTilde, layout, jacobian, gram, margins, activeTolerance);
     }
 
+    /// <summary>
+    /// The (ε, δ) certificate of θ̃ in a weighted block max norm max_b r_b ‖θ_b‖_(b) (Lemma C.22), such as
+    /// the composite norms of Muon-Signum and Muon-Adam (<see cref="Norms.MuonSignum"/>,
+    /// <see cref="Norms.MuonAdam"/>). ∂ max_b r_b ‖θ_b‖_(b) is the convex hull of r_b ∂‖θ_b‖_(b) over the
+    /// attaining blocks; block norms may be spectral (a 1×k block counts as its ℓ2 norm), ℓ2 or ℓ∞.
+    /// </summary>
+    public static KktResult Compute(
+        BlockMaxNorm norm,
+        ReadOnlySpan<double> thetaTilde,
+        Matrix<double> jacobian,
+        ReadOnlySpan<double> margins,
+        double activeTolerance = DefaultActiveTolerance)
+    {
+        ArgumentNullException.ThrowIfNull(norm);
+        Matrix<double> gram = CheckAndGram(thetaTilde, norm.Layout, jacobian, margins);
+        CheckTolerance(activeTolerance);
+        (double v, List<Generator> generators) = BlockSubdifferential(norm, thetaTilde, activeTolerance);
+        return Solve(norm.Name, v, generators, jacobian, gram, margins, activeTolerance);
+    }
+
+    private static void CheckTolerance(double activeTolerance)
+    {
+        if (!(activeTolerance >= 0 && activeTolerance < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(activeTolerance), activeTolerance, "Must be in [0, 1).");
+        }
+    }
+
     private static Matrix<double> CheckAndGram(ReadOnlySpan<double> thetaTilde, ParameterLayout layout, Matrix<double> jacobian, ReadOnlySpan<double> margins)
     {
         ArgumentNullException.ThrowIfNull(layout);
@@ -142,16 +171,30 @@ public static class KktCertificate
         ReadOnlySpan<double> margins,
         double activeTolerance)
     {
-        if (!(activeTolerance >= 0 && activeTolerance < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(activeTolerance), activeTolerance, "Must be in [0, 1).");
-        }
-
+        CheckTolerance(activeTolerance);
         (double normValue, List<Generator> generators) = Subdifferential(norm, theta, layout, activeTolerance);
+        string name = norm switch
+        {
+            KktNorm.L2 => "l2",
+            KktNorm.LInf => "linf",
+            _ => "msp",
+        };
+        return Solve(name, normValue, generators, jacobian, gram, margins, activeTolerance);
+    }
+
+    private static KktResult Solve(
+        string name,
+        double normValue,
+        List<Generator> generators,
+        Matrix<double> jacobian,
+        Matrix<double> gram,
+        ReadOnlySpan<double> margins,
+        double activeTolerance)
+    {
         int m = jacobian.RowCount, nk = generators.Count, n = m + nk;
         if (nk == 0)
         {
-            throw new ArgumentException("θ̃ is zero, so it is not a feasible point (q_min(θ̃) = 1) of the margin problem.", nameof(theta));
+            throw new ArgumentException("θ̃ is zero, so it is not a feasible point (q_min(θ̃) = 1) of the margin problem.");
         }
 
         // Gram of the columns of [Jᵀ, −K]: [[J Jᵀ, −J K], [−Kᵀ Jᵀ, Kᵀ K]].
@@ -208,7 +251,7 @@ public static class KktCertificate
             delta += lambda[i] * (margins[i] - 1);
         }
 
-        return new KktResult(norm, r.L2Norm(), delta, lambda, mu, normValue, activeTolerance, nk, solved.Converged);
+        return new KktResult(name, r.L2Norm(), delta, lambda, mu, normValue, activeTolerance, nk, solved.Converged);
     }
 
     /// <summary>The generators k_j (already multiplied by ‖θ̃‖) of ∂(½‖θ̃‖²), each a contiguous segment of θ.</summary>
@@ -238,53 +281,85 @@ public static class KktCertificate
             }
 
             case KktNorm.Msp:
-            {
-                BlockMaxNorm msp = Norms.Msp(layout);
-                double v = msp.Value(theta);
-                for (int b = 0; b < layout.Blocks.Count && v > 0; b++)
-                {
-                    ParameterBlock block = layout.Blocks[b];
-                    ReadOnlySpan<double> wb = layout.Slice(theta, b);
-                    int offset = layout.Offset(b);
-                    if (block.Rows == 1 || block.Cols == 1)
-                    {
-                        double nb = L2Norm.Euclidean(wb);
-                        if (nb >= (1 - tol) * v)
-                        {
-                            var values = new double[wb.Length];
-                            for (int t = 0; t < wb.Length; t++)
-                            {
-                                values[t] = v * wb[t] / nb;
-                            }
-
-                            generators.Add(new Generator(offset, values));
-                        }
-
-                        continue;
-                    }
-
-                    var svd = MatrixGeometry.Svd(block.Rows, block.Cols, wb);
-                    for (int a = 0; a < svd.S.Count && svd.S[a] >= (1 - tol) * v; a++)
-                    {
-                        var values = new double[block.Length];
-                        for (int i = 0; i < block.Rows; i++)
-                        {
-                            for (int c = 0; c < block.Cols; c++)
-                            {
-                                values[(i * block.Cols) + c] = v * svd.U[i, a] * svd.VT[a, c];
-                            }
-                        }
-
-                        generators.Add(new Generator(offset, values));
-                    }
-                }
-
-                return (v, generators);
-            }
+                return BlockSubdifferential(Norms.Msp(layout), theta, tol);
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(norm), norm, null);
         }
+    }
+
+    /// <summary>
+    /// Generators of ∂(½‖θ‖²) = ‖θ‖ · conv{r_b ∂‖θ_b‖_(b) : block b attains the max}: for a spectral block the
+    /// rank-one r_b u_a v_aᵀ of each singular value with r_b σ_a within the tolerance of ‖θ‖ (S diagonal in
+    /// the SVD basis, see the class remarks); for a vector (1×k spectral or ℓ2) block r_b θ_b/‖θ_b‖₂; for an
+    /// ℓ∞ block r_b sign(θ_j) e_j on coordinates with r_b |θ_j| within the tolerance.
+    /// </summary>
+    private static (double NormValue, List<Generator> Generators) BlockSubdifferential(BlockMaxNorm norm, ReadOnlySpan<double> theta, double tol)
+    {
+        var generators = new List<Generator>();
+        ParameterLayout layout = norm.Layout;
+        double v = norm.Value(theta);
+        if (v == 0)
+        {
+            return (v, generators);
+        }
+
+        double threshold = (1 - tol) * v;
+        for (int b = 0; b < layout.Blocks.Count; b++)
+        {
+            ParameterBlock block = layout.Blocks[b];
+            Norm nb = norm.BlockNorms[b];
+            double r = norm.Weights[b];
+            ReadOnlySpan<double> wb = layout.Slice(theta, b);
+            int offset = layout.Offset(b);
+            if (nb is LInfNorm)
+            {
+                for (int t = 0; t < wb.Length; t++)
+                {
+                    if (r * Math.Abs(wb[t]) >= threshold)
+                    {
+                        generators.Add(new Generator(offset + t, [v * r * Math.Sign(wb[t])]));
+                    }
+                }
+            }
+            else if (nb is L2Norm || (nb is SpectralNorm && (block.Rows == 1 || block.Cols == 1)))
+            {
+                double n2 = L2Norm.Euclidean(wb);
+                if (r * n2 >= threshold)
+                {
+                    var values = new double[wb.Length];
+                    for (int t = 0; t < wb.Length; t++)
+                    {
+                        values[t] = v * r * wb[t] / n2;
+                    }
+
+                    generators.Add(new Generator(offset, values));
+                }
+            }
+            else if (nb is SpectralNorm)
+            {
+                var svd = MatrixGeometry.Svd(block.Rows, block.Cols, wb);
+                for (int a = 0; a < svd.S.Count && r * svd.S[a] >= threshold; a++)
+                {
+                    var values = new double[block.Length];
+                    for (int i = 0; i < block.Rows; i++)
+                    {
+                        for (int c = 0; c < block.Cols; c++)
+                        {
+                            values[(i * block.Cols) + c] = v * r * svd.U[i, a] * svd.VT[a, c];
+                        }
+                    }
+
+                    generators.Add(new Generator(offset, values));
+                }
+            }
+            else
+            {
+                throw new NotSupportedException($"KKT subdifferential of block norm '{nb.Name}' (block '{block.Name}') is not implemented; use spectral, l2 or linf blocks.");
+            }
+        }
+
+        return (v, generators);
     }
 
     private static double Overlap(Generator a, Generator b)

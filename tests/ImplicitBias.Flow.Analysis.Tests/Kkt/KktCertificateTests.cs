@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Analysis.Kkt;
+using ImplicitBias.Flow.Core.Geometry;
 using ImplicitBias.Flow.Core.Parameters;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -31,7 +32,7 @@ public class KktCertificateTests
         var (j, q, layout) = Linear(OneSample, theta);
         IReadOnlyList<KktResult> all = KktCertificate.ComputeAll(theta, layout, j, q);
         KktResult l2 = all[0], linf = all[1], msp = all[2];
-        Assert.Equal(KktNorm.L2, l2.Norm);
+        Assert.Equal("l2", l2.Norm);
         Assert.True(l2.Epsilon <= 1e-8, $"ε = {l2.Epsilon}");
         Assert.Equal(0.8, l2.Lambda[0], 10);
         Assert.Equal(0, l2.Delta, 10);
@@ -142,5 +143,32 @@ public class KktCertificateTests
         KktResult loose = KktCertificate.Compute(KktNorm.Msp, theta, layout, j.SubMatrix(1, 1, 0, 6), [1.0], activeTolerance: 0.6);
         Assert.Equal(3, loose.ActiveCount);
         Assert.True(loose.Epsilon <= 1e-8);
+    }
+
+    [Fact]
+    public void CompositeNorms_UseAttainingBlocksWithTheirWeights()
+    {
+        // W = diag(1, 0.5), u = (1, −0.3). Muon-Signum max{‖W‖sp, ‖u‖∞} = 1 is attained by W's top direction
+        // e1e1ᵀ and by u's coordinate 0: J_1 = ½ (e1e1ᵀ, e_u0) is matched by λ = 1, μ = (½, ½).
+        var layout = ParameterLayout.FullyConnected(2, [2]);
+        double[] theta = [1, 0, 0, 0.5, 1, -0.3];
+        Matrix<double> j = Matrix<double>.Build.DenseOfArray(new double[,] { { 0.5, 0, 0, 0, 0.5, 0 } });
+        KktResult signum = KktCertificate.Compute(Norms.MuonSignum(layout), theta, j, [1.0]);
+        Assert.Equal("muon-signum", signum.Norm);
+        Assert.Equal(2, signum.ActiveCount);
+        Assert.True(signum.Epsilon <= 1e-8, $"ε = {signum.Epsilon}");
+        Assert.Equal(1, signum.Lambda[0], 8);
+
+        // Muon-Adam with weight ½ on W: max{½‖W‖sp, ‖u‖∞} = 1 is attained by u's coordinate 0 alone, so
+        // k = (0, e_u0) and ε = min_a ‖(a e1e1ᵀ, (a − 1) e_u0)‖ = √½.
+        KktResult adam = KktCertificate.Compute(Norms.MuonAdam(layout, 0.5), theta, j, [1.0]);
+        Assert.Equal(1, adam.ActiveCount);
+        Assert.Equal(Math.Sqrt(0.5), adam.Epsilon, 10);
+
+        // msp through the block overload agrees with the enum entry point.
+        KktResult viaBlock = KktCertificate.Compute(Norms.Msp(layout), theta, j, [1.0]);
+        KktResult viaEnum = KktCertificate.Compute(KktNorm.Msp, theta, layout, j, [1.0]);
+        Assert.Equal(viaEnum.Epsilon, viaBlock.Epsilon, 14);
+        Assert.Equal(viaEnum.ActiveCount, viaBlock.ActiveCount);
     }
 }

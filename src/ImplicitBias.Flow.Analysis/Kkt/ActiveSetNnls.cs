@@ -32,7 +32,9 @@ public static class ActiveSetNnls
 
     /// <summary>
     /// min ½ xᵀHx − cᵀx over x ≥ 0 (and aᵀx = 1 when <paramref name="equality"/> is given; then some
-    /// a_j must be positive). H must be symmetric positive semidefinite.
+    /// a_j must be positive). H must be symmetric positive semidefinite; when c is not in the range of H
+    /// (a linear term along a null direction of H) make H positive definite, e.g. with a small ridge, since
+    /// the passive-set subproblems are then unbounded and solved only in the least-norm sense.
     /// </summary>
     public static NnlsResult SolveQuadratic(Matrix<double> h, Vector<double> c, Vector<double>? equality = null, double relativeTolerance = 1e-12)
     {
@@ -115,20 +117,26 @@ public static class ActiveSetNnls
             }
 
             int enter = -1;
+            bool anyBlockedCandidate = false;
             double most = -tol;
             for (int j = 0; j < n; j++)
             {
                 double omega = grad[j] - (equality is null ? 0 : nu * equality[j]);
-                if (!blocked[j] && !passive.Contains(j) && omega < most)
+                if (omega < -tol && !passive.Contains(j))
                 {
-                    most = omega;
-                    enter = j;
+                    anyBlockedCandidate |= blocked[j];
+                    if (!blocked[j] && omega < most)
+                    {
+                        most = omega;
+                        enter = j;
+                    }
                 }
             }
 
             if (enter < 0)
             {
-                converged = true;
+                // Optimal only if no variable with a negative multiplier was set aside as stuck.
+                converged = !anyBlockedCandidate;
                 break;
             }
 
@@ -248,7 +256,7 @@ public static class ActiveSetNnls
         }
 
         var svd = m.Svd(computeVectors: true);
-        double cutoff = size * 1e-14 * svd.S[0];
+        double cutoff = size * 2.220446049250313e-16 * svd.S[0];
         Vector<double> utb = svd.U.TransposeThisAndMultiply(rhs);
         Vector<double> y = Vector<double>.Build.Dense(size);
         for (int k = 0; k < size; k++)

@@ -58,7 +58,9 @@ public sealed record KktResult(
 /// in the SVD basis gives a subset, so ε is an upper bound there (exact when singular values are simple).
 /// The problem in z = (λ, μ) is min ‖[Jᵀ, −K] z‖₂ over z ≥ 0, Σμ = 1, solved by
 /// <see cref="ActiveSetNnls"/>. It allocates the m×m Gram J Jᵀ, the m×n_k and n_k×n_k cross Grams, and
-/// (for msp) one full SVD per block.
+/// (for msp) one full SVD per block. The optional slackness weight ρ ≥ 0 minimizes ½ε² + ρδ instead of ε
+/// alone (ε-minimizing λ are not unique when the J_i are linearly dependent, and δ depends on the choice);
+/// the default ρ = 0 is the pure smallest ε of the brief, with δ reported at the λ the solver returns.
 /// </remarks>
 public static class KktCertificate
 {
@@ -93,14 +95,15 @@ public static class KktCertificate
         ParameterLayout layout,
         Matrix<double> jacobian,
         ReadOnlySpan<double> margins,
-        double activeTolerance = DefaultActiveTolerance)
+        double activeTolerance = DefaultActiveTolerance,
+        double slacknessWeight = 0)
     {
         Matrix<double> gram = CheckAndGram(thetaTilde, layout, jacobian, margins);
         return
         [
-            Compute(KktNorm.L2, thetaTilde, layout, jacobian, gram, margins, activeTolerance),
-            Compute(KktNorm.LInf, thetaTilde, layout, jacobian, gram, margins, activeTolerance),
-            Compute(KktNorm.Msp, thetaTilde, layout, jacobian, gram, margins, activeTolerance),
+            Compute(KktNorm.L2, thetaTilde, layout, jacobian, gram, margins, activeTolerance, slacknessWeight),
+            Compute(KktNorm.LInf, thetaTilde, layout, jacobian, gram, margins, activeTolerance, slacknessWeight),
+            Compute(KktNorm.Msp, thetaTilde, layout, jacobian, gram, margins, activeTolerance, slacknessWeight),
         ];
     }
 
@@ -115,10 +118,11 @@ public static class KktCertificate
         ParameterLayout layout,
         Matrix<double> jacobian,
         ReadOnlySpan<double> margins,
-        double activeTolerance = DefaultActiveTolerance)
+        double activeTolerance = DefaultActiveTolerance,
+        double slacknessWeight = 0)
     {
         Matrix<double> gram = CheckAndGram(thetaTilde, layout, jacobian, margins);
-        return Compute(norm, thetaTilde, layout, jacobian, gram, margins, activeTolerance);
+        return Compute(norm, thetaTilde, layout, jacobian, gram, margins, activeTolerance, slacknessWeight);
     }
 
     /// <summary>
@@ -132,13 +136,14 @@ public static class KktCertificate
         ReadOnlySpan<double> thetaTilde,
         Matrix<double> jacobian,
         ReadOnlySpan<double> margins,
-        double activeTolerance = DefaultActiveTolerance)
+        double activeTolerance = DefaultActiveTolerance,
+        double slacknessWeight = 0)
     {
         ArgumentNullException.ThrowIfNull(norm);
         Matrix<double> gram = CheckAndGram(thetaTilde, norm.Layout, jacobian, margins);
         CheckTolerance(activeTolerance);
         (double v, List<Generator> generators) = BlockSubdifferential(norm, thetaTilde, activeTolerance);
-        return Solve(norm.Name, v, generators, jacobian, gram, margins, activeTolerance);
+        return Solve(norm.Name, v, generators, jacobian, gram, margins, activeTolerance, slacknessWeight);
     }
 
     private static void CheckTolerance(double activeTolerance)
@@ -169,7 +174,8 @@ public static class KktCertificate
         Matrix<double> jacobian,
         Matrix<double> gram,
         ReadOnlySpan<double> margins,
-        double activeTolerance)
+        double activeTolerance,
+        double slacknessWeight)
     {
         CheckTolerance(activeTolerance);
         (double normValue, List<Generator> generators) = Subdifferential(norm, theta, layout, activeTolerance);
@@ -179,7 +185,7 @@ public static class KktCertificate
             KktNorm.LInf => "linf",
             _ => "msp",
         };
-        return Solve(name, normValue, generators, jacobian, gram, margins, activeTolerance);
+        return Solve(name, normValue, generators, jacobian, gram, margins, activeTolerance, slacknessWeight);
     }
 
     private static KktResult Solve(
@@ -189,8 +195,14 @@ public static class KktCertificate
         Matrix<double> jacobian,
         Matrix<double> gram,
         ReadOnlySpan<double> margins,
-        double activeTolerance)
+        double activeTolerance,
+        double slacknessWeight)
     {
+        if (!(slacknessWeight >= 0) || double.IsInfinity(slacknessWeight))
+        {
+            throw new ArgumentOutOfRangeException(nameof(slacknessWeight), slacknessWeight, "Must be finite and non-negative.");
+        }
+
         int m = jacobian.RowCount, nk = generators.Count, n = m + nk;
         if (nk == 0)
         {
@@ -223,8 +235,31 @@ public static class KktCertificate
             }
         }
 
+        // A ridge of 1e-10 (relative) on the λ block makes H positive definite when the J_i are dependent
+        // (more samples than directions), so that every passive-set subproblem has a unique solution and the
+        // δ term (ρ > 0) is never taken along a null direction of H; it moves ε by O(1e-10 ‖λ‖) at most.
+        double ridge = 0;
+        for (int i = 0; i < n; i++)
+        {
+            ridge = Math.Max(ridge, h[i, i]);
+        }
+
+        ridge *= 1e-10;
+        for (int i = 0; i < m; i++)
+        {
+            h[i, i] += ridge;
+        }
+
         Vector<double> equality = Vector<double>.Build.Dense(n, i => i >= m ? 1.0 : 0.0);
-        NnlsResult solved = ActiveSetNnls.SolveQuadratic(h, Vector<double>.Build.Dense(n), equality);
+        // Objective ½‖Σλ_i J_i − k‖² + ρ Σλ_i (q_i − 1): ρ = 0 is the smallest ε; ρ > 0 picks, among λ that
+        // (nearly) attain it, ones with small δ — the ε-minimizing λ is not unique once the J_i are dependent.
+        Vector<double> c = Vector<double>.Build.Dense(n);
+        for (int i = 0; i < m; i++)
+        {
+            c[i] = -slacknessWeight * (margins[i] - 1);
+        }
+
+        NnlsResult solved = ActiveSetNnls.SolveQuadratic(h, c, equality);
 
         var lambda = solved.X[..m];
         var mu = solved.X[m..];

@@ -235,19 +235,20 @@ public static class KktCertificate
             }
         }
 
-        // A ridge of 1e-10 (relative) on the λ block makes H positive definite when the J_i are dependent
-        // (more samples than directions), so that every passive-set subproblem has a unique solution and the
-        // δ term (ρ > 0) is never taken along a null direction of H; it moves ε by O(1e-10 ‖λ‖) at most.
-        double ridge = 0;
+        // A ridge on the λ block, 1e-10 of each ‖J_i‖² (plus 1e-14 of the largest, for J_i = 0), makes H
+        // positive definite when the J_i are dependent (more samples than directions), so that every
+        // passive-set subproblem has a unique solution and the δ term (ρ > 0) is never taken along a null
+        // direction of H. It is relative per sample so that samples of very different scale do not inflate
+        // it; it moves ε by O(1e-10 ‖J_i‖ λ_i) at most.
+        double maxDiagonal = 0;
         for (int i = 0; i < n; i++)
         {
-            ridge = Math.Max(ridge, h[i, i]);
+            maxDiagonal = Math.Max(maxDiagonal, h[i, i]);
         }
 
-        ridge *= 1e-10;
         for (int i = 0; i < m; i++)
         {
-            h[i, i] += ridge;
+            h[i, i] += (1e-10 * h[i, i]) + (1e-14 * maxDiagonal);
         }
 
         Vector<double> equality = Vector<double>.Build.Dense(n, i => i >= m ? 1.0 : 0.0);

@@ -194,4 +194,50 @@ public class KktCertificateTests
         Assert.Equal([0, 20.0 / 49, 32.0 / 49], exact.Lambda, (a, b) => Math.Abs(a - b) < 1e-8);
         Assert.Throws<ArgumentOutOfRangeException>(() => KktCertificate.Compute(KktNorm.L2, opt, layout, j2, q2, slacknessWeight: -1));
     }
+
+    [Fact]
+    public void PlantedL2Solution_ManySamples_IsCertifiedAndPerturbationIsNot()
+    {
+        // Plant an ℓ2 max-margin solution: support rows J_s (s < 4) near-orthogonal in R^12, λ* = G⁻¹1 with
+        // G = J_S J_Sᵀ (positive here), θ* = J_Sᵀλ*, so J_s·θ* = 1 and θ* = Σ λ*_s J_s: the KKT conditions of
+        // min ½‖θ‖² s.t. J_i·θ ≥ 1 hold, with 36 more samples scaled to margins in [1.5, 3].
+        var rng = new Random(42);
+        int d = 12, support = 4, m = 40;
+        Matrix<double> js = Matrix<double>.Build.Dense(support, d, (i, k) => (i == k ? 2.0 : 0.0) + (0.2 * ((2 * rng.NextDouble()) - 1)));
+        Vector<double> lambdaStar = (js * js.Transpose()).Solve(Vector<double>.Build.Dense(support, 1.0));
+        Assert.All(lambdaStar, v => Assert.True(v > 0));
+        Vector<double> theta = js.TransposeThisAndMultiply(lambdaStar);
+        Matrix<double> j = Matrix<double>.Build.Dense(m, d);
+        j.SetSubMatrix(0, 0, js);
+        for (int i = support; i < m; i++)
+        {
+            // A random part orthogonal to θ* plus t θ*/‖θ*‖²: margin exactly t ∈ [1.5, 3].
+            Vector<double> row = Vector<double>.Build.Dense(d, _ => (2 * rng.NextDouble()) - 1);
+            double tt = theta * theta;
+            row -= theta * ((row * theta) / tt);
+            row += theta * ((1.5 + (1.5 * rng.NextDouble())) / tt);
+            j.SetRow(i, row);
+        }
+
+        double[] q = (j * theta).ToArray();
+        Assert.Equal(1.0, q.Min(), 12);
+        var layout = ParameterLayout.FullyConnected(d, []);
+        KktResult r = KktCertificate.Compute(KktNorm.L2, theta.ToArray(), layout, j, q, slacknessWeight: 1);
+        Assert.True(r.Converged);
+        Assert.True(r.Epsilon <= 1e-8 && Math.Abs(r.Delta) <= 1e-8, $"ε = {r.Epsilon}, δ = {r.Delta}");
+        for (int s = 0; s < support; s++)
+        {
+            Assert.Equal(lambdaStar[s], r.Lambda[s], 7);
+        }
+
+        // Rotate θ* slightly, rescale to q_min = 1: no longer a KKT point.
+        double[] bent = theta.ToArray();
+        bent[d - 1] += 0.1 * theta.L2Norm();
+        double[] qb = (j * Vector<double>.Build.DenseOfArray(bent)).ToArray();
+        var scaled = new double[d];
+        KktCertificate.RescaleToUnitMargin(bent, qb.Min(), 1, scaled);
+        double[] qs = (j * Vector<double>.Build.DenseOfArray(scaled)).ToArray();
+        KktResult rb = KktCertificate.Compute(KktNorm.L2, scaled, layout, j, qs, slacknessWeight: 1);
+        Assert.True((0.5 * rb.Epsilon * rb.Epsilon) + rb.Delta > 1e-3, $"ε = {rb.Epsilon}, δ = {rb.Delta}");
+    }
 }

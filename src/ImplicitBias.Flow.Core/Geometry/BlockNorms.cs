@@ -38,7 +38,9 @@ public sealed class BlockMaxNorm : Norm
     public override string Name { get; }
 
     /// <summary>Σ_b ‖g_b‖_(b)⋆ / r_b (Lemma C.22).</summary>
-    public override Norm Dual => new BlockSumNorm(Layout, _norms.Select(n => n.Dual).ToArray(), _weights, Name + "*");
+    public override Norm Dual => _dual ??= new BlockSumNorm(Layout, _norms.Select(n => n.Dual).ToArray(), _weights, Name + "*");
+
+    private BlockSumNorm? _dual;
 
     /// <inheritdoc/>
     public override double Value(ReadOnlySpan<double> x)
@@ -99,7 +101,9 @@ public sealed class BlockSumNorm : Norm
     public override string Name { get; }
 
     /// <summary>max_b r_b ‖g_b‖_(b)⋆.</summary>
-    public override Norm Dual => new BlockMaxNorm(Layout, _norms.Select(n => n.Dual).ToArray(), _weights, Name.EndsWith('*') ? Name[..^1] : Name + "*");
+    public override Norm Dual => _dual ??= new BlockMaxNorm(Layout, _norms.Select(n => n.Dual).ToArray(), _weights, Name.EndsWith('*') ? Name[..^1] : Name + "*");
+
+    private BlockMaxNorm? _dual;
 
     /// <inheritdoc/>
     public override double Value(ReadOnlySpan<double> x)

@@ -8,17 +8,17 @@ namespace ImplicitBias.Flow.Core.Geometry;
 /// (Definition C.26), singular values, and the top singular pair.
 /// </summary>
 /// <remarks>
-/// <see cref="PolarFactor"/> reuses a per-thread <see cref="PolarFactorWorkspace"/> (allocated once per shape,
-/// O(rows·cols + min(rows, cols)²) doubles); a 1×k or k×1 matrix (the output row of the network) takes a
+/// <see cref="PolarFactor"/> reuses a per-thread, per-shape <see cref="PolarFactorWorkspace"/> (allocated
+/// once, O(rows·cols + min(rows, cols)²) doubles); a 1×k or k×1 matrix (the output row of the network) takes a
 /// closed form and allocates nothing. The other helpers copy the span into a MathNet matrix and allocate
 /// the SVD factors (full U and Vᵀ for <see cref="Svd"/>); they serve norms and the analysis layer.
 /// </remarks>
 public static class MatrixGeometry
 {
-    // One cached workspace per thread, re-created when the shape changes (a network with several matrix
-    // shapes should hold one PolarFactorWorkspace per block instead).
+    // Workspaces cached per thread and per shape, so that Muon on a network with several matrix shapes
+    // reuses one workspace per block shape.
     [ThreadStatic]
-    private static PolarFactorWorkspace? _workspace;
+    private static Dictionary<(int Rows, int Cols), PolarFactorWorkspace>? _workspaces;
 
     /// <summary>
     /// Writes the polar factor U Vᵀ of the reduced SVD G = U Σ Vᵀ of the row-major
@@ -36,11 +36,11 @@ public static class MatrixGeometry
             return;
         }
 
-        PolarFactorWorkspace? ws = _workspace;
-        if (ws is null || ws.Rows != rows || ws.Cols != cols)
+        _workspaces ??= [];
+        if (!_workspaces.TryGetValue((rows, cols), out PolarFactorWorkspace? ws))
         {
             ws = new PolarFactorWorkspace(rows, cols);
-            _workspace = ws;
+            _workspaces[(rows, cols)] = ws;
         }
 
         ws.Compute(g, output);
@@ -142,7 +142,9 @@ public sealed class SpectralNorm : Norm
     public override string Name => "sp";
 
     /// <inheritdoc/>
-    public override Norm Dual => new NuclearNorm(Rows, Cols);
+    public override Norm Dual => _dual ??= new NuclearNorm(Rows, Cols);
+
+    private NuclearNorm? _dual;
 
     /// <inheritdoc/>
     public override double Value(ReadOnlySpan<double> x) => MatrixGeometry.SingularValues(Rows, Cols, x)[0];
@@ -173,7 +175,9 @@ public sealed class NuclearNorm : Norm
     public override string Name => "nuc";
 
     /// <inheritdoc/>
-    public override Norm Dual => new SpectralNorm(Rows, Cols);
+    public override Norm Dual => _dual ??= new SpectralNorm(Rows, Cols);
+
+    private SpectralNorm? _dual;
 
     /// <inheritdoc/>
     public override double Value(ReadOnlySpan<double> x) => MatrixGeometry.SingularValues(Rows, Cols, x).Sum();

@@ -88,19 +88,25 @@ public static class ActiveSetNnls
         int maxIterations = (3 * n) + 10, iterations = 0;
         bool converged = false;
         var grad = new double[n];
+        double[] hd = h.ToColumnMajorArray();
         while (iterations < maxIterations)
         {
             iterations++;
             // ω = Hx − c − ν a: the multipliers of x ≥ 0 (Lawson–Hanson's dual vector, negated).
             for (int i = 0; i < n; i++)
             {
-                double s = -c[i];
-                foreach (int k in passive)
-                {
-                    s += h[i, k] * x[k];
-                }
+                grad[i] = -c[i];
+            }
 
-                grad[i] = s;
+            foreach (int k in passive)
+            {
+                // Column k of the symmetric H, read from the raw column-major copy.
+                ReadOnlySpan<double> column = hd.AsSpan(k * n, n);
+                double xk = x[k];
+                for (int i = 0; i < n; i++)
+                {
+                    grad[i] += column[i] * xk;
+                }
             }
 
             double nu = 0;
@@ -143,7 +149,7 @@ public static class ActiveSetNnls
             passive.Add(enter);
             while (true)
             {
-                double[] s = SolveSubproblem(h, c, equality, passive);
+                double[] s = SolveSubproblem(hd, n, c, equality, passive);
                 bool allPositive = true;
                 for (int p = 0; p < passive.Count; p++)
                 {
@@ -215,7 +221,7 @@ public static class ActiveSetNnls
             double hx = 0;
             for (int k = 0; k < n; k++)
             {
-                hx += h[i, k] * x[k];
+                hx += hd[i + (k * n)] * x[k];
             }
 
             objective += x[i] * ((0.5 * hx) - c[i]);
@@ -226,10 +232,96 @@ public static class ActiveSetNnls
 
     /// <summary>
     /// Minimizes the objective over the passive set F with the other variables at 0 (and the equality if
-    /// given): H_FF s = c_F, or the bordered system [[H_FF, a_F], [a_Fᵀ, 0]] [s; −ν] = [c_F; 1]. A singular
-    /// system (dependent columns) falls back to the least-norm solution through a thresholded SVD.
+    /// given): H_FF s = c_F, or the bordered system [[H_FF, a_F], [a_Fᵀ, 0]] [s; −ν] = [c_F; 1], by Cholesky
+    /// when H_FF is positive definite. A singular system (dependent columns) falls back to the least-norm
+    /// solution through a thresholded SVD.
     /// </summary>
-    private static double[] SolveSubproblem(Matrix<double> h, Vector<double> c, Vector<double>? equality, List<int> passive)
+    private static double[] SolveSubproblem(double[] h, int n, Vector<double> c, Vector<double>? equality, List<int> passive)
+    {
+        return SolveByCholesky(h, n, c, equality, passive) ?? SolveBySvd(h, n, c, equality, passive);
+    }
+
+    /// <summary>
+    /// Fast path for positive definite H_FF: Cholesky solves H_FF y₁ = c_F and H_FF y₂ = a_F, then
+    /// s = y₁ + t y₂ with t = (1 − a_Fᵀy₁)/(a_Fᵀy₂) meets the equality. Returns null when H_FF is not
+    /// numerically positive definite.
+    /// </summary>
+    private static double[]? SolveByCholesky(double[] h, int n, Vector<double> c, Vector<double>? equality, List<int> passive)
+    {
+        int f = passive.Count;
+        Matrix<double> m = Matrix<double>.Build.Dense(f, f);
+        Matrix<double> rhs = Matrix<double>.Build.Dense(f, equality is null ? 1 : 2);
+        double maxDiagonal = 0;
+        for (int p = 0; p < f; p++)
+        {
+            for (int q = 0; q < f; q++)
+            {
+                m[p, q] = h[passive[p] + (passive[q] * n)];
+            }
+
+            maxDiagonal = Math.Max(maxDiagonal, m[p, p]);
+            rhs[p, 0] = c[passive[p]];
+            if (equality is not null)
+            {
+                rhs[p, 1] = equality[passive[p]];
+            }
+        }
+
+        Matrix<double> y;
+        try
+        {
+            var chol = m.Cholesky();
+            // Reject factors whose pivots collapse relative to the diagonal: the SVD path handles those.
+            double minPivot = double.PositiveInfinity;
+            for (int p = 0; p < f; p++)
+            {
+                minPivot = Math.Min(minPivot, chol.Factor[p, p]);
+            }
+
+            if (!(minPivot * minPivot > 1e-13 * maxDiagonal))
+            {
+                return null;
+            }
+
+            y = chol.Solve(rhs);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+
+        var s = new double[f];
+        double t = 0;
+        if (equality is not null)
+        {
+            double ay1 = 0, ay2 = 0;
+            for (int p = 0; p < f; p++)
+            {
+                ay1 += equality[passive[p]] * y[p, 0];
+                ay2 += equality[passive[p]] * y[p, 1];
+            }
+
+            if (!(Math.Abs(ay2) > 0))
+            {
+                return null;
+            }
+
+            t = (1 - ay1) / ay2;
+        }
+
+        for (int p = 0; p < f; p++)
+        {
+            s[p] = y[p, 0] + (equality is null ? 0 : t * y[p, 1]);
+            if (!double.IsFinite(s[p]))
+            {
+                return null;
+            }
+        }
+
+        return s;
+    }
+
+    private static double[] SolveBySvd(double[] h, int n, Vector<double> c, Vector<double>? equality, List<int> passive)
     {
         int f = passive.Count;
         int size = equality is null ? f : f + 1;
@@ -239,7 +331,7 @@ public static class ActiveSetNnls
         {
             for (int q = 0; q < f; q++)
             {
-                m[p, q] = h[passive[p], passive[q]];
+                m[p, q] = h[passive[p] + (passive[q] * n)];
             }
 
             rhs[p] = c[passive[p]];

@@ -77,7 +77,8 @@ public class GradientTests
         for (int i = 0; i < m; i++)
         {
             double fi = eval.SampleOutputGradient(theta, i, gi);
-            Assert.Equal(outputs[i], fi, 12);
+            // Batch and single-sample passes sum in different orders (blocked SIMD kernels): relative agreement.
+            Assert.True(Math.Abs(outputs[i] - fi) <= 1e-12 * Math.Max(1, Math.Abs(fi)), $"f_{i}: {outputs[i]} vs {fi}");
             for (int k = 0; k < n; k++)
             {
                 sum[k] += weights[i] * eval.Data.Label(i) * gi[k];
@@ -86,7 +87,7 @@ public class GradientTests
 
         for (int k = 0; k < n; k++)
         {
-            Assert.Equal(batch[k], sum[k], 10);
+            Assert.True(Math.Abs(batch[k] - sum[k]) <= 1e-10 * Math.Max(1, Math.Abs(sum[k])), $"k={k}");
         }
 
         // ∇f for sample 0 against finite differences of f.

@@ -12,7 +12,9 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// </summary>
 public sealed class LossEvaluator
 {
-    private const int SampleTile = 64;
+    // Samples per tile of the gradient rank update: 16 rows of a_{l−1} (≈100 KB at d = 784) stay in L2 while four
+    // gradient rows are updated; measured 64 → 16 cut the gradient at m = 2048, d = 784, k = 100 from ≈115 to ≈70 ms serial.
+    private const int SampleTile = 16;
     private readonly int _m;
     private readonly int _depth;
     private readonly int[] _widths;
@@ -232,11 +234,20 @@ public sealed class LossEvaluator
 
                 Span<double> z = _z[l].AsSpan(i * nOut, nOut);
                 Span<double> a = _a[l].AsSpan(i * nOut, nOut);
-                for (int j = 0; j < nOut; j++)
+                int j = 0;
+                for (; j + 4 <= nOut; j += 4)
                 {
-                    double s = Simd.Dot(w.Slice(j * nIn, nIn), x);
-                    z[j] = s;
-                    a[j] = act.Value(s);
+                    Simd.Dot4(w.Slice(j * nIn, 4 * nIn), x, z.Slice(j, 4));
+                }
+
+                for (; j < nOut; j++)
+                {
+                    z[j] = Simd.Dot(w.Slice(j * nIn, nIn), x);
+                }
+
+                for (j = 0; j < nOut; j++)
+                {
+                    a[j] = act.Value(z[j]);
                 }
             }
         }
@@ -285,7 +296,13 @@ public sealed class LossEvaluator
         for (int t0 = 0; t0 < _m; t0 += SampleTile)
         {
             int t1 = Math.Min(_m, t0 + SampleTile);
-            for (int j = r0; j < r1; j++)
+            int j = r0;
+            for (; j + 4 <= r1; j += 4)
+            {
+                Simd.RankUpdate4(d.AsSpan(t0 * nOut + j), nOut, ain.AsSpan(t0 * nIn, (t1 - t0) * nIn), t1 - t0, g.Slice(j * nIn, 4 * nIn));
+            }
+
+            for (; j < r1; j++)
             {
                 Span<double> gj = g.Slice(j * nIn, nIn);
                 for (int i = t0; i < t1; i++)

@@ -73,4 +73,107 @@ public static class Simd
             y[k] = alpha * x[k];
         }
     }
+
+    /// <summary>
+    /// Four dot products sharing one vector: out[r] = ⟨w_r, x⟩ for rows w_r = w[(r·n)..] (r = 0…3), n = x.Length.
+    /// Loads x once per chunk for four fused multiply-adds (register blocking).
+    /// </summary>
+    public static void Dot4(ReadOnlySpan<double> w, ReadOnlySpan<double> x, Span<double> output)
+    {
+        int n = x.Length;
+        if (w.Length < 4 * n || output.Length < 4)
+        {
+            throw new ArgumentException("Need four rows and four outputs.", nameof(w));
+        }
+
+        ref double rw = ref MemoryMarshal.GetReference(w);
+        ref double rx = ref MemoryMarshal.GetReference(x);
+        int vw = Vector<double>.Count, k = 0;
+        var a0 = Vector<double>.Zero;
+        var a1 = Vector<double>.Zero;
+        var a2 = Vector<double>.Zero;
+        var a3 = Vector<double>.Zero;
+        for (; k <= n - vw; k += vw)
+        {
+            var xv = Vector.LoadUnsafe(ref rx, (nuint)k);
+            a0 += Vector.LoadUnsafe(ref rw, (nuint)k) * xv;
+            a1 += Vector.LoadUnsafe(ref rw, (nuint)(n + k)) * xv;
+            a2 += Vector.LoadUnsafe(ref rw, (nuint)(2 * n + k)) * xv;
+            a3 += Vector.LoadUnsafe(ref rw, (nuint)(3 * n + k)) * xv;
+        }
+
+        double s0 = Vector.Sum(a0), s1 = Vector.Sum(a1), s2 = Vector.Sum(a2), s3 = Vector.Sum(a3);
+        for (; k < n; k++)
+        {
+            double xk = Unsafe.Add(ref rx, k);
+            s0 += Unsafe.Add(ref rw, k) * xk;
+            s1 += Unsafe.Add(ref rw, n + k) * xk;
+            s2 += Unsafe.Add(ref rw, 2 * n + k) * xk;
+            s3 += Unsafe.Add(ref rw, 3 * n + k) * xk;
+        }
+
+        output[0] = s0;
+        output[1] = s1;
+        output[2] = s2;
+        output[3] = s3;
+    }
+
+    /// <summary>
+    /// Rank-update of four rows over a tile of samples: g_r += Σ_i c[i·stride + r] a_i for r = 0…3, where the four
+    /// rows of g are g[(r·n)..] and a_i = a[(i·n)..], i = 0…count−1, n = row length. Each chunk of the four
+    /// rows stays in registers across the whole tile (one load of a_i feeds four fused multiply-adds).
+    /// </summary>
+    public static void RankUpdate4(ReadOnlySpan<double> c, int stride, ReadOnlySpan<double> a, int count, Span<double> g)
+    {
+        int n = g.Length / 4;
+        if (a.Length < count * n || c.Length < (count - 1) * stride + 4)
+        {
+            throw new ArgumentException("Spans too short for the tile.", nameof(a));
+        }
+
+        ref double rc = ref MemoryMarshal.GetReference(c);
+        ref double ra = ref MemoryMarshal.GetReference(a);
+        ref double rg = ref MemoryMarshal.GetReference(g);
+        int vw = Vector<double>.Count, k = 0;
+        for (; k <= n - vw; k += vw)
+        {
+            var g0 = Vector.LoadUnsafe(ref rg, (nuint)k);
+            var g1 = Vector.LoadUnsafe(ref rg, (nuint)(n + k));
+            var g2 = Vector.LoadUnsafe(ref rg, (nuint)(2 * n + k));
+            var g3 = Vector.LoadUnsafe(ref rg, (nuint)(3 * n + k));
+            for (int i = 0; i < count; i++)
+            {
+                var av = Vector.LoadUnsafe(ref ra, (nuint)(i * n + k));
+                int ci = i * stride;
+                g0 += new Vector<double>(Unsafe.Add(ref rc, ci)) * av;
+                g1 += new Vector<double>(Unsafe.Add(ref rc, ci + 1)) * av;
+                g2 += new Vector<double>(Unsafe.Add(ref rc, ci + 2)) * av;
+                g3 += new Vector<double>(Unsafe.Add(ref rc, ci + 3)) * av;
+            }
+
+            g0.StoreUnsafe(ref rg, (nuint)k);
+            g1.StoreUnsafe(ref rg, (nuint)(n + k));
+            g2.StoreUnsafe(ref rg, (nuint)(2 * n + k));
+            g3.StoreUnsafe(ref rg, (nuint)(3 * n + k));
+        }
+
+        for (; k < n; k++)
+        {
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int i = 0; i < count; i++)
+            {
+                double ak = Unsafe.Add(ref ra, i * n + k);
+                int ci = i * stride;
+                s0 += Unsafe.Add(ref rc, ci) * ak;
+                s1 += Unsafe.Add(ref rc, ci + 1) * ak;
+                s2 += Unsafe.Add(ref rc, ci + 2) * ak;
+                s3 += Unsafe.Add(ref rc, ci + 3) * ak;
+            }
+
+            Unsafe.Add(ref rg, k) += s0;
+            Unsafe.Add(ref rg, n + k) += s1;
+            Unsafe.Add(ref rg, 2 * n + k) += s2;
+            Unsafe.Add(ref rg, 3 * n + k) += s3;
+        }
+    }
 }

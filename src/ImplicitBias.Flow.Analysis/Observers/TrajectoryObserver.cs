@@ -1,0 +1,330 @@
+using System.Numerics.Tensors;
+using ImplicitBias.Flow.Core.Geometry;
+using ImplicitBias.Flow.Core.Parameters;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Flows.Schedules;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Models.Networks;
+
+namespace ImplicitBias.Flow.Analysis.Observers;
+
+/// <summary>Counters of the solver at a saved time.</summary>
+/// <param name="StepSize">The last accepted step size.</param>
+/// <param name="AcceptedSteps">Accepted steps so far.</param>
+/// <param name="RejectedSteps">Rejected steps so far.</param>
+/// <param name="Evaluations">Right-hand-side (gradient) evaluations so far.</param>
+public readonly record struct SolverCounters(double StepSize, long AcceptedSteps, long RejectedSteps, long Evaluations);
+
+/// <summary>
+/// Measures, at the saved times of a flow, the quantities the paper's theory talks about (SPEC §6): log L,
+/// ∫η, and in the ℓ2, ℓ∞, msp and the optimizer's own norm the hard margin γ (Eq. 9), the soft margin γ̃
+/// (Eq. 10), the alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ and ‖θ‖/∫η (Lemma C.10); ‖θ − θ0‖∞/∫η (Lemma B.10);
+/// φ⁻¹(log 1/L)/(γ∞ ‖θ‖^L) (Lemma C.10, computed after the run with γ∞ the last hard margin); r(t) of
+/// Definition 5.1 with ν = ‖dθ/dt‖ and ν = η; the momentum relations of Lemma C.19; ReLU pattern changes
+/// and sign switches since the last save; the solver's counters. Everything is computed from log L and
+/// g/L, so it is exact however small L is.
+/// </summary>
+public sealed class TrajectoryObserver
+{
+    private readonly OptimizerFlow _flow;
+    private readonly LossEvaluator _evaluator;
+    private readonly ParameterLayout _layout;
+    private readonly double _degree;
+    private readonly (string Name, Norm Norm)[] _norms;
+    private readonly Norm _own;
+    private readonly Schedule _schedule;
+    private readonly double[] _theta0;
+    private readonly double[] _gradient;
+    private readonly double[] _derivative;
+    private readonly double[] _scratch;
+    private readonly double _jEpsilon;
+    private readonly List<double[]> _snapshots = [];
+    private sbyte[]? _lastPattern;
+    private sbyte[]? _lastSigns;
+    private readonly sbyte[] _signs;
+
+    /// <summary>Creates the observer.</summary>
+    /// <param name="flow">The flow being integrated.</param>
+    /// <param name="evaluator">A CPU evaluator of the same model and data (for margins and the ReLU pattern).</param>
+    /// <param name="ownNorm">The optimizer's own norm (its name is used in column names as "own").</param>
+    /// <param name="theta0">θ(0).</param>
+    /// <param name="jEpsilon">ε of J_ε(t) = {j : |g_j|/‖g‖⋆ &gt; ε} in Lemma C.19.</param>
+    public TrajectoryObserver(OptimizerFlow flow, LossEvaluator evaluator, Norm ownNorm, ReadOnlySpan<double> theta0, double jEpsilon = 1e-3)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        ArgumentNullException.ThrowIfNull(evaluator);
+        ArgumentNullException.ThrowIfNull(ownNorm);
+        _flow = flow;
+        _evaluator = evaluator;
+        _layout = flow.Parameters;
+        _degree = evaluator.Network.HomogeneityDegree;
+        _own = ownNorm;
+        _jEpsilon = jEpsilon;
+        var norms = new List<(string, Norm)> { ("l2", Norms.L2), ("linf", Norms.LInf) };
+        if (_layout.Blocks.Count > 1)
+        {
+            norms.Add(("msp", Norms.Msp(_layout)));
+        }
+
+        norms.Add(("own", ownNorm));
+        _norms = norms.ToArray();
+
+        // ∫η of the part whose scale the optimizer's norm is measured in: the last part (the output row of
+        // a composite, whose weight is 1 in the composite norm; the whole θ otherwise).
+        _schedule = flow.Schedules[^1];
+        _theta0 = theta0.ToArray();
+        _gradient = new double[_layout.Length];
+        _derivative = new double[flow.Layout.Length];
+        _scratch = new double[_layout.Length];
+        _signs = new sbyte[_layout.Length];
+    }
+
+    /// <summary>The table of observations, one row per <see cref="Observe"/>.</summary>
+    public TrajectoryTable Table { get; } = new();
+
+    /// <summary>θ at every observed time, in order.</summary>
+    public IReadOnlyList<double[]> Snapshots => _snapshots;
+
+    /// <summary>Records one row at time <paramref name="t"/> with flow state <paramref name="y"/>.</summary>
+    public void Observe(double t, ReadOnlySpan<double> y, in SolverCounters counters)
+    {
+        ReadOnlySpan<double> theta = _flow.Theta(y);
+        double logLoss = _evaluator.Evaluate(theta, _gradient);
+        double qMin = _evaluator.MinMargin;
+        double integral = _schedule.Integral(t);
+        TrajectoryTable table = Table;
+        table.BeginRow();
+        table.Set("t", t);
+        table.Set("logLoss", logLoss);
+        table.Set("sigma", _flow.LogLoss(y));
+        table.Set("etaIntegral", integral);
+        table.Set("eta", _schedule.Eta(t));
+        table.Set("stepSize", counters.StepSize);
+        table.Set("acceptedSteps", counters.AcceptedSteps);
+        table.Set("rejectedSteps", counters.RejectedSteps);
+        table.Set("rhsEvaluations", counters.Evaluations);
+        table.Set("minMargin", qMin);
+
+        // φ⁻¹(log 1/L), defined when log 1/L > φ(0) (Eq. 10).
+        double phiInverse = -logLoss > _evaluator.Loss.Phi(0) ? _evaluator.Loss.PhiInverse(-logLoss) : double.NaN;
+        table.Set("phiInverse", phiInverse);
+        foreach ((string name, Norm norm) in _norms)
+        {
+            double size = norm.Value(theta);
+            double sizeL = Math.Pow(size, _degree);
+            double gradientDual = norm.Dual.Value(_gradient);
+            table.Set($"hardMargin_{name}", qMin / sizeL);
+            table.Set($"softMargin_{name}", phiInverse / sizeL);
+            table.Set($"alignment_{name}", -TensorPrimitives.Dot(theta, _gradient) / (size * gradientDual));
+            table.Set($"normOverEtaIntegral_{name}", integral > 0 ? size / integral : double.NaN);
+            table.Set($"norm_{name}", size);
+        }
+
+        TensorPrimitives.Subtract(theta, _theta0, _scratch);
+        table.Set("driftLinfOverEtaIntegral", integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN);
+
+        // Definition 5.1: r(t) = ⟨(1/ν) dθ/dt, −g/‖g‖⋆⟩ in the optimizer's norm, with ν = ‖dθ/dt‖ and ν = η.
+        _flow.Evaluate(t, y, _derivative);
+        ReadOnlySpan<double> thetaDot = ((ReadOnlySpan<double>)_derivative)[.._layout.Length];
+        double pairing = -TensorPrimitives.Dot(thetaDot, _gradient) / _own.Dual.Value(_gradient);
+        double speed = _own.Value(thetaDot);
+        table.Set("speed", speed);
+        table.Set("rSpeed", speed > 0 ? pairing / speed : double.NaN);
+        table.Set("rEta", pairing / _schedule.Eta(t));
+
+        MomentumRelations(y, logLoss, table);
+        SourceSigns(y);
+        PatternChanges(theta, table);
+        _snapshots.Add(theta.ToArray());
+    }
+
+    /// <summary>
+    /// After the run: the cosine of every saved θ to the last one against t/t_last (Fig. 1b), the ratio of
+    /// Lemma C.10 with γ∞ the last hard margin, and whether γ̃ never decreased once L &lt; ℓ(0) (Theorem 3.1).
+    /// </summary>
+    public PostRunSummary Finish()
+    {
+        TrajectoryTable table = Table;
+        int rows = table.RowCount;
+        if (rows == 0)
+        {
+            return new PostRunSummary(double.NaN, true, double.NaN);
+        }
+
+        double[] last = _snapshots[^1];
+        double lastNorm = TensorPrimitives.Norm(last);
+        double tLast = table.Last("t");
+        IReadOnlyList<double> times = table.Column("t");
+        var cosine = new double[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            cosine[i] = TensorPrimitives.Dot(_snapshots[i], last) / (TensorPrimitives.Norm(_snapshots[i]) * lastNorm);
+        }
+
+        // Write the post-run columns into the table (they need the whole trajectory).
+        var column = new List<(string, double[])> { ("cosineToLast", cosine), ("tOverTLast", times.Select(t => t / tLast).ToArray()) };
+        foreach ((string name, _) in _norms)
+        {
+            double gammaInf = table.Last($"hardMargin_{name}");
+            IReadOnlyList<double> phiInverse = table.Column("phiInverse");
+            IReadOnlyList<double> size = table.Column($"norm_{name}");
+            column.Add(($"lemmaC10Ratio_{name}", Enumerable.Range(0, rows).Select(i => phiInverse[i] / (gammaInf * Math.Pow(size[i], _degree))).ToArray()));
+        }
+
+        foreach ((string name, double[] values) in column)
+        {
+            table.SetColumn(name, values);
+        }
+
+        // Theorem 3.1: γ̃ non-decreasing once L < ℓ(0), i.e. log L < log ℓ(0). Allow round-off (1e-9 relative).
+        double logLossAtZero = _evaluator.Loss.LogValue(0);
+        IReadOnlyList<double> logLosses = table.Column("logLoss");
+        IReadOnlyList<double> soft = table.Column("softMargin_own");
+        bool monotone = true;
+        double previous = double.NegativeInfinity;
+        for (int i = 0; i < rows; i++)
+        {
+            if (!(logLosses[i] < logLossAtZero) || double.IsNaN(soft[i]))
+            {
+                continue;
+            }
+
+            if (soft[i] < previous - (1e-9 * Math.Abs(previous)))
+            {
+                monotone = false;
+            }
+
+            previous = Math.Max(previous, soft[i]);
+        }
+
+        double secondHalfMinCosine = Enumerable.Range(0, rows).Where(i => times[i] >= tLast / 2).Select(i => cosine[i]).DefaultIfEmpty(double.NaN).Min();
+        return new PostRunSummary(secondHalfMinCosine, monotone, table.Last("hardMargin_own"));
+    }
+
+    private void MomentumRelations(ReadOnlySpan<double> y, double logLoss, TrajectoryTable table)
+    {
+        double sigma = _flow.LogLoss(y);
+        for (int p = 0; p < _flow.Parts.Count; p++)
+        {
+            int mb = _flow.MomentumBlock(p);
+            if (mb < 0)
+            {
+                continue;
+            }
+
+            OptimizerPart part = _flow.Parts[p];
+            int offset = part.Offset(_layout), length = part.Length(_layout);
+            ReadOnlySpan<double> g = ((ReadOnlySpan<double>)_gradient).Slice(offset, length);
+            ReadOnlySpan<double> m = y.Slice(_flow.Layout.Offset(mb), length);
+            string suffix = _flow.Parts.Count > 1 ? $"_{part.Name}" : string.Empty;
+
+            // m = m̃ e^σ and g = e^{ℓ} ∇log L, so ‖m‖/‖g‖ = e^{σ−ℓ} ‖m̃‖/‖∇log L‖. The dual of the part's
+            // geometry: ℓ1 for sign/Adam (ℓ∞ steepest descent), ℓ2 otherwise (Lemma C.19 in that norm).
+            Norm dual = part.Geometry is UpdateGeometry.Sign or UpdateGeometry.AdamRatio ? Norms.L1 : Norms.L2;
+            double scale = Math.Exp(sigma - logLoss);
+            double gNorm = dual.Value(g), mNorm = dual.Value(m);
+            table.Set($"momentumRatio{suffix}", scale * mNorm / gNorm);
+            table.Set($"momentumDirectionGap{suffix}", DirectionGap(m, mNorm, g, gNorm, dual));
+            int inSet = 0, close = 0;
+            for (int j = 0; j < length; j++)
+            {
+                if (Math.Abs(g[j]) / gNorm > _jEpsilon)
+                {
+                    inSet++;
+                    if (Math.Abs((scale * m[j] / g[j]) - 1) < 0.01)
+                    {
+                        close++;
+                    }
+                }
+            }
+
+            table.Set($"momentumCoordinateShare{suffix}", inSet == 0 ? double.NaN : (double)close / inSet);
+
+            int vb = _flow.SecondMomentBlock(p);
+            if (vb >= 0)
+            {
+                ReadOnlySpan<double> v = y.Slice(_flow.Layout.Offset(vb), length);
+                Span<double> g2 = _scratch.AsSpan(0, length);
+                TensorPrimitives.Multiply(g, g, g2);
+                double g2Norm = Norms.L1.Value(g2), vNorm = Norms.L1.Value(v);
+                table.Set($"secondMomentRatio{suffix}", scale * scale * vNorm / g2Norm);
+                table.Set($"secondMomentDirectionGap{suffix}", DirectionGap(v, vNorm, g2, g2Norm, Norms.L1));
+            }
+        }
+    }
+
+    private static double DirectionGap(ReadOnlySpan<double> a, double aNorm, ReadOnlySpan<double> b, double bNorm, Norm norm)
+    {
+        if (aNorm == 0 || bNorm == 0)
+        {
+            return double.NaN;
+        }
+
+        var diff = new double[a.Length];
+        for (int j = 0; j < a.Length; j++)
+        {
+            diff[j] = (a[j] / aNorm) - (b[j] / bNorm);
+        }
+
+        return norm.Value(diff);
+    }
+
+    private void PatternChanges(ReadOnlySpan<double> theta, TrajectoryTable table)
+    {
+        // ReLU activation pattern of every hidden unit on every sample, compared with the last save (a lower
+        // bound on the switches in between). Only kink activations (ReLU, ReLU^q) have a pattern.
+        FullyConnectedNetwork net = _evaluator.Network;
+        if (net.Depth > 1 && net.Activation.Kind is ActivationKind.Relu or ActivationKind.ReluPower)
+        {
+            sbyte[] pattern = ActivationPattern.Compute(net, _evaluator.Data, theta);
+            table.Set("patternChanges", _lastPattern is null ? 0 : Changes(pattern, _lastPattern));
+            _lastPattern = pattern;
+        }
+
+        table.Set("signSwitches", _lastSigns is null ? 0 : Changes(_signs, _lastSigns));
+        _lastSigns = (sbyte[])_signs.Clone();
+    }
+
+    private void SourceSigns(ReadOnlySpan<double> y)
+    {
+        // Sign switches of the direction's source: m in parts with momentum, g elsewhere.
+        for (int j = 0; j < _signs.Length; j++)
+        {
+            _signs[j] = (sbyte)Math.Sign(_gradient[j]);
+        }
+
+        for (int p = 0; p < _flow.Parts.Count; p++)
+        {
+            int mb = _flow.MomentumBlock(p);
+            if (mb < 0)
+            {
+                continue;
+            }
+
+            int offset = _flow.Parts[p].Offset(_layout), length = _flow.Parts[p].Length(_layout);
+            ReadOnlySpan<double> m = y.Slice(_flow.Layout.Offset(mb), length);
+            for (int j = 0; j < length; j++)
+            {
+                _signs[offset + j] = (sbyte)Math.Sign(m[j]);
+            }
+        }
+    }
+
+    private static int Changes(sbyte[] a, sbyte[] b)
+    {
+        int n = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            n += a[i] != b[i] ? 1 : 0;
+        }
+
+        return n;
+    }
+}
+
+/// <summary>What the observer concludes after a run.</summary>
+/// <param name="SecondHalfMinCosine">The smallest cosine to the last iterate over t ≥ t_last/2 (Fig. 1b).</param>
+/// <param name="SoftMarginMonotone">γ̃ never decreased once L &lt; ℓ(0) (Theorem 3.1).</param>
+/// <param name="FinalHardMargin">γ in the optimizer's norm at the end.</param>
+public sealed record PostRunSummary(double SecondHalfMinCosine, bool SoftMarginMonotone, double FinalHardMargin);

@@ -214,7 +214,7 @@ public static class OdeSolver
             _algebra.Combine(_yNew, [1.0], [-1.0], new ReadOnlySpan<TState>(ref f0), false, _scratch);
             double d2 = _algebra.ErrorNorm(_y, _y, _scratch) / h0;
             double d = Math.Max(d1, d2);
-            double h1 = !(d > 1e-15) ? Math.Max(1e-6, h0 * 1e-3) : Math.Pow(0.01 / d, 1.0 / (_method.Order + 1));
+            double h1 = !(d > 1e-15) ? Math.Max(1e-6, h0 * 1e-3) : Math.Pow(0.01 / d, 1.0 / _method.Order);
             double h = Math.Min(100 * h0, h1);
             return double.IsFinite(h) && h > 0 ? Math.Min(h, maxStep) : Math.Min(1e-6, maxStep);
         }

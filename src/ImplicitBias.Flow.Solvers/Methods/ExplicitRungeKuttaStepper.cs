@@ -53,7 +53,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         _nonlinearStage = _nonlinear is null ? [] : [_nonlinear];
         _negDecay = layout.Blocks.Select(b => -b.DecayRate).ToArray();
         _ones = Enumerable.Repeat(1.0, layout.BlockCount).ToArray();
-        _coefficients = new double[s + 1];
+        _coefficients = new double[Math.Max(s + 1, 3)];
     }
 
     public long Evaluations { get; private set; }

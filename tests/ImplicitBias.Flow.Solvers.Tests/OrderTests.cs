@@ -40,10 +40,12 @@ public class OrderTests(ITestOutputHelper output)
     public void DenseOutput_MidStepErrorSlope_MatchesInterpolantOrder(string name)
     {
         var method = (ExplicitRungeKuttaMethod)MethodCatalog.Find(name)!;
-        // Local interpolation error at θ = 1/2 of one step from the exact y0 is O(h^{p*+1}), p* the interpolant order.
-        int denseOrder = method.HasOwnDenseOutput ? 4 : Math.Min(method.Order, 3);
-        double[] steps = [0.1, 0.05];
-        double[] errors = steps.Select(h => MidStepError(method, h)).ToArray();
+        // Local interpolation error inside one step from the exact y0 is O(h^{p*+1}), p* the interpolant order.
+        int denseOrder = method.HasOwnDenseOutput ? (method.Order == 8 ? 7 : 4) : Math.Min(method.Order, 3);
+        double[] steps = denseOrder >= 7 ? [0.2, 0.1] : [0.1, 0.05];
+        // At θ = 1/2 DOP853's h^8 term nearly cancels on this problem, so it is probed at θ = 0.3.
+        double theta = denseOrder >= 7 ? 0.3 : 0.5;
+        double[] errors = steps.Select(h => MidStepError(method, h, theta)).ToArray();
         double slope = Slope(steps.Select(h => 1 / h).ToArray(), errors);
         output.WriteLine($"{name} dense: errors {errors[0]:g3} {errors[1]:g3}, slope {slope:f2}");
         Assert.InRange(slope, denseOrder + 1 - 0.3, denseOrder + 1 + 0.3);
@@ -74,11 +76,11 @@ public class OrderTests(ITestOutputHelper output)
         return Math.Abs(result.FinalState[0] - Math.Exp(Math.Sin(t1)));
     }
 
-    private static double MidStepError(OdeMethod method, double h)
+    private static double MidStepError(OdeMethod method, double h, double theta)
     {
         var algebra = new HostStateAlgebra(StateLayout.Single(1));
-        var options = new OdeOptions<HostState> { FixedStepCount = 1, SaveAt = SaveAt.Times(h / 2) };
+        var options = new OdeOptions<HostState> { FixedStepCount = 1, SaveAt = SaveAt.Times(theta * h) };
         OdeResult result = OdeSolver.Solve(new HostOdeTerm(A3), algebra, method, 0, h, new HostState([1.0]), options);
-        return Math.Abs(result.SavedStates[0][0] - Math.Exp(Math.Sin(h / 2)));
+        return Math.Abs(result.SavedStates[0][0] - Math.Exp(Math.Sin(theta * h)));
     }
 }

@@ -23,14 +23,20 @@ public abstract class ExplicitRungeKuttaMethod : OdeMethod
     public virtual double[]? ThirdOrderErrorWeights => null;
 
     /// <summary>
-    /// Weights w_i(θ) of the continuous extension y(t0 + θh) = y0 + h Σ w_i k_i over the stages k_0..k_{s−1} and
-    /// f1 = f(t1, y1) at index s.
+    /// Weights w_i(θ) of the continuous extension y(t0 + θh) = y0 + h Σ w_i k_i over the stages k_0..k_{s−1},
+    /// f1 = f(t1, y1) at index s, and the extra dense stages after it.
     /// </summary>
     public virtual void DenseWeights(double theta, Span<double> weights) =>
         throw new NotSupportedException($"{Name} uses Hermite dense output.");
 
-    /// <summary>Extra stages the continuous extension evaluates after acceptance (DOP853: 3).</summary>
-    public virtual int DenseExtraStages => 0;
+    /// <summary>
+    /// Rows of the extra stages the continuous extension evaluates, lazily on the first interpolation of an accepted
+    /// step (DOP853: 3). Row r has s + 1 + r entries over k_0..k_{s−1}, f1 and the earlier extra stages.
+    /// </summary>
+    public virtual double[][] DenseExtraRows => [];
+
+    /// <summary>Nodes of the extra dense-output stages.</summary>
+    public virtual double[] DenseExtraNodes => [];
 
     internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term) =>
         new ExplicitRungeKuttaStepper<TState>(this, algebra, term);

@@ -28,6 +28,8 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
     private TState? _y0;
     private TState? _y1;
     private double _h;
+    private double _t0;
+    private bool _extrasReady;
 
     public ExplicitRungeKuttaStepper(ExplicitRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
     {
@@ -43,7 +45,13 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         }
 
         _f1 = _tableau.IsFsal ? _k[s - 1] : algebra.Allocate();
-        _dense = new TState[s + 1];
+        int extra = method.DenseExtraRows.Length;
+        _dense = new TState[s + 1 + extra];
+        for (int i = 0; i < extra; i++)
+        {
+            _dense[s + 1 + i] = algebra.Allocate();
+        }
+
         _stageState = algebra.Allocate();
         _error = algebra.Allocate();
         _error3 = method.ThirdOrderErrorWeights is null ? null : algebra.Allocate();
@@ -53,7 +61,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         _nonlinearStage = _nonlinear is null ? [] : [_nonlinear];
         _negDecay = layout.Blocks.Select(b => -b.DecayRate).ToArray();
         _ones = Enumerable.Repeat(1.0, layout.BlockCount).ToArray();
-        _coefficients = new double[Math.Max(s + 1, 3)];
+        _coefficients = new double[Math.Max(s + 1 + extra, 3)];
     }
 
     public long Evaluations { get; private set; }
@@ -154,7 +162,9 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
 
         _y0 = y;
         _y1 = yNew;
+        _t0 = t;
         _h = h;
+        _extrasReady = false;
         _pendingSwap = true;
     }
 
@@ -170,13 +180,19 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
             }
 
             _dense[s] = _f1;
+            if (!_extrasReady)
+            {
+                ComputeExtraStages(y0);
+            }
+
+            int total = _dense.Length;
             _method.DenseWeights(theta, _coefficients);
-            for (int i = 0; i <= s; i++)
+            for (int i = 0; i < total; i++)
             {
                 _coefficients[i] *= _h;
             }
 
-            _algebra.Combine(y0, _one, _coefficients.AsSpan(0, s + 1), _dense, false, destination);
+            _algebra.Combine(y0, _one, _coefficients.AsSpan(0, total), _dense, false, destination);
             return;
         }
 
@@ -194,6 +210,26 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         _coefficients[1] = _h * h10;
         _coefficients[2] = _h * h11;
         _algebra.Combine(y0, [h00], _coefficients.AsSpan(0, 3), _hermite, false, destination);
+    }
+
+    /// <summary>The extra stages of the continuous extension (DOP853: Hairer §II.10, three more evaluations).</summary>
+    private void ComputeExtraStages(TState y0)
+    {
+        double[][] rows = _method.DenseExtraRows;
+        double[] nodes = _method.DenseExtraNodes;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            int length = rows[r].Length;
+            for (int j = 0; j < length; j++)
+            {
+                _coefficients[j] = _h * rows[r][j];
+            }
+
+            _algebra.Combine(y0, _one, _coefficients.AsSpan(0, length), _dense.AsSpan(0, length), false, _stageState);
+            Rhs(_t0 + (nodes[r] * _h), _stageState, _dense[length]);
+        }
+
+        _extrasReady = true;
     }
 
     private void Rhs(double t, TState y, TState destination)

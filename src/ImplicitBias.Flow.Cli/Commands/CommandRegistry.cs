@@ -6,6 +6,7 @@ internal static class CommandRegistry
     /// <summary>Creates the verbs. Add one line here per verb.</summary>
     public static IReadOnlyList<ICommand> Create() =>
     [
+        new SolversCommand(),
         new DataCommand(),
     ];
 }

@@ -1,0 +1,155 @@
+using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Methods;
+
+namespace ImplicitBias.Flow.Solvers.Exponential;
+
+/// <summary>The per-solve cache of an <see cref="ExponentialRungeKuttaMethod"/>.</summary>
+internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
+    where TState : class
+{
+    private readonly ExponentialRungeKuttaMethod _method;
+    private readonly IStateAlgebra<TState> _algebra;
+    private readonly IOdeTerm<TState> _term;
+    private readonly TState[] _k;
+    private readonly TState _stageState;
+    private readonly TState _error;
+    private TState _next;
+    private readonly double[] _decay;
+    private readonly double[] _scale;
+    private readonly double[] _rows;
+    private readonly double[] _weights;
+    private readonly double[] _embedded;
+    private readonly int _blocks;
+    private bool _pendingSwap;
+    private TState? _y0;
+    private double _h;
+
+    public ExponentialRungeKuttaStepper(ExponentialRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
+    {
+        _method = method;
+        _algebra = algebra;
+        _term = term;
+        int s = method.Stages;
+        _k = new TState[s];
+        for (int i = 0; i < s; i++)
+        {
+            _k[i] = algebra.Allocate();
+        }
+
+        _stageState = algebra.Allocate();
+        _error = algebra.Allocate();
+        _next = algebra.Allocate();
+        _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
+        _blocks = _decay.Length;
+        _scale = new double[_blocks];
+        _rows = new double[_blocks * s];
+        _weights = new double[s];
+        _embedded = new double[s];
+    }
+
+    public long Evaluations { get; private set; }
+
+    public TState FirstStage => _k[0];
+
+    public void Start(double t, TState y)
+    {
+        Rhs(t, y, _k[0]);
+        _pendingSwap = false;
+    }
+
+    public void Derivative(double t, TState y, TState destination) => Rhs(t, y, destination);
+
+    public double Attempt(double t, TState y, double h, TState yNew)
+    {
+        if (_pendingSwap)
+        {
+            (_k[0], _next) = (_next, _k[0]);
+            _pendingSwap = false;
+        }
+
+        int s = _method.Stages;
+        IReadOnlyList<double> c = _method.Nodes;
+        for (int i = 1; i < s; i++)
+        {
+            for (int b = 0; b < _blocks; b++)
+            {
+                double z = -_decay[b] * h;
+                _scale[b] = Math.Exp(c[i] * z);
+                Span<double> row = _rows.AsSpan(b * i, i);
+                _method.StageCoefficients(i, z, row);
+                for (int j = 0; j < i; j++)
+                {
+                    row[j] *= h;
+                }
+            }
+
+            _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * i), _k.AsSpan(0, i), true, _stageState);
+            Rhs(t + (c[i] * h), _stageState, _k[i]);
+        }
+
+        // Solution and error share one φ evaluation per block: rows [0, B·s) propagate, the error rows reuse _rows.
+        for (int b = 0; b < _blocks; b++)
+        {
+            double z = -_decay[b] * h;
+            _scale[b] = Math.Exp(z);
+            _method.Weights(1.0, z, _weights, _embedded);
+            for (int j = 0; j < s; j++)
+            {
+                _rows[(b * s) + j] = h * _weights[j];
+            }
+        }
+
+        _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * s), _k, true, yNew);
+        if (!_method.IsAdaptive)
+        {
+            return _algebra.AllFinite(yNew) ? 0.0 : double.NaN;
+        }
+
+        for (int b = 0; b < _blocks; b++)
+        {
+            double z = -_decay[b] * h;
+            _scale[b] = 0.0;
+            _method.Weights(1.0, z, _weights, _embedded);
+            for (int j = 0; j < s; j++)
+            {
+                _rows[(b * s) + j] = h * (_weights[j] - _embedded[j]);
+            }
+        }
+
+        _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * s), _k, true, _error);
+        return _algebra.ErrorNorm(y, yNew, _error);
+    }
+
+    public void Accept(double t, double h, TState y, TState yNew)
+    {
+        // N at the new point is the next step's first stage.
+        Rhs(t + h, yNew, _next);
+        _y0 = y;
+        _h = h;
+        _pendingSwap = true;
+    }
+
+    public void Interpolate(double theta, TState destination)
+    {
+        TState y0 = _y0 ?? throw new InvalidOperationException("No accepted step to interpolate.");
+        int s = _method.Stages;
+        for (int b = 0; b < _blocks; b++)
+        {
+            double z = -_decay[b] * _h;
+            _scale[b] = Math.Exp(theta * z);
+            _method.Weights(theta, z, _weights, []);
+            for (int j = 0; j < s; j++)
+            {
+                _rows[(b * s) + j] = _h * _weights[j];
+            }
+        }
+
+        _algebra.Combine(y0, _scale, _rows.AsSpan(0, _blocks * s), _k, true, destination);
+    }
+
+    private void Rhs(double t, TState y, TState destination)
+    {
+        Evaluations++;
+        _term.Evaluate(t, y, destination);
+    }
+}

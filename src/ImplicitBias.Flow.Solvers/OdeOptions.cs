@@ -1,0 +1,170 @@
+using ImplicitBias.Flow.Core.State;
+
+namespace ImplicitBias.Flow.Solvers;
+
+/// <summary>Which sign changes of an event function count.</summary>
+public enum EventDirection
+{
+    /// <summary>Any sign change.</summary>
+    Any,
+
+    /// <summary>g goes from negative to positive.</summary>
+    Rising,
+
+    /// <summary>g goes from positive to negative.</summary>
+    Falling,
+}
+
+/// <summary>
+/// A terminal event: the solve stops at the first root of <see cref="Condition"/> crossed in
+/// <see cref="Direction"/>, located on the dense output to 1e-10 relative in t.
+/// </summary>
+/// <typeparam name="TState">The storage of one state vector.</typeparam>
+/// <param name="Condition">g(t, y); must not allocate or keep the state.</param>
+/// <param name="Direction">Which crossings end the solve.</param>
+public sealed record OdeEvent<TState>(Func<double, TState, double> Condition, EventDirection Direction = EventDirection.Any)
+    where TState : class;
+
+/// <summary>What one step reports to <see cref="OdeOptions{TState}.StepCallback"/>.</summary>
+/// <param name="Time">Time at the end of the step (after acceptance) or at its start (rejected).</param>
+/// <param name="StepSize">The step size tried.</param>
+/// <param name="ErrorNorm">The scaled error norm (1 is the tolerance; NaN for non-finite; 0 for fixed steps).</param>
+/// <param name="Accepted">Whether the step was accepted.</param>
+/// <param name="AcceptedSteps">Accepted steps so far.</param>
+/// <param name="RejectedSteps">Rejected steps so far.</param>
+/// <param name="RhsEvaluations">Right-hand-side evaluations so far.</param>
+public readonly record struct StepInfo(double Time, double StepSize, double ErrorNorm, bool Accepted, long AcceptedSteps, long RejectedSteps, long RhsEvaluations);
+
+/// <summary>Kinds of <see cref="SaveAt"/>.</summary>
+public enum SaveAtKind
+{
+    /// <summary>Save nothing but the final state.</summary>
+    None,
+
+    /// <summary>Save at given times (through the dense output, steps are not shortened).</summary>
+    Times,
+
+    /// <summary>Save at t0 and at the end of every n-th accepted step.</summary>
+    EveryNthStep,
+}
+
+/// <summary>Where the solver records the solution.</summary>
+public sealed class SaveAt
+{
+    private SaveAt(SaveAtKind kind, double[] times, int stride)
+    {
+        Kind = kind;
+        RequestedTimes = times;
+        Stride = stride;
+    }
+
+    /// <summary>The kind of saving.</summary>
+    public SaveAtKind Kind { get; }
+
+    /// <summary>Requested times, increasing (for <see cref="SaveAtKind.Times"/>).</summary>
+    public IReadOnlyList<double> RequestedTimes { get; }
+
+    /// <summary>Save every <see cref="Stride"/>-th accepted step (for <see cref="SaveAtKind.EveryNthStep"/>).</summary>
+    public int Stride { get; }
+
+    /// <summary>Save nothing but the final state.</summary>
+    public static SaveAt Nothing { get; } = new(SaveAtKind.None, [], 0);
+
+    /// <summary>Save at the given increasing times.</summary>
+    public static SaveAt Times(params double[] times)
+    {
+        ArgumentNullException.ThrowIfNull(times);
+        for (int i = 1; i < times.Length; i++)
+        {
+            if (!(times[i] > times[i - 1]))
+            {
+                throw new ArgumentException("Save times must be strictly increasing.", nameof(times));
+            }
+        }
+
+        return new(SaveAtKind.Times, (double[])times.Clone(), 0);
+    }
+
+    /// <summary>Save at t0 and after every accepted step.</summary>
+    public static SaveAt EveryStep() => new(SaveAtKind.EveryNthStep, [], 1);
+
+    /// <summary>Save at t0 and after every <paramref name="n"/>-th accepted step.</summary>
+    public static SaveAt EveryNthStep(int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        return new(SaveAtKind.EveryNthStep, [], n);
+    }
+
+    /// <summary><paramref name="count"/> logarithmically spaced times from <paramref name="first"/> to <paramref name="last"/> (both &gt; 0).</summary>
+    public static SaveAt LogSpaced(double first, double last, int count)
+    {
+        if (!(first > 0) || !(last > first) || count < 2)
+        {
+            throw new ArgumentException("Log-spaced saving needs 0 < first < last and at least two times.");
+        }
+
+        var times = new double[count];
+        double ratio = Math.Log(last / first) / (count - 1);
+        for (int i = 0; i < count; i++)
+        {
+            times[i] = first * Math.Exp(ratio * i);
+        }
+
+        times[^1] = last;
+        return new(SaveAtKind.Times, times, 0);
+    }
+}
+
+/// <summary>
+/// Step-size controller parameters (Hairer, Nørsett, Wanner, Solving ODEs I, §II.4 and the PI controller of
+/// Gustafsson as used in DOPRI5/DOP853): h_new = h · clamp(safety · err^(−α) · errold^β, minFactor, maxFactor).
+/// </summary>
+/// <param name="Safety">Safety factor (0.9).</param>
+/// <param name="MinFactor">Smallest factor h_new/h (0.2).</param>
+/// <param name="MaxFactor">Largest factor h_new/h (10).</param>
+/// <param name="Beta">β of the PI controller; 0 gives the classical I controller.</param>
+/// <param name="Alpha">α; null uses 1/q − 0.75 β with q the order of the error estimator plus one.</param>
+public sealed record StepSizeController(double Safety = 0.9, double MinFactor = 0.2, double MaxFactor = 10.0, double Beta = 0.04, double? Alpha = null)
+{
+    /// <summary>Hairer's DOPRI5 defaults: PI with β = 0.04.</summary>
+    public static StepSizeController Pi { get; } = new();
+
+    /// <summary>An integral (I) controller with the same limits.</summary>
+    public static StepSizeController Integral { get; } = new(Beta: 0.0);
+
+    /// <summary>Hairer's DOP853 defaults: factors 0.333 and 6, β = 0.</summary>
+    public static StepSizeController Dop853 { get; } = new(0.9, 0.333, 6.0, 0.0);
+}
+
+/// <summary>Options of <see cref="OdeSolver.Solve{TState}"/>.</summary>
+/// <typeparam name="TState">The storage of one state vector.</typeparam>
+public sealed class OdeOptions<TState>
+    where TState : class
+{
+    /// <summary>Step-size controller; null uses the method's default.</summary>
+    public StepSizeController? Controller { get; init; }
+
+    /// <summary>Where to save the solution (default: nothing but the final state).</summary>
+    public SaveAt SaveAt { get; init; } = SaveAt.Nothing;
+
+    /// <summary>Terminal events.</summary>
+    public IReadOnlyList<OdeEvent<TState>> Events { get; init; } = [];
+
+    /// <summary>Called after every attempted step. Must not keep the info beyond the call.</summary>
+    public Action<StepInfo>? StepCallback { get; init; }
+
+    /// <summary>Largest number of steps (accepted and rejected) before <see cref="OdeStatus.MaxStepsReached"/>.</summary>
+    public long MaxSteps { get; init; } = 1_000_000;
+
+    /// <summary>First step size; null selects it by Hairer's algorithm (§II.4).</summary>
+    public double? InitialStep { get; init; }
+
+    /// <summary>Largest step size (default: the whole interval).</summary>
+    public double MaxStep { get; init; } = double.PositiveInfinity;
+
+    /// <summary>
+    /// When set, take exactly this many equal steps with no error control (required for fixed-step methods,
+    /// also usable with adaptive ones, e.g. to measure the order).
+    /// </summary>
+    public int? FixedStepCount { get; init; }
+}

@@ -1,0 +1,206 @@
+namespace ImplicitBias.Flow.Kernels.Tests;
+
+[Collection(SharedAccelerator.Name)]
+public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
+{
+    private const int Samples = 37; // not a multiple of any warp or group size
+    private const int Dimension = 5;
+
+    public static TheoryData<ActivationKind, double, int, LossKind> Cases()
+    {
+        var data = new TheoryData<ActivationKind, double, int, LossKind>();
+        foreach (LossKind loss in new[] { LossKind.Exponential, LossKind.Logistic })
+        {
+            data.Add(ActivationKind.Identity, 0, 1, loss); // D = 1: the activation is never applied
+            foreach (int depth in new[] { 2, 3 })
+            {
+                data.Add(ActivationKind.ReLU, 0, depth, loss);
+                data.Add(ActivationKind.ReLUPower, 2, depth, loss);
+                data.Add(ActivationKind.ReLUPower, 2.5, depth, loss);
+                data.Add(ActivationKind.Quadratic, 0, depth, loss);
+                data.Add(ActivationKind.Identity, 0, depth, loss);
+            }
+        }
+
+        return data;
+    }
+
+    private static int[] Widths(int depth) => depth switch
+    {
+        1 => [],
+        2 => [7],
+        _ => [7, 3],
+    };
+
+    private static (double[] X, double[] Y) Data(int seed, int m, int d)
+    {
+        var random = new Random(seed);
+        var x = new double[m * d];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (2 * random.NextDouble()) - 1;
+        }
+
+        var y = new double[m];
+        for (int i = 0; i < m; i++)
+        {
+            y[i] = random.Next(2) == 0 ? -1 : 1;
+        }
+
+        return (x, y);
+    }
+
+    private static double[] Theta(int seed, int length, double scale)
+    {
+        var random = new Random(seed);
+        var theta = new double[length];
+        for (int i = 0; i < length; i++)
+        {
+            theta[i] = scale * ((2 * random.NextDouble()) - 1);
+        }
+
+        return theta;
+    }
+
+    private static void AssertBlocksClose(NetworkSpec spec, double[] expected, double[] actual, double tolerance)
+    {
+        var layout = Core.Parameters.ParameterLayout.FullyConnected(spec.InputDimension, spec.HiddenWidths);
+        for (int b = 0; b < layout.Blocks.Count; b++)
+        {
+            ReadOnlySpan<double> e = layout.Slice(expected, b);
+            ReadOnlySpan<double> a = layout.Slice(actual, b);
+            double scale = 0;
+            double error = 0;
+            for (int i = 0; i < e.Length; i++)
+            {
+                scale = Math.Max(scale, Math.Abs(e[i]));
+                error = Math.Max(error, Math.Abs(e[i] - a[i]));
+            }
+
+            Assert.True(error <= tolerance * scale + 1e-300, $"block {layout.Blocks[b].Name}: max error {error:E3} against scale {scale:E3}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Evaluate_MatchesScalarReference(ActivationKind activation, double power, int depth, LossKind loss)
+    {
+        var spec = new NetworkSpec(Dimension, Widths(depth), activation, power, loss);
+        (double[] x, double[] y) = Data(11 + depth, Samples, Dimension);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
+        double[] theta = Theta(5 * depth, evaluator.Layout.Length, 1.0);
+
+        var expectedGrad = new double[theta.Length];
+        var expectedMargins = new double[Samples];
+        double expectedLogL = ScalarReference.Evaluate(spec, x, y, theta, expectedGrad, expectedMargins);
+
+        var grad = new double[theta.Length];
+        double logL = evaluator.Evaluate(theta, grad);
+        var margins = new double[Samples];
+        evaluator.ReadMargins(margins);
+
+        double marginScale = expectedMargins.Max(Math.Abs);
+        for (int i = 0; i < Samples; i++)
+        {
+            Assert.True(Math.Abs(margins[i] - expectedMargins[i]) <= 1e-12 * marginScale, $"margin {i}: {margins[i]} vs {expectedMargins[i]}");
+        }
+
+        Assert.True(Math.Abs(logL - expectedLogL) <= 1e-12 * Math.Max(1, Math.Abs(expectedLogL)), $"log L {logL} vs {expectedLogL}");
+        AssertBlocksClose(spec, expectedGrad, grad, 1e-12);
+        Assert.Contains(grad, g => g != 0); // the comparison is not vacuous
+    }
+
+    [Theory]
+    [InlineData(LossKind.Exponential)]
+    [InlineData(LossKind.Logistic)]
+    public void Evaluate_LossFarBelowDoubleRange_LogLIsExact(LossKind loss)
+    {
+        // Linear predictor with labels agreeing with ⟨u, x⟩ and u scaled so the smallest margin is 1e4:
+        // L ≈ e^{−1e4} ≪ 1e-300 underflows in double, log L must not.
+        var spec = new NetworkSpec(Dimension, [], ActivationKind.Identity, 0, loss);
+        (double[] x, double[] _) = Data(3, Samples, Dimension);
+        double[] u = Theta(4, Dimension, 1.0);
+        var y = new double[Samples];
+        double minAbs = double.MaxValue;
+        for (int i = 0; i < Samples; i++)
+        {
+            double f = 0;
+            for (int k = 0; k < Dimension; k++)
+            {
+                f += u[k] * x[(i * Dimension) + k];
+            }
+
+            y[i] = f >= 0 ? 1 : -1;
+            minAbs = Math.Min(minAbs, Math.Abs(f));
+        }
+
+        for (int k = 0; k < Dimension; k++)
+        {
+            u[k] *= 1e4 / minAbs;
+        }
+
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
+        var grad = new double[Dimension];
+        double logL = evaluator.Evaluate(u, grad);
+        var expectedGrad = new double[Dimension];
+        double expectedLogL = ScalarReference.Evaluate(spec, x, y, u, expectedGrad, new double[Samples]);
+
+        Assert.True(logL < -9_999, $"log L = {logL}");
+        Assert.True(Math.Abs(logL - expectedLogL) <= 1e-12 * Math.Abs(expectedLogL), $"log L {logL} vs {expectedLogL}");
+        Assert.All(grad, g => Assert.True(double.IsFinite(g)));
+        AssertBlocksClose(spec, expectedGrad, grad, 1e-12);
+        // g/L is of order one: the closest sample dominates with weight ≈ 1, so ‖g/L‖ ≈ ‖x_closest‖.
+        Assert.InRange(Math.Sqrt(grad.Sum(g => g * g)), 1e-3, 10);
+    }
+
+    [Theory]
+    [InlineData(ActivationKind.ReLU, 0.0, 2, LossKind.Exponential)]
+    [InlineData(ActivationKind.ReLUPower, 2.0, 3, LossKind.Logistic)]
+    [InlineData(ActivationKind.Identity, 0.0, 1, LossKind.Exponential)]
+    public void Evaluate_Float32_AgreesToSinglePrecision(ActivationKind activation, double power, int depth, LossKind loss)
+    {
+        var spec = new NetworkSpec(Dimension, Widths(depth), activation, power, loss);
+        (double[] x, double[] y) = Data(21, Samples, Dimension);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y, Precision.Float32);
+        double[] theta = Theta(22, evaluator.Layout.Length, 1.0);
+        var expectedGrad = new double[theta.Length];
+        double expectedLogL = ScalarReference.Evaluate(spec, x, y, theta, expectedGrad, new double[Samples]);
+
+        var grad = new double[theta.Length];
+        double logL = evaluator.Evaluate(theta, grad);
+
+        Assert.Equal(Precision.Float32, evaluator.Precision);
+        Assert.True(Math.Abs(logL - expectedLogL) <= 1e-5 * Math.Max(1, Math.Abs(expectedLogL)), $"log L {logL} vs {expectedLogL}");
+        AssertBlocksClose(spec, expectedGrad, grad, 2e-5);
+    }
+
+    [Fact]
+    public void Evaluate_RepeatedCalls_ReuseBuffersAndGiveIdenticalResults()
+    {
+        var spec = new NetworkSpec(Dimension, [7, 3], ActivationKind.ReLU, 0, LossKind.Logistic);
+        (double[] x, double[] y) = Data(31, Samples, Dimension);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
+        double[] a = Theta(32, evaluator.Layout.Length, 1.0);
+        double[] b = Theta(33, evaluator.Layout.Length, 1.0);
+        var first = new double[a.Length];
+        var other = new double[a.Length];
+        var again = new double[a.Length];
+
+        double logLFirst = evaluator.Evaluate(a, first);
+        evaluator.Evaluate(b, other);
+        double logLAgain = evaluator.Evaluate(a, again);
+
+        Assert.Equal(logLFirst, logLAgain);
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, other);
+    }
+
+    [Fact]
+    public void Constructor_RejectsMismatchedShapes()
+    {
+        var spec = new NetworkSpec(Dimension, [3], ActivationKind.ReLUPower, 0.5, LossKind.Exponential);
+        Assert.Throws<ArgumentException>(() => new IlgpuGradientEvaluator(fixture.Accelerator, spec, new double[10], new double[2]));
+        var good = spec with { Power = 2 };
+        Assert.Throws<ArgumentException>(() => new IlgpuGradientEvaluator(fixture.Accelerator, good, new double[9], new double[2]));
+    }
+}

@@ -50,7 +50,11 @@ internal static class NetworkKernels
 
         T z = labels[i] * f;
         margins[i] = z;
-        logLoss[i] = LogLoss(z, loss);
+        // NaN must never reach a reduction: ILGPU's atomic max/add are compare-exchange loops that compare
+        // with the old value, and NaN ≠ NaN makes them spin forever (seen on the CPU accelerator). A NaN
+        // margin is reported as an infinite loss instead: log L = +∞ and a NaN gradient (logDeriv stays NaN).
+        T logLossValue = LogLoss(z, loss);
+        logLoss[i] = T.IsNaN(logLossValue) ? T.PositiveInfinity : logLossValue;
         logDeriv[i] = LogAbsDerivative(z, loss);
     }
 
@@ -58,7 +62,10 @@ internal static class NetworkKernels
     public static void Shift<T>(Index1D index, ArrayView<T> logLoss, ArrayView<T> scalars, ArrayView<T> shifted)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        shifted[index] = T.Exp(logLoss[index] - scalars[0]);
+        // The equality test keeps ∞ − ∞ = NaN out of the sum when the maximum is infinite.
+        T value = logLoss[index];
+        T max = scalars[0];
+        shifted[index] = value == max ? T.One : T.Exp(value - max);
     }
 
     /// <summary>

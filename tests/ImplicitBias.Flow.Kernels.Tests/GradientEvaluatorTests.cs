@@ -196,6 +196,23 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     }
 
     [Fact]
+    public void Evaluate_NaNParameters_ReportInfiniteLossWithoutHanging()
+    {
+        // A NaN margin must not reach ILGPU's atomic reductions (their compare-exchange loop spins on NaN).
+        var spec = new NetworkSpec(Dimension, [7], ActivationKind.ReLU, 0, LossKind.Exponential);
+        (double[] x, double[] y) = Data(41, Samples, Dimension);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
+        double[] theta = Theta(42, evaluator.Layout.Length, 1.0);
+        theta[^1] = double.NaN;
+        var grad = new double[theta.Length];
+
+        double logL = evaluator.Evaluate(theta, grad);
+
+        Assert.Equal(double.PositiveInfinity, logL);
+        Assert.Contains(grad, double.IsNaN);
+    }
+
+    [Fact]
     public void Constructor_RejectsMismatchedShapes()
     {
         var spec = new NetworkSpec(Dimension, [3], ActivationKind.ReLUPower, 0.5, LossKind.Exponential);

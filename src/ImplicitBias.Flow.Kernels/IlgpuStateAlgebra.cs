@@ -32,7 +32,7 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
     private int _stageCapacity;
     private bool _disposed;
 
-    private readonly Action<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, int, int, int, int> _combineFirst;
+    private readonly Action<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, int, int, int> _combineFirst;
     private readonly Action<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, int, int> _combineAdd;
     private readonly Action<Index1D, ArrayView<double>, ArrayView<double>> _abs;
     private readonly Action<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>> _errorTerms;
@@ -71,7 +71,7 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
         _hostCoefficients = new double[layout.BlockCount * (_stageCapacity + 1)];
         _coefficients = accelerator.Allocate1D<double>(_hostCoefficients.Length);
 
-        _combineFirst = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, int, int, int, int>(StateKernels.CombineFirst);
+        _combineFirst = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, int, int, int>(StateKernels.CombineFirst);
         _combineAdd = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, int, int>(StateKernels.CombineAdd);
         _abs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>>(StateKernels.Abs);
         _errorTerms = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>>(StateKernels.ErrorTerms);
@@ -99,8 +99,9 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
 
     /// <inheritdoc />
     /// <remarks>
-    /// A stage whose coefficient is zero in every block is skipped (not multiplied by zero), and so is y when
-    /// every yScale is zero: an unused stage holding NaN from an earlier failed step does not poison the result.
+    /// As in the host algebra, y is always scaled (0 · NaN stays NaN) and a zero coefficient skips its stage in
+    /// that block, so an unused stage holding NaN from a rejected step does not poison the result; a stage whose
+    /// coefficient is zero in every block is not even launched.
     /// </remarks>
     public void Combine(DeviceState y, ReadOnlySpan<double> yScale, ReadOnlySpan<double> coefficients, ReadOnlySpan<DeviceState> stages, bool perBlock, DeviceState destination)
     {
@@ -125,12 +126,10 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
 
         EnsureStageCapacity(s);
         int stride = s + 1;
-        bool useY = false;
         for (int b = 0; b < blocks; b++)
         {
             int r = perBlock ? b : 0;
             _hostCoefficients[b * stride] = yScale[r];
-            useY |= yScale[r] != 0;
             for (int j = 0; j < s; j++)
             {
                 _hostCoefficients[(b * stride) + 1 + j] = coefficients[(r * s) + j];
@@ -150,7 +149,7 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
 
             if (first)
             {
-                _combineFirst(length, destination.View, y.View, stages[j].View, _coefficients.View, _blockOf.View, stride, 1 + j, useY ? 1 : 0, 1);
+                _combineFirst(length, destination.View, y.View, stages[j].View, _coefficients.View, _blockOf.View, stride, 1 + j, 1);
                 first = false;
             }
             else
@@ -161,8 +160,8 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
 
         if (first)
         {
-            // No stage contributes: destination = yScale · y (or zero).
-            _combineFirst(length, destination.View, y.View, y.View, _coefficients.View, _blockOf.View, stride, 0, useY ? 1 : 0, 0);
+            // No stage contributes: destination = yScale · y.
+            _combineFirst(length, destination.View, y.View, y.View, _coefficients.View, _blockOf.View, stride, 0, 0);
         }
     }
 
@@ -189,7 +188,8 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
         _max(stream, _flags.View, _scalar.View.SubView(0, 1));
         _sum(stream, _scratch.View, _scalar.View.SubView(1, 1));
         ReadScalars();
-        return _hostScalar[0] != 0.0 ? double.NaN : Math.Sqrt(_hostScalar[1] / Layout.Length);
+        double norm = Math.Sqrt(_hostScalar[1] / Layout.Length);
+        return _hostScalar[0] != 0.0 || !double.IsFinite(norm) ? double.NaN : norm;
     }
 
     /// <inheritdoc />

@@ -8,32 +8,38 @@ namespace ImplicitBias.Flow.Kernels;
 /// </summary>
 internal static class StateKernels
 {
-    /// <summary>dest[i] = yScale_b y[i] (if useY) + a_{b,column} stage[i] (if useStage). dest may alias y.</summary>
+    /// <summary>
+    /// dest[i] = yScale_b y[i] + a_{b,column} stage[i], the stage term only when useStage and a_{b,column} ≠ 0
+    /// (as the host algebra: a zero coefficient skips its stage in that block). dest may alias y.
+    /// </summary>
     public static void CombineFirst(
         Index1D index, ArrayView<double> destination, ArrayView<double> y, ArrayView<double> stage,
-        ArrayView<double> coefficients, ArrayView<int> blockOf, int stride, int column, int useY, int useStage)
+        ArrayView<double> coefficients, ArrayView<int> blockOf, int stride, int column, int useStage)
     {
         long row = (long)blockOf[index] * stride;
-        double value = 0.0;
-        if (useY != 0)
-        {
-            value = coefficients[row] * y[index];
-        }
-
+        double value = coefficients[row] * y[index];
         if (useStage != 0)
         {
-            value += coefficients[row + column] * stage[index];
+            double a = coefficients[row + column];
+            if (a != 0.0)
+            {
+                value += a * stage[index];
+            }
         }
 
         destination[index] = value;
     }
 
-    /// <summary>dest[i] += a_{b,column} stage[i].</summary>
+    /// <summary>dest[i] += a_{b,column} stage[i] when a_{b,column} ≠ 0.</summary>
     public static void CombineAdd(
         Index1D index, ArrayView<double> destination, ArrayView<double> stage,
         ArrayView<double> coefficients, ArrayView<int> blockOf, int stride, int column)
     {
-        destination[index] += coefficients[((long)blockOf[index] * stride) + column] * stage[index];
+        double a = coefficients[((long)blockOf[index] * stride) + column];
+        if (a != 0.0)
+        {
+            destination[index] += a * stage[index];
+        }
     }
 
     /// <summary>scratch[i] = |y[i]|, input of the per-block max reduction (scaled absolute tolerance).</summary>

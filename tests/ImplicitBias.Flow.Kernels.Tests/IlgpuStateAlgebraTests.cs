@@ -122,11 +122,19 @@ public sealed class IlgpuStateAlgebraTests(AcceleratorFixture fixture)
         double[] errorEstimate = Download(algebra, destination);
         algebra.Combine(dy, [3.0], [0.0, 0.0], [stage0, stage1], perBlock: false, destination);
         double[] scaled = Download(algebra, destination);
+        // Per block: the poisoned stage is used by block "m" only.
+        algebra.Combine(dy, [1.0, 1.0, 1.0], [0.0, 1.0, 0.5, 1.0, 0.0, 1.0], [stage0, stage1], perBlock: true, destination);
+        double[] mixed = Download(algebra, destination);
 
         for (int i = 0; i < y.Length; i++)
         {
-            Assert.Equal(2.0 * k1[i], errorEstimate[i]);
+            Assert.Equal((0.0 * y[i]) + (2.0 * k1[i]), errorEstimate[i]);
             Assert.Equal(3.0 * y[i], scaled[i]);
+            Assert.Equal(BlockOf(i) == 1, double.IsNaN(mixed[i]));
+            if (BlockOf(i) != 1)
+            {
+                Assert.Equal(y[i] + k1[i], mixed[i]);
+            }
         }
     }
 

@@ -13,6 +13,8 @@ internal interface IGradientPipeline : IDisposable
     double Evaluate(ReadOnlySpan<double> theta, Span<double> relativeGradient);
 
     void ReadMargins(Span<double> margins);
+
+    double EvaluateOnDevice(ArrayView<double> theta, ArrayView<double> relativeGradient);
 }
 
 /// <summary>
@@ -198,6 +200,28 @@ internal sealed class GradientPipeline<T, TMax, TAdd> : IGradientPipeline
         }
 
         return double.CreateTruncating(host[_parameterCount]);
+    }
+
+    public double EvaluateOnDevice(ArrayView<double> theta, ArrayView<double> relativeGradient)
+    {
+        if (typeof(T) != typeof(double))
+        {
+            throw new NotSupportedException("Device-resident evaluation needs Precision.Float64 (device states are double).");
+        }
+
+        if (theta.Length != _parameterCount || relativeGradient.Length != _parameterCount)
+        {
+            throw new ArgumentException($"θ and the gradient need {_parameterCount} entries, not {theta.Length} and {relativeGradient.Length}.");
+        }
+
+        // Device-to-device copies: the kernels' weight views are fixed sub-views of the pipeline's own θ.
+        ArrayView<double> ownTheta = ((ArrayView<T>)_theta.View).Cast<double>();
+        theta.CopyTo(ownTheta);
+        Launch();
+        ArrayView<double> output = ((ArrayView<T>)_output.View).Cast<double>();
+        output.SubView(0, _parameterCount).CopyTo(relativeGradient);
+        ((ArrayView<T>)_output.View).SubView(_parameterCount, 1).CopyToCPU(_hostOutput.AsSpan(0, 1));
+        return double.CreateTruncating(_hostOutput[0]);
     }
 
     public void ReadMargins(Span<double> margins)

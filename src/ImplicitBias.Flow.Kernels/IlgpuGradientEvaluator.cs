@@ -72,6 +72,17 @@ public sealed class IlgpuGradientEvaluator : IGradientOracle, IDisposable
         return _pipeline.Evaluate(theta, relativeGradient);
     }
 
+    /// <summary>
+    /// The same as <see cref="Evaluate"/> with θ and g/L in device memory of this evaluator's accelerator
+    /// (e.g. <see cref="DeviceState"/> views), so that a device-resident solve moves only log L to the host.
+    /// Needs <see cref="Precision.Float64"/>.
+    /// </summary>
+    public double EvaluateOnDevice(ILGPU.ArrayView<double> theta, ILGPU.ArrayView<double> relativeGradient)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _pipeline.EvaluateOnDevice(theta, relativeGradient);
+    }
+
     /// <summary>The margins z_i = y_i f(x_i; θ) of the last <see cref="Evaluate"/>.</summary>
     public void ReadMargins(Span<double> margins)
     {

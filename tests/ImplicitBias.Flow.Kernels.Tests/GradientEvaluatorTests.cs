@@ -213,6 +213,28 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     }
 
     [Fact]
+    public void EvaluateOnDevice_MatchesHostEvaluateOnStateViews()
+    {
+        var spec = new NetworkSpec(Dimension, [7, 3], ActivationKind.ReLUPower, 2, LossKind.Logistic);
+        (double[] x, double[] y) = Data(51, Samples, Dimension);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
+        double[] theta = Theta(52, evaluator.Layout.Length, 1.0);
+        var expected = new double[theta.Length];
+        double expectedLogL = evaluator.Evaluate(theta, expected);
+
+        using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, Core.State.StateLayout.Single(theta.Length));
+        using DeviceState deviceTheta = algebra.Allocate();
+        using DeviceState deviceGrad = algebra.Allocate();
+        algebra.Write(theta, deviceTheta);
+        double logL = evaluator.EvaluateOnDevice(deviceTheta.View, deviceGrad.View);
+        var grad = new double[theta.Length];
+        algebra.Read(deviceGrad, grad);
+
+        Assert.Equal(expectedLogL, logL);
+        Assert.Equal(expected, grad);
+    }
+
+    [Fact]
     public void Constructor_RejectsMismatchedShapes()
     {
         var spec = new NetworkSpec(Dimension, [3], ActivationKind.ReLUPower, 0.5, LossKind.Exponential);

@@ -62,6 +62,45 @@ public sealed class DevicePolarFactorTests(AcceleratorFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData(7, 5)]
+    [InlineData(3, 8)]
+    [InlineData(1, 6)]
+    public void NewtonSchulz_ReachesTheExactPolarFactorToMachinePrecision(int rows, int cols)
+    {
+        var random = new Random(rows * 17 + cols);
+        double[] a = Enumerable.Range(0, rows * cols).Select(_ => (2 * random.NextDouble()) - 1).ToArray();
+        var exact = new double[a.Length];
+        new DevicePolarFactor(rows, cols).ComputeOnHost(a, exact);
+        using MemoryBuffer1D<double, Stride1D.Dense> source = fixture.Accelerator.Allocate1D(a);
+        using MemoryBuffer1D<double, Stride1D.Dense> destination = fixture.Accelerator.Allocate1D<double>(a.Length);
+        using var polar = new NewtonSchulzPolar(fixture.Accelerator, rows, cols);
+
+        polar.Compute(source.View, destination.View);
+        var q = new double[a.Length];
+        ((ArrayView<double>)destination.View).CopyToCPU(q.AsSpan());
+
+        Assert.InRange(polar.LastIterations, 1, polar.MaxIterations - 1);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(exact[i], q[i], 1e-12);
+        }
+    }
+
+    [Fact]
+    public void NewtonSchulz_ZeroMatrixGivesZero()
+    {
+        using MemoryBuffer1D<double, Stride1D.Dense> source = fixture.Accelerator.Allocate1D<double>(6);
+        source.MemSetToZero();
+        using MemoryBuffer1D<double, Stride1D.Dense> destination = fixture.Accelerator.Allocate1D([1.0, 2, 3, 4, 5, 6]);
+        using var polar = new NewtonSchulzPolar(fixture.Accelerator, 2, 3);
+        polar.Compute(source.View, destination.View);
+        var q = new double[6];
+        ((ArrayView<double>)destination.View).CopyToCPU(q.AsSpan());
+        Assert.All(q, v => Assert.Equal(0.0, v));
+        Assert.Equal(0, polar.LastIterations);
+    }
+
     [Fact]
     public void ComputeOnHost_RowVectorIsNormalizedAndZeroStaysZero()
     {

@@ -43,7 +43,7 @@ public sealed class GradientBackendBenchmarks : IDisposable
             y[i] = random.Next(2) == 0 ? -1 : 1;
         }
 
-        var spec = new NetworkSpec(Dimension, [Width], ActivationKind.ReLU, 0, LossKind.Exponential);
+        var spec = new NetworkSpec(Dimension, [Width], ActivationKind.Relu, 0, LossKind.Exponential);
         _context = Context.Create(b => b.CPU().EnableAlgorithms());
         _accelerator = _context.CreateCPUAccelerator(0);
         _ilgpu = new IlgpuGradientEvaluator(_accelerator, spec, x, y);

@@ -86,7 +86,7 @@ internal sealed class GradientPipeline<T, TMax, TAdd> : IGradientPipeline
 
         _activation = (int)spec.Activation;
         _loss = (int)spec.Loss;
-        _power = T.CreateChecked(spec.Activation == ActivationKind.ReLUPower ? spec.Power : 1.0);
+        _power = T.CreateChecked(spec.Activation == ActivationKind.ReluPower ? spec.Power : 1.0);
 
         int m = _samples;
         int hiddenUnits = 0;

@@ -128,10 +128,11 @@ internal static class NetworkKernels
     {
         switch (activation)
         {
-            case (int)ActivationKind.ReLU:
+            case (int)ActivationKind.Relu:
                 return z > T.Zero ? z : T.Zero;
-            case (int)ActivationKind.ReLUPower:
-                return z > T.Zero ? T.Pow(z, power) : T.Zero;
+            case (int)ActivationKind.ReluPower:
+                // q = 2 as z·z, exactly as the managed evaluator does it.
+                return z > T.Zero ? (power == T.One + T.One ? z * z : T.Pow(z, power)) : T.Zero;
             case (int)ActivationKind.Quadratic:
                 return z * z;
             default:
@@ -145,10 +146,10 @@ internal static class NetworkKernels
     {
         switch (activation)
         {
-            case (int)ActivationKind.ReLU:
+            case (int)ActivationKind.Relu:
                 return z > T.Zero ? T.One : T.Zero;
-            case (int)ActivationKind.ReLUPower:
-                return z > T.Zero ? power * T.Pow(z, power - T.One) : T.Zero;
+            case (int)ActivationKind.ReluPower:
+                return z > T.Zero ? (power == T.One + T.One ? z + z : power * T.Pow(z, power - T.One)) : T.Zero;
             case (int)ActivationKind.Quadratic:
                 return z + z;
             default:

@@ -14,14 +14,17 @@ public enum Precision
     Float32,
 }
 
-/// <summary>The activation σ of the hidden layers (SPEC §1).</summary>
+/// <summary>
+/// The activation σ of the hidden layers (SPEC §1). Same members in the same order as the Models project's
+/// ActivationKind, so a cast of the underlying int maps one to the other.
+/// </summary>
 public enum ActivationKind
 {
     /// <summary>max(0, z), with the subgradient convention σ'(0) = 0.</summary>
-    ReLU,
+    Relu,
 
     /// <summary>max(0, z)^q for a power q &gt; 1 (q = 2: squared ReLU).</summary>
-    ReLUPower,
+    ReluPower,
 
     /// <summary>z².</summary>
     Quadratic,
@@ -30,7 +33,7 @@ public enum ActivationKind
     Identity,
 }
 
-/// <summary>The per-sample loss ℓ of the margin (SPEC §1); L is the sum over samples.</summary>
+/// <summary>The per-sample loss ℓ of the margin (SPEC §1); L is the sum over samples. Same order as Models' LossKind.</summary>
 public enum LossKind
 {
     /// <summary>ℓ(u) = e^{−u}.</summary>
@@ -47,7 +50,7 @@ public enum LossKind
 /// <param name="InputDimension">d, the length of each sample.</param>
 /// <param name="HiddenWidths">Widths of the hidden layers W_1 … W_{D−1}.</param>
 /// <param name="Activation">σ of every hidden layer.</param>
-/// <param name="Power">q for <see cref="ActivationKind.ReLUPower"/> (must exceed 1); ignored otherwise.</param>
+/// <param name="Power">q for <see cref="ActivationKind.ReluPower"/> (must exceed 1); ignored otherwise.</param>
 /// <param name="Loss">The per-sample loss.</param>
 public sealed record NetworkSpec(
     int InputDimension,
@@ -70,7 +73,7 @@ public sealed record NetworkSpec(
             throw new ArgumentException("Every hidden width must be positive.");
         }
 
-        if (Activation == ActivationKind.ReLUPower && !(Power > 1 && double.IsFinite(Power)))
+        if (Activation == ActivationKind.ReluPower && !(Power > 1 && double.IsFinite(Power)))
         {
             throw new ArgumentException($"ReLU^q needs a finite power q > 1, not {Power}.");
         }

@@ -5,7 +5,7 @@ namespace ImplicitBias.Flow.Kernels.Tests;
 
 public sealed class GradientBackendsTests
 {
-    private static readonly NetworkSpec Spec = new(3, [4], ActivationKind.ReLUPower, 2, LossKind.Exponential);
+    private static readonly NetworkSpec Spec = new(3, [4], ActivationKind.ReluPower, 2, LossKind.Exponential);
     private static readonly double[] X = [0.5, -1, 0.25, 1, 0.5, -0.5, -0.75, 0.25, 1, 0.1, 0.2, 0.3];
     private static readonly double[] Y = [1, -1, 1, -1];
 

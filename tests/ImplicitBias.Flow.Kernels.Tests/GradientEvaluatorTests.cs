@@ -14,9 +14,9 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
             data.Add(ActivationKind.Identity, 0, 1, loss); // D = 1: the activation is never applied
             foreach (int depth in new[] { 2, 3 })
             {
-                data.Add(ActivationKind.ReLU, 0, depth, loss);
-                data.Add(ActivationKind.ReLUPower, 2, depth, loss);
-                data.Add(ActivationKind.ReLUPower, 2.5, depth, loss);
+                data.Add(ActivationKind.Relu, 0, depth, loss);
+                data.Add(ActivationKind.ReluPower, 2, depth, loss);
+                data.Add(ActivationKind.ReluPower, 2.5, depth, loss);
                 data.Add(ActivationKind.Quadratic, 0, depth, loss);
                 data.Add(ActivationKind.Identity, 0, depth, loss);
             }
@@ -154,8 +154,8 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     }
 
     [Theory]
-    [InlineData(ActivationKind.ReLU, 0.0, 2, LossKind.Exponential)]
-    [InlineData(ActivationKind.ReLUPower, 2.0, 3, LossKind.Logistic)]
+    [InlineData(ActivationKind.Relu, 0.0, 2, LossKind.Exponential)]
+    [InlineData(ActivationKind.ReluPower, 2.0, 3, LossKind.Logistic)]
     [InlineData(ActivationKind.Identity, 0.0, 1, LossKind.Exponential)]
     public void Evaluate_Float32_AgreesToSinglePrecision(ActivationKind activation, double power, int depth, LossKind loss)
     {
@@ -177,7 +177,7 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     [Fact]
     public void Evaluate_RepeatedCalls_ReuseBuffersAndGiveIdenticalResults()
     {
-        var spec = new NetworkSpec(Dimension, [7, 3], ActivationKind.ReLU, 0, LossKind.Logistic);
+        var spec = new NetworkSpec(Dimension, [7, 3], ActivationKind.Relu, 0, LossKind.Logistic);
         (double[] x, double[] y) = Data(31, Samples, Dimension);
         using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
         double[] a = Theta(32, evaluator.Layout.Length, 1.0);
@@ -199,7 +199,7 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     public void Evaluate_NaNParameters_ReportInfiniteLossWithoutHanging()
     {
         // A NaN margin must not reach ILGPU's atomic reductions (their compare-exchange loop spins on NaN).
-        var spec = new NetworkSpec(Dimension, [7], ActivationKind.ReLU, 0, LossKind.Exponential);
+        var spec = new NetworkSpec(Dimension, [7], ActivationKind.Relu, 0, LossKind.Exponential);
         (double[] x, double[] y) = Data(41, Samples, Dimension);
         using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
         double[] theta = Theta(42, evaluator.Layout.Length, 1.0);
@@ -215,7 +215,7 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     [Fact]
     public void EvaluateOnDevice_MatchesHostEvaluateOnStateViews()
     {
-        var spec = new NetworkSpec(Dimension, [7, 3], ActivationKind.ReLUPower, 2, LossKind.Logistic);
+        var spec = new NetworkSpec(Dimension, [7, 3], ActivationKind.ReluPower, 2, LossKind.Logistic);
         (double[] x, double[] y) = Data(51, Samples, Dimension);
         using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, x, y);
         double[] theta = Theta(52, evaluator.Layout.Length, 1.0);
@@ -237,7 +237,7 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     [Fact]
     public void Constructor_RejectsMismatchedShapes()
     {
-        var spec = new NetworkSpec(Dimension, [3], ActivationKind.ReLUPower, 0.5, LossKind.Exponential);
+        var spec = new NetworkSpec(Dimension, [3], ActivationKind.ReluPower, 0.5, LossKind.Exponential);
         Assert.Throws<ArgumentException>(() => new IlgpuGradientEvaluator(fixture.Accelerator, spec, new double[10], new double[2]));
         var good = spec with { Power = 2 };
         Assert.Throws<ArgumentException>(() => new IlgpuGradientEvaluator(fixture.Accelerator, good, new double[9], new double[2]));

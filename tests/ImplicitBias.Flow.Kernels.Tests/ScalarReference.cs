@@ -8,16 +8,16 @@ internal static class ScalarReference
 {
     public static double Sigma(double z, NetworkSpec n) => n.Activation switch
     {
-        ActivationKind.ReLU => Math.Max(0.0, z),
-        ActivationKind.ReLUPower => z > 0 ? Math.Pow(z, n.Power) : 0.0,
+        ActivationKind.Relu => Math.Max(0.0, z),
+        ActivationKind.ReluPower => z > 0 ? Math.Pow(z, n.Power) : 0.0,
         ActivationKind.Quadratic => z * z,
         _ => z,
     };
 
     public static double SigmaPrime(double z, NetworkSpec n) => n.Activation switch
     {
-        ActivationKind.ReLU => z > 0 ? 1.0 : 0.0,
-        ActivationKind.ReLUPower => z > 0 ? n.Power * Math.Pow(z, n.Power - 1) : 0.0,
+        ActivationKind.Relu => z > 0 ? 1.0 : 0.0,
+        ActivationKind.ReluPower => z > 0 ? n.Power * Math.Pow(z, n.Power - 1) : 0.0,
         ActivationKind.Quadratic => 2 * z,
         _ => 1.0,
     };

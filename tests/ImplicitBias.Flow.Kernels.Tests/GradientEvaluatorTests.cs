@@ -235,6 +235,23 @@ public sealed class GradientEvaluatorTests(AcceleratorFixture fixture)
     }
 
     [Fact]
+    public void Evaluate_ReluAtExactlyZero_UsesZeroSubgradient()
+    {
+        // One sample x = (1, 0), W rows (0, 1) and (1, 0): the first unit's preactivation is exactly 0, so with
+        // σ'(0) = 0 its row of the gradient is 0 (σ'(0) = 1 would give u_1 δ x = nonzero), the second's is not.
+        var spec = new NetworkSpec(2, [2], ActivationKind.Relu, 0, LossKind.Exponential);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, spec, [1.0, 0.0], [1.0]);
+        double[] theta = [0, 1, 1, 0, 0.5, 0.25]; // W = [[0, 1], [1, 0]], u = (0.5, 0.25)
+        var grad = new double[theta.Length];
+
+        double logL = evaluator.Evaluate(theta, grad);
+
+        // f = 0.5 σ(0) + 0.25 σ(1) = 0.25; ∂ log L/∂f = −1.
+        Assert.Equal(-0.25, logL, 1e-15);
+        Assert.Equal([0.0, 0.0, -0.25, 0.0, 0.0, -1.0], grad);
+    }
+
+    [Fact]
     public void Constructor_RejectsMismatchedShapes()
     {
         var spec = new NetworkSpec(Dimension, [3], ActivationKind.ReluPower, 0.5, LossKind.Exponential);

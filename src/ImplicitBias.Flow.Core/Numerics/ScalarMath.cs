@@ -10,6 +10,11 @@ public static class ScalarMath
     /// <summary>e^x − 1, accurate for small |x|.</summary>
     public static double ExpM1(double x)
     {
+        if (x > 700)
+        {
+            return Math.Exp(x);
+        }
+
         double u = Math.Exp(x);
         if (u == 1.0)
         {
@@ -34,9 +39,10 @@ public static class ScalarMath
             return x;
         }
 
-        if (double.IsInfinity(u))
+        if (double.IsPositiveInfinity(u))
         {
-            return Math.Log(u);
+            // 1 + x overflowed, so x is huge and log(1 + x) = log(x) to double precision.
+            return Math.Log(x);
         }
 
         return Math.Log(u) * x / (u - 1.0);

@@ -74,7 +74,10 @@ public sealed class HostStateAlgebra : IStateAlgebra<HostState>
         }
 
         double norm = Math.Sqrt(sum / Layout.Length);
-        return double.IsFinite(norm) ? norm : double.NaN;
+
+        // An infinite y makes its scale infinite and its term 0; the contract says NaN for any
+        // non-finite input, so that the step is rejected rather than accepted with ∞ in it.
+        return double.IsFinite(norm) && AllFinite(y0) && AllFinite(y1) ? norm : double.NaN;
     }
 
     /// <inheritdoc />

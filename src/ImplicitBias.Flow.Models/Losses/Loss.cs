@@ -1,3 +1,5 @@
+using ImplicitBias.Flow.Core.Numerics;
+
 namespace ImplicitBias.Flow.Models.Losses;
 
 /// <summary>Kinds of margin losses (SPEC §1).</summary>
@@ -53,7 +55,7 @@ public sealed class Loss
         if (u > 20)
         {
             double t = Math.Exp(-u);
-            return -u + StableMath.Log1P((-0.5 + t / 3.0) * t);
+            return -u + ScalarMath.Log1P((-0.5 + t / 3.0) * t);
         }
 
         return Math.Log(Softplus(-u));
@@ -77,17 +79,17 @@ public sealed class Loss
         {
             // expm1(t) = t (1 + t/2 + t²/6 + …) with t = e^{−s}, so −log expm1(t) = s − log1p(t/2 + t²/6).
             double t = Math.Exp(-s);
-            return s - StableMath.Log1P(t * (0.5 + t / 6.0));
+            return s - ScalarMath.Log1P(t * (0.5 + t / 6.0));
         }
 
         double e = Math.Exp(-s);
         if (e > 30)
         {
             // expm1(e) = e^e (1 − e^{−e}): −log expm1(e) = −e − log1p(−e^{−e}); avoids overflow of e^e.
-            return -e - StableMath.Log1P(-Math.Exp(-e));
+            return -e - ScalarMath.Log1P(-Math.Exp(-e));
         }
 
-        return -Math.Log(StableMath.ExpM1(e));
+        return -Math.Log(ScalarMath.ExpM1(e));
     }
 
     /// <summary>
@@ -142,7 +144,7 @@ public sealed class Loss
     }
 
     /// <summary>log(1 + e^x) without overflow.</summary>
-    public static double Softplus(double x) => Math.Max(x, 0.0) + StableMath.Log1P(Math.Exp(-Math.Abs(x)));
+    public static double Softplus(double x) => Math.Max(x, 0.0) + ScalarMath.Log1P(Math.Exp(-Math.Abs(x)));
 
     /// <inheritdoc/>
     public override string ToString() => Kind == LossKind.Exponential ? "exponential" : "logistic";

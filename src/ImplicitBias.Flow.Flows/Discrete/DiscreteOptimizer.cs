@@ -376,14 +376,19 @@ public sealed class DiscreteOptimizer
         // 1 − βⁿ = 1 − e^{−c n h} = −expm1(−c t_n): the flow's bias correction at t_n, accurate for small c t_n.
         double bias1 = -ScalarMath.ExpM1(-p.C1 * StepSize * n);
         double bias2 = -ScalarMath.ExpM1(-p.C2 * StepSize * n);
+        // d = e^{s_m − s_v/2} (m̃/b1) / (√(ṽ/b2) + e^{λε}) with λε = log ε − s_v/2 (ε relative to the scale of √v).
+        // When ε/√v is beyond e^{0}, numerator and denominator are both divided by e^{λε}, so no factor overflows
+        // however far L is below ε; the step then underflows towards 0, as Adam's genuinely does.
         double halfScale = 0.5 * v.LogScale;
-        double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Factor(-halfScale);
-        double outer = Factor(m.LogScale - halfScale) / bias1;
-        double inv2 = 1 / bias2;
+        double logEpsilon = p.Epsilon > 0 ? Math.Log(p.Epsilon) - halfScale : double.NegativeInfinity;
+        double shift = Math.Max(0, logEpsilon);
+        double scaledEpsilon = Math.Exp(logEpsilon - shift);
+        double vFactor = Math.Exp(-2 * shift) / bias2;
+        double outer = Factor(m.LogScale - halfScale - shift) / bias1;
         ReadOnlySpan<double> mt = m.Mantissa, vt = v.Mantissa;
         for (int k = 0; k < d.Length; k++)
         {
-            double denominator = Math.Sqrt(vt[k] * inv2) + scaledEpsilon;
+            double denominator = Math.Sqrt(vt[k] * vFactor) + scaledEpsilon;
             d[k] = denominator > 0 ? outer * mt[k] / denominator : 0;
         }
     }

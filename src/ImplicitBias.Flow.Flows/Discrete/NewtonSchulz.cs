@@ -88,15 +88,23 @@ public sealed class NewtonSchulz
             throw new ArgumentException($"Expected {Rows}×{Cols} = {n} values; got {matrix.Length} in and {output.Length} out.");
         }
 
-        double norm = TensorPrimitives.Norm(matrix);
-        if (norm == 0 || !double.IsFinite(norm))
+        // ‖M‖_F computed on M/max|M| so that neither tiny nor huge entries under- or overflow when squared.
+        double largest = Math.Abs(TensorPrimitives.MaxMagnitude(matrix));
+        if (largest == 0 || !double.IsFinite(largest))
         {
             output.Clear();
             return;
         }
 
+        double norm = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double r = matrix[i] / largest;
+            norm += r * r;
+        }
+
         // X (p × q, row-major) = M/‖M‖_F in the orientation with fewer rows.
-        double inv = 1 / norm;
+        double inv = 1 / (largest * Math.Sqrt(norm));
         if (_transpose)
         {
             for (int r = 0; r < Rows; r++)

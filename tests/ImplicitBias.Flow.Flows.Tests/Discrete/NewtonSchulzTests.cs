@@ -106,7 +106,7 @@ public class NewtonSchulzTests
     public void MuonTrajectories_ExactAndNewtonSchulz_StayClose()
     {
         // 10 Muon steps, η_n = 0.05 n^{−0.8}. Each update differs by at most 0.32 ‖U Vᵀ‖_F per block; the
-        // iterates differ by a few percent of ‖θ‖ (measured ≈ 0.037 here; asserted below 0.1).
+        // iterates differ by a few percent of ‖θ‖ (measured 0.045 here, the largest single-update difference 0.24; asserted below 0.1).
         SmallNetworkOracle oracle = SmallNetworkOracle.Random(16, 4, 6, seed: 12);
         var rng = new Random(12);
         double[] theta0 = Enumerable.Range(0, oracle.Layout.Length).Select(_ => rng.NextDouble() - 0.5).ToArray();

@@ -48,7 +48,9 @@ public sealed record DiscreteRunResult(DiscreteOptimizer Optimizer, DiscreteStop
 /// is held as e^{s} x̃ with a floating log-scale s (see <see cref="MomentumLogScale"/>), so m and v keep full
 /// relative precision at any L. The normalized, sign and polar directions are scale-free and use x̃ directly.
 /// Adam's ratio is scale-free except for ε: m̂/(√v̂ + ε) = e^{s_m − s_v/2} (m̃/b1)/(√(ṽ/b2) + ε e^{−s_v/2}), so ε
-/// enters relative to the scale of √v — ε/L in effect. GD and MomentumGD use the raw g = e^{log L} ∇ log L and
+/// enters relative to the scale of √v, ε/L in effect (as ε e^{−σ} in the flow); the exponent is handled so that
+/// nothing overflows when L ≪ ε. Then Adam with ε &gt; 0 genuinely stalls (its step tends to 0), while ε = 0, the
+/// theory's, keeps the ratio of order one at any L. GD and MomentumGD use the raw g = e^{log L} ∇ log L and
 /// m = e^{s} m̃, and genuinely stall as L → 0: that is the optimizer, not round-off.
 /// </para>
 /// <para>

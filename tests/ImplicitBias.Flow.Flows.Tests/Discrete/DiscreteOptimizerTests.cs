@@ -92,6 +92,21 @@ public class DiscreteOptimizerTests
                     }
 
                     break;
+                case "ngd":
+                    double gNorm = l * Math.Sqrt(r.Sum(x => x * x));
+                    for (int j = 0; j < len; j++)
+                    {
+                        d[j] = l * r[j] / gNorm;
+                    }
+
+                    break;
+                case "signgd":
+                    for (int j = 0; j < len; j++)
+                    {
+                        d[j] = Math.Sign(r[j]);
+                    }
+
+                    break;
                 case "momentum":
                     m.CopyTo(d, 0);
                     break;
@@ -118,11 +133,13 @@ public class DiscreteOptimizerTests
 
                     break;
                 case "muon":
+                case "spectral":
+                    double[] source = name == "muon" ? m : r;
                     for (int b = 0; b < layout.Blocks.Count; b++)
                     {
                         var block = layout.Blocks[b];
                         int o = layout.Offset(b);
-                        var mat = Matrix<double>.Build.Dense(block.Rows, block.Cols, (i, c) => m[o + (i * block.Cols) + c]);
+                        var mat = Matrix<double>.Build.Dense(block.Rows, block.Cols, (i, c) => source[o + (i * block.Cols) + c]);
                         var svd = mat.Svd(computeVectors: true);
                         for (int i = 0; i < block.Rows; i++)
                         {
@@ -155,6 +172,9 @@ public class DiscreteOptimizerTests
 
     [Theory]
     [InlineData("gd", 0.5)]
+    [InlineData("ngd", 0.05)]
+    [InlineData("signgd", 0.01)]
+    [InlineData("spectral", 0.05)]
     [InlineData("momentum", 0.5)]
     [InlineData("nmomentum", 0.05)]
     [InlineData("signum", 0.01)]
@@ -241,6 +261,28 @@ public class DiscreteOptimizerTests
         for (int j = wLength; j < theta0.Length; j++)
         {
             Assert.Equal(theta0[j] - (0.01 * Math.Sign(g[j])), opt.Theta[j], 15);
+        }
+    }
+
+    [Fact]
+    public void MuonSignum_TakesAPolarStepOnTheMatrix_AndASignStepOnTheRow()
+    {
+        SmallNetworkOracle oracle = SmallNetworkOracle.Random(10, 3, 4, seed: 6);
+        var spec = new OptimizerSpec("muon-signum", 0.02);
+        double[] theta0 = RandomTheta(oracle.Layout.Length, 6);
+        var opt = new DiscreteOptimizer(oracle, OptimizerCatalog.Parts(spec, oracle.Layout), 0.8, 1.0, theta0);
+        double[] g = opt.RelativeGradient.ToArray();
+        opt.Step();
+
+        // W (4 × 3): m_1 ∝ g_W, W_1 = W_0 − 0.02 U Vᵀ(g_W), so (W_0 − W_1)/0.02 has all three singular values 1.
+        var w = Matrix<double>.Build.Dense(4, 3, (i, c) => (theta0[(i * 3) + c] - opt.Theta[(i * 3) + c]) / 0.02);
+        Assert.All(w.Svd(false).S.ToArray(), s => Assert.Equal(1.0, s, 12));
+
+        // u: u_1 = u_0 − 0.02 sign(g_u) (Signum's m_1 = 0.1 g_1 has the sign of g_1).
+        int wLength = oracle.Layout.Blocks[0].Length;
+        for (int j = wLength; j < theta0.Length; j++)
+        {
+            Assert.Equal(theta0[j] - (0.02 * Math.Sign(g[j])), opt.Theta[j], 15);
         }
     }
 

@@ -109,9 +109,10 @@ public sealed class DiscreteOptimizer
                 throw new ArgumentException("Optimizer parts must cover the parameter blocks in order, each once.", nameof(parts));
             }
 
-            if ((p.HasMomentum && !(p.C1 >= 0)) || (p.HasSecondMoment && !(p.C2 >= 0)))
+            // c = 0 would mean β = 1: the average never takes in a gradient and m stays 0 (Eq. 19).
+            if ((p.HasMomentum && !(p.C1 > 0 && double.IsFinite(p.C1))) || (p.HasSecondMoment && !(p.C2 > 0 && double.IsFinite(p.C2))))
             {
-                throw new ArgumentException($"Part '{p.Name}' has a negative or undefined rate c.", nameof(parts));
+                throw new ArgumentException($"Part '{p.Name}' needs finite positive rates c (β = e^{{−c h}} < 1).", nameof(parts));
             }
 
             expected += p.BlockCount;
@@ -176,6 +177,9 @@ public sealed class DiscreteOptimizer
 
     /// <summary>d_n, the direction of the last step: θ_n = θ_{n−1} − h η(t_{n−1}) d_n, part by part (0 before the first step).</summary>
     public ReadOnlySpan<double> LastDirection => _direction;
+
+    /// <summary>h η(t_{n−1}) of part <paramref name="part"/> in the last step, the factor of its direction (0 before the first step).</summary>
+    public double LastStepScale(int part) => StepNumber == 0 ? 0 : StepSize * _schedules[part].Eta((StepNumber - 1) * StepSize);
 
     /// <summary>Number of oracle evaluations so far (one per step, plus one at θ_0).</summary>
     public long GradientEvaluations { get; private set; }

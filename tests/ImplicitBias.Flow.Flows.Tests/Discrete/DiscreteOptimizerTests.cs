@@ -233,6 +233,7 @@ public class DiscreteOptimizerTests
         double[] theta1 = opt.Theta.ToArray();
         opt.Step();
         Assert.Equal(h * eta0 * Math.Pow(h + tOff, -a), TensorPrimitives.Distance(opt.Theta, theta1), 14);
+        Assert.Equal(h * eta0 * Math.Pow(h + tOff, -a), opt.LastStepScale(0), 15);
         Assert.Equal(2 * h, opt.Time);
     }
 
@@ -408,5 +409,7 @@ public class DiscreteOptimizerTests
         Assert.Throws<ArgumentException>(() => new DiscreteOptimizer(oracle, [ngd], 0.8, 1.0, theta0));
         var all = OptimizerCatalog.Parts(new OptimizerSpec("ngd", 0.1), oracle.Layout);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiscreteOptimizer(oracle, all, 0.8, 1.0, theta0, stepSize: 0));
+        var noDecay = OptimizerCatalog.Parts(new OptimizerSpec("signum", 0.1, C1: 0), oracle.Layout);
+        Assert.Throws<ArgumentException>(() => new DiscreteOptimizer(oracle, noDecay, 0.8, 1.0, theta0));
     }
 }

@@ -36,7 +36,8 @@ public sealed record DiscreteRunResult(DiscreteOptimizer Optimizer, DiscreteStop
 /// θ_n = θ_{n−1} − h η(t_{n−1}) · d_n with t_n = n h and η the part's schedule η0ᵖ (t + t_off)^{−a}. The direction
 /// d_n is the part's geometry applied to its source: g_n or m_n as is (GD, MomentumGD), normalized in ℓ2, its
 /// exact sign (0 at 0; the part's smoothing width is not used), U Vᵀ per block (exact or Newton–Schulz, see
-/// <see cref="PolarMethod"/>), or Adam's m̂_n/(√v̂_n + ε) with m̂_n = m_n/(1 − β1ⁿ), v̂_n = v_n/(1 − β2ⁿ) (Eq. 20).
+/// <see cref="PolarMethod"/>; the output row of a polar part is a 1 × k matrix, whose exact U Vᵀ is u/‖u‖₂ and whose
+/// Newton–Schulz factor is about 0.696 u/‖u‖₂), or Adam's m̂_n/(√v̂_n + ε) with m̂_n = m_n/(1 − β1ⁿ), v̂_n = v_n/(1 − β2ⁿ) (Eq. 20).
 /// </para>
 /// <para>
 /// The map to the flow (SPEC §4): β = e^{−c h} with c the part's rate, so β1ⁿ = e^{−c1 t_n} and the bias corrections

@@ -167,4 +167,13 @@ public sealed class OdeOptions<TState>
     /// also usable with adaptive ones, e.g. to measure the order).
     /// </summary>
     public int? FixedStepCount { get; init; }
+
+    /// <summary>Checked before every step; when cancelled the solve ends with <see cref="OdeStatus.Cancelled"/>.</summary>
+    public CancellationToken Cancellation { get; init; }
+
+    /// <summary>Called with (t, host copy of y) at every save, e.g. for observers that run during the solve.</summary>
+    public Action<double, double[]>? SaveCallback { get; init; }
+
+    /// <summary>Whether saved states are also kept in <see cref="OdeResult.SavedStates"/> (default true).</summary>
+    public bool KeepSavedStates { get; init; } = true;
 }

@@ -17,6 +17,9 @@ public enum OdeStatus
 
     /// <summary>The state or its derivative became NaN or infinite and shrinking the step did not help.</summary>
     NonFiniteState,
+
+    /// <summary>The caller cancelled the solve (e.g. Ctrl-C); everything up to the last accepted step is kept.</summary>
+    Cancelled,
 }
 
 /// <summary>The outcome of a solve: status, the solution computed so far and statistics. Never thrown.</summary>

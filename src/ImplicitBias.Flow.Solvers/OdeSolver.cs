@@ -136,6 +136,11 @@ public static class OdeSolver
             long steps = 0;
             while (true)
             {
+                if (_options.Cancellation.IsCancellationRequested)
+                {
+                    return Finish(t, OdeStatus.Cancelled, $"Cancelled at t = {t}.");
+                }
+
                 if (steps >= _options.MaxSteps)
                 {
                     return Finish(t, OdeStatus.MaxStepsReached, $"Took the maximum of {_options.MaxSteps} steps at t = {t}.");
@@ -401,8 +406,12 @@ public static class OdeSolver
         {
             var copy = new double[_algebra.Layout.Length];
             _algebra.Read(state, copy);
-            _result.SavedTimes.Add(t);
-            _result.SavedStates.Add(copy);
+            _options.SaveCallback?.Invoke(t, copy);
+            if (_options.KeepSavedStates)
+            {
+                _result.SavedTimes.Add(t);
+                _result.SavedStates.Add(copy);
+            }
         }
 
         private void Report(double t, double h, double error, bool accepted) =>

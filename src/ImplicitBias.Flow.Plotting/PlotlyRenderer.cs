@@ -25,7 +25,13 @@ public static class PlotlyRenderer
     public static string ToHtml(FigureSpec figure)
     {
         GenericChart chart = ToChart(figure);
-        return GenericChart.toEmbeddedHTML(chart);
+        string html = GenericChart.toEmbeddedHTML(chart);
+
+        // Plotly.NET's page declares no document encoding, so a browser opening the file from disk reads the
+        // UTF-8 labels (γ, ‖θ‖, ∞, the minus sign) as Latin-1. Declare it first thing in <head>.
+        const string head = "<head>";
+        int at = html.IndexOf(head, StringComparison.OrdinalIgnoreCase);
+        return at < 0 ? html : html.Insert(at + head.Length, "<meta charset=\"utf-8\">");
     }
 
     /// <summary>Renders the figure and writes it atomically to <paramref name="path"/> (folder created if needed).</summary>

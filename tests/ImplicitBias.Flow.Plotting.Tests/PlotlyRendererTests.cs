@@ -21,6 +21,9 @@ public sealed class PlotlyRendererTests : IDisposable
         Assert.True(html.Length > 1_000_000, $"Expected the ~4 MB inline library, got {html.Length} chars.");
         Assert.DoesNotMatch(new Regex("<script[^>]*src\\s*=\\s*[\"']?(https?:)?//", RegexOptions.IgnoreCase), html);
         Assert.Single(Directory.GetFiles(_dir));
+
+        // Labels are UTF-8 (γ, ‖θ‖): the page must say so, or a browser shows them as Latin-1 mojibake.
+        Assert.Contains("<head><meta charset=\"utf-8\">", html);
     }
 
     [Fact]

@@ -6,6 +6,8 @@ internal static class CommandRegistry
     /// <summary>Creates the verbs. Add one line here per verb.</summary>
     public static IReadOnlyList<ICommand> Create() =>
     [
+        new RunCommand(),
+        new PlotCommand(),
         new SolversCommand(),
         new DataCommand(),
     ];

@@ -1,0 +1,39 @@
+namespace ImplicitBias.Flow.Cli.Commands;
+
+/// <summary>Finds the default experiment and picks output folders that never overwrite earlier runs.</summary>
+internal static class ExperimentFiles
+{
+    /// <summary>The default experiment of <c>ibflow run</c>.</summary>
+    public const string Quickstart = "experiments/quickstart.json";
+
+    /// <summary>experiments/quickstart.json found from the working directory or the program's folder upwards.</summary>
+    public static string FindQuickstart()
+    {
+        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (string? dir = start; dir is not null; dir = Path.GetDirectoryName(dir))
+            {
+                string candidate = Path.Combine(dir, Quickstart);
+                if (File.Exists(candidate))
+                {
+                    return Path.GetRelativePath(Directory.GetCurrentDirectory(), candidate);
+                }
+            }
+        }
+
+        throw new UserError($"no experiment given and {Quickstart} not found from {Directory.GetCurrentDirectory()}; pass an experiment file: ibflow run EXPERIMENT.json");
+    }
+
+    /// <summary>runs/NAME, or runs/NAME-2, -3, … when that folder already holds files, so nothing is overwritten.</summary>
+    public static string FreshRunDirectory(string name)
+    {
+        string basePath = Path.Combine("runs", name);
+        string path = basePath;
+        for (int n = 2; Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any(); n++)
+        {
+            path = $"{basePath}-{n}";
+        }
+
+        return path;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Experiments.Outputs;
+
+namespace ImplicitBias.Flow.Cli.Commands;
+
+/// <summary><c>ibflow plot DIR… [--out DIR]</c>: redraws the plots of saved runs, overlaying several.</summary>
+internal sealed class PlotCommand : ICommand
+{
+    public string Name => "plot";
+
+    public string Summary => "(re)draw plots from saved run folders, overlaying several runs";
+
+    public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        if (args.Contains("--help"))
+        {
+            output.WriteLine("Usage: ibflow plot DIR… [--out DIR]");
+            output.WriteLine("  Reads every trajectory.csv under the folders (runs of one optimizer share a line: several seeds give a");
+            output.WriteLine("  mean and a 95% band) and writes plots/*.html into --out (default: DIR/plots for one folder, plots/ here for several).");
+            return 0;
+        }
+
+        var line = new CommandLine(args, ["--out"], [], Name);
+        if (line.Positional.Count == 0)
+        {
+            throw new UserError("give at least one run folder: ibflow plot DIR…");
+        }
+
+        var runs = new List<PlottedRun>();
+        foreach (string dir in line.Positional)
+        {
+            if (!Directory.Exists(dir))
+            {
+                throw new UserError($"'{dir}' is not a folder.");
+            }
+
+            string[] files = Directory.GetFiles(dir, "trajectory.csv", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+            if (files.Length == 0)
+            {
+                throw new UserError($"'{dir}' holds no trajectory.csv (write one with ibflow run).");
+            }
+
+            foreach (string file in files)
+            {
+                string summary = Path.Combine(Path.GetDirectoryName(file)!, "summary.json");
+                string label = File.Exists(summary) && JsonOutput.Read(summary)["optimizer"] is JsonValue v ? v.GetValue<string>() : Path.GetFileName(Path.GetDirectoryName(file)!)!;
+                if (line.Positional.Count > 1)
+                {
+                    label = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))}: {label}";
+                }
+
+                try
+                {
+                    runs.Add(new PlottedRun(label, CsvTable.Read(file)));
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new UserError(e.Message);
+                }
+            }
+        }
+
+        string outDir = line.Value("--out") ?? (line.Positional.Count == 1 ? Path.Combine(line.Positional[0], "plots") : "plots");
+        IReadOnlyList<string> written = RunPlots.Write(outDir, runs);
+        output.WriteLine($"{runs.Count} run(s) → {written.Count} plot(s) in {outDir}");
+        foreach (string f in written)
+        {
+            output.WriteLine($"  {f}");
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,75 @@
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Running;
+
+namespace ImplicitBias.Flow.Cli.Commands;
+
+/// <summary><c>ibflow run [EXPERIMENT.json] [--out DIR] [--Section:Key=value …]</c>.</summary>
+internal sealed class RunCommand : ICommand
+{
+    public string Name => "run";
+
+    public string Summary => "integrate the flow(s) of an experiment (default experiments/quickstart.json) and write outputs and plots";
+
+    public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        if (args.Contains("--help"))
+        {
+            output.WriteLine("Usage: ibflow run [EXPERIMENT.json] [--out DIR] [--Section:Key=value …]");
+            output.WriteLine("  Integrates every optimizer × seed of the experiment and writes, per run: config.json, trajectory.csv,");
+            output.WriteLine("  summary.json, theta_initial.npy, theta_final.npy, theta_t<time>.npy, plots/*.html.");
+            output.WriteLine("  --out DIR   output folder (default runs/<Name>, or runs/<Name>-2, … if that one holds files)");
+            output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1; see experiments/README.md.");
+            return 0;
+        }
+
+        var line = new CommandLine(args, ["--out"], [], Name);
+        if (line.Positional.Count > 1)
+        {
+            throw new UserError($"expected one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
+        }
+
+        string path = line.Positional.Count == 1 ? line.Positional[0] : ExperimentFiles.FindQuickstart();
+        ExperimentSettings settings;
+        try
+        {
+            settings = ExperimentLoader.Load(path, line.Overrides);
+        }
+        catch (ExperimentException e)
+        {
+            throw new UserError(e.Message);
+        }
+
+        string outDir = line.Value("--out") ?? ExperimentFiles.FreshRunDirectory(settings.Name);
+        output.WriteLine($"ibflow run {path} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
+
+        // Ctrl-C ends the solve at the next step; what was computed is written and the status is "interrupted".
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            IReadOnlyList<RunOutcome> outcomes = new ExperimentRunner(settings, outDir, output, interactive: ReferenceEquals(output, Console.Out) ? null : false).Run(cancellation.Token);
+            output.WriteLine();
+            output.WriteLine($"{"run",-28} {"status",-15} {"t",12} {"log L",12} {"wall s",8}");
+            foreach (RunOutcome o in outcomes)
+            {
+                output.WriteLine($"{o.Label + (settings.Seeds.Count > 1 ? $" seed {o.Seed}" : string.Empty),-28} {o.Status,-15} {o.FinalTime,12:G5} {o.FinalLogLoss,12:F3} {o.WallSeconds,8:F1}");
+            }
+
+            output.WriteLine($"Outputs in {outDir}");
+            return outcomes.Any(o => o.Status == "failed") ? 1 : outcomes.Any(o => o.Status == "interrupted") ? 130 : 0;
+        }
+        catch (ExperimentException e)
+        {
+            throw new UserError(e.Message);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Experiments.Configuration;
+
+namespace ImplicitBias.Flow.Experiments.Outputs;
+
+/// <summary>
+/// The fully resolved settings of one run (one optimizer, one seed) written as an experiment file with the
+/// same keys the loader reads, so <c>ibflow run DIR/config.json</c> reruns exactly that run.
+/// </summary>
+public static class ResolvedConfig
+{
+    /// <summary>The experiment JSON of optimizer <paramref name="optimizer"/> with seed <paramref name="seed"/>.</summary>
+    public static JsonObject ToJson(ExperimentSettings s, OptimizerSettings optimizer, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var data = new JsonObject
+        {
+            ["Kind"] = s.Data.Kind,
+            ["Samples"] = s.Data.Samples,
+            ["Dimension"] = s.Data.Dimension,
+            ["Seed"] = s.Data.Seed,
+            ["Directory"] = s.Data.Directory,
+        };
+        var model = new JsonObject
+        {
+            ["Depth"] = s.Model.Depth,
+            ["Width"] = s.Model.Width,
+            ["Activation"] = s.Model.Activation,
+            ["Q"] = s.Model.Q,
+            ["InitScale"] = s.Model.InitScale,
+            ["Seed"] = seed,
+        };
+        if (s.Model.Init is string init)
+        {
+            model["Init"] = Path.GetFullPath(init);
+        }
+
+        return new JsonObject
+        {
+            ["Name"] = s.Name,
+            ["Data"] = data,
+            ["Model"] = model,
+            ["Loss"] = s.Loss,
+            ["Optimizer"] = Optimizer(optimizer, withBlocks: true),
+            ["Solver"] = new JsonObject
+            {
+                ["Method"] = s.Solver.Method,
+                ["RelTol"] = s.Solver.RelTol,
+                ["AbsTol"] = s.Solver.AbsTol,
+                ["BlockScale"] = s.Solver.BlockScale,
+                ["Backend"] = s.Solver.Backend,
+                ["Step"] = s.Solver.Step,
+            },
+            ["Stop"] = new JsonObject
+            {
+                ["TargetLogLoss"] = s.Stop.TargetLogLoss,
+                ["MaxTime"] = s.Stop.MaxTime,
+                ["MaxSteps"] = s.Stop.MaxSteps,
+            },
+            ["Save"] = new JsonObject
+            {
+                ["PointsPerDecade"] = s.Save.PointsPerDecade,
+                ["Times"] = new JsonArray(s.Save.Times.Select(t => (JsonNode?)t).ToArray()),
+                ["Snapshots"] = new JsonArray(s.Save.Snapshots.Select(t => (JsonNode?)t).ToArray()),
+            },
+            ["Seeds"] = new JsonArray(seed),
+            ["Outputs"] = new JsonObject { ["Plots"] = s.Outputs.Plots, ["Npy"] = s.Outputs.Npy },
+        };
+    }
+
+    private static JsonObject Optimizer(OptimizerSettings o, bool withBlocks)
+    {
+        // Rates are written as c (exact); β = e^{−c} is derived on reading (SPEC §4).
+        var json = new JsonObject
+        {
+            ["Name"] = o.Name,
+            ["Eta0"] = o.Eta0,
+            ["Power"] = o.Power,
+            ["TimeOffset"] = o.TimeOffset,
+            ["C1"] = o.C1,
+            ["C2"] = o.C2,
+            ["Epsilon"] = o.Epsilon,
+            ["SignWidth"] = o.SignWidth,
+            ["SignMode"] = o.SignMode,
+            ["MuonEta0"] = o.MuonEta0,
+            ["AdamEta0"] = o.AdamEta0,
+            ["MuonC"] = o.MuonC,
+        };
+        if (withBlocks && o.Blocks.Count > 0)
+        {
+            var blocks = new JsonArray();
+            foreach (BlockOptimizerSettings b in o.Blocks)
+            {
+                JsonObject entry = Optimizer(b.Optimizer, withBlocks: false);
+                entry["Block"] = b.Block;
+                blocks.Add(entry);
+            }
+
+            json["Blocks"] = blocks;
+        }
+
+        return json;
+    }
+}

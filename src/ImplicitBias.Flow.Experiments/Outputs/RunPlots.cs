@@ -1,0 +1,172 @@
+using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Plotting;
+
+namespace ImplicitBias.Flow.Experiments.Outputs;
+
+/// <summary>One saved run to draw: its trajectory table and the group (optimizer) it belongs to.</summary>
+/// <param name="Group">Legend label shared by the seeds of one optimizer.</param>
+/// <param name="Table">The run's trajectory.csv.</param>
+public sealed record PlottedRun(string Group, CsvTable Table);
+
+/// <summary>
+/// The standard figures of a run or of several runs overlaid (one line per optimizer; several seeds drawn
+/// as a mean line and a 95% confidence band): margins against loss (Fig. 1a), alignment and the lemma ratios
+/// against t with their predicted limit 1, cosine to the last iterate against t/t_last (Fig. 1b), and the
+/// solver's step size and evaluations. Each figure is one self-contained HTML file.
+/// </summary>
+public static class RunPlots
+{
+    /// <summary>Writes every figure into <paramref name="directory"/>; returns the files written.</summary>
+    public static IReadOnlyList<string> Write(string directory, IReadOnlyList<PlottedRun> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        Directory.CreateDirectory(directory);
+        var files = new List<string>();
+        foreach ((string name, FigureSpec figure) in Figures(runs))
+        {
+            string path = Path.Combine(directory, name + ".html");
+            PlotlyRenderer.WriteHtml(path, figure);
+            files.Add(path);
+        }
+
+        return files;
+    }
+
+    /// <summary>The figures (file stem, figure) for the runs; figures whose columns no run has are left out.</summary>
+    public static IReadOnlyList<(string Name, FigureSpec Figure)> Figures(IReadOnlyList<PlottedRun> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var figures = new List<(string, FigureSpec)>();
+        bool tinyLoss = runs.Any(r => r.Table.Column("logLoss").Any(l => l < -690));
+
+        // Fig. 1a: margins against loss, one figure per norm. A log axis of L cannot show L < 1e-300, so
+        // very long runs switch to log10 L on a linear axis (the same picture).
+        foreach (string norm in new[] { "own", "l2", "linf", "msp" })
+        {
+            string column = $"hardMargin_{norm}";
+            if (!runs.Any(r => r.Table.Has(column)))
+            {
+                continue;
+            }
+
+            List<LineSeries> series = Lines(runs, r => tinyLoss ? r.Column("logLoss").Select(l => l / Math.Log(10)).ToArray() : r.Column("logLoss").Select(Math.Exp).ToArray(), column, " γ", logX: !tinyLoss);
+            series.AddRange(Lines(runs, r => tinyLoss ? r.Column("logLoss").Select(l => l / Math.Log(10)).ToArray() : r.Column("logLoss").Select(Math.Exp).ToArray(), $"softMargin_{norm}", " γ̃", logX: !tinyLoss, dash: LineDash.Dash));
+            figures.Add(($"margins-{norm}", new FigureSpec($"Normalized margins ({NormTitle(norm)}) against the loss", tinyLoss ? "log10 L" : "loss L", "margin", series)
+            {
+                LogX = !tinyLoss,
+                ReverseX = true,
+            }));
+        }
+
+        figures.Add(("alignment", new FigureSpec("Alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ in the optimizer's norm", "t", "alignment", Lines(runs, r => r.Column("t"), "alignment_own", string.Empty, logX: true))
+        {
+            LogX = true,
+            ReferenceLines = [new ReferenceLine(1, "predicted limit 1")],
+        }));
+
+        var ratios = new List<LineSeries>();
+        ratios.AddRange(Lines(runs, r => r.Column("t"), "normOverEtaIntegral_own", " ‖θ‖/∫η (Lemma C.10)", logX: true));
+        ratios.AddRange(Lines(runs, r => r.Column("t"), "lemmaC10Ratio_own", " φ⁻¹(log 1/L)/(γ∞‖θ‖^L) (Lemma C.10)", logX: true, dash: LineDash.Dash));
+        ratios.AddRange(Lines(runs, r => r.Column("t"), "driftLinfOverEtaIntegral", " ‖θ−θ0‖∞/∫η (Lemma B.10)", logX: true, dash: LineDash.Dot));
+        ratios.AddRange(Lines(runs, r => r.Column("t"), "momentumRatio", " ‖m‖⋆/‖g‖⋆ (Lemma C.19)", logX: true, dash: LineDash.DashDot));
+        figures.Add(("ratios", new FigureSpec("The lemmas' ratios against t", "t", "ratio", ratios)
+        {
+            LogX = true,
+
+            // Early transients are orders of magnitude away from the limit 1; a log axis shows both.
+            LogY = true,
+            ReferenceLines = [new ReferenceLine(1, "predicted limit 1")],
+        }));
+
+        figures.Add(("cosine-to-last", new FigureSpec("Cosine similarity to the last iterate (Fig. 1b)", "t / t_last", "cosine", Lines(runs, r => r.Column("tOverTLast"), "cosineToLast", string.Empty, logX: false))
+        {
+            ReferenceLines = [new ReferenceLine(0.99, "0.99")],
+        }));
+
+        var solver = Lines(runs, r => r.Column("t"), "stepSize", " step size", logX: true);
+        figures.Add(("step-size", new FigureSpec("Accepted step size against t", "t", "step size h", solver) { LogX = true, LogY = true }));
+        figures.Add(("evaluations", new FigureSpec("Gradient evaluations against t", "t", "evaluations", Lines(runs, r => r.Column("t"), "rhsEvaluations", string.Empty, logX: true)) { LogX = true, LogY = true }));
+        return figures.Where(f => f.Item2.Series.Count > 0).ToArray();
+    }
+
+    private static string NormTitle(string norm) => norm switch
+    {
+        "own" => "optimizer's norm",
+        "l2" => "ℓ2",
+        "linf" => "ℓ∞",
+        _ => "msp",
+    };
+
+    private static List<LineSeries> Lines(IReadOnlyList<PlottedRun> runs, Func<CsvTable, double[]> x, string column, string suffix, bool logX, LineDash dash = LineDash.Solid)
+    {
+        var lines = new List<LineSeries>();
+        foreach (IGrouping<string, PlottedRun> group in runs.Where(r => r.Table.Has(column)).GroupBy(r => r.Group))
+        {
+            PlottedRun[] members = group.ToArray();
+            if (members.Length == 1)
+            {
+                (double[] xs, double[] ys) = Finite(x(members[0].Table), members[0].Table.Column(column), logX);
+                lines.Add(new LineSeries(group.Key + suffix, xs, ys) { Dash = dash });
+                continue;
+            }
+
+            // Several seeds: interpolate onto the x range they share, mean and 95% band (Student t).
+            var sampled = members.Select(m => Finite(x(m.Table), m.Table.Column(column), logX))
+                .Select(Monotone)
+                .Where(p => p.X.Length >= 2)
+                .Select(p => new SampledSeries(p.X, p.Y))
+                .ToArray();
+            if (sampled.Length < 2)
+            {
+                continue;
+            }
+
+            double[] grid;
+            try
+            {
+                grid = SeedAggregate.CommonGrid(sampled, 200, logSpaced: logX);
+            }
+            catch (ArgumentException)
+            {
+                continue; // the seeds share no x range
+            }
+
+            AggregatedSeries aggregate = SeedAggregate.Aggregate(sampled, grid, 0.95, interpolateInLogX: logX);
+            lines.Add(aggregate.ToLineSeries($"{group.Key}{suffix} (mean of {sampled.Length} seeds, 95% band)") with { Dash = dash });
+        }
+
+        return lines;
+    }
+
+    private static (double[] X, double[] Y) Finite(double[] x, double[] y, bool logX)
+    {
+        var keep = Enumerable.Range(0, x.Length).Where(i => double.IsFinite(x[i]) && double.IsFinite(y[i]) && (!logX || x[i] > 0)).ToArray();
+        return (keep.Select(i => x[i]).ToArray(), keep.Select(i => y[i]).ToArray());
+    }
+
+    private static (double[] X, double[] Y) Monotone((double[] X, double[] Y) p)
+    {
+        // Interpolation needs strictly monotone x; keep the first point of any run of repeated x.
+        var xs = new List<double>();
+        var ys = new List<double>();
+        int direction = 0;
+        for (int i = 0; i < p.X.Length; i++)
+        {
+            if (xs.Count > 0)
+            {
+                int d = Math.Sign(p.X[i] - xs[^1]);
+                if (d == 0 || (direction != 0 && d != direction))
+                {
+                    continue;
+                }
+
+                direction = d;
+            }
+
+            xs.Add(p.X[i]);
+            ys.Add(p.Y[i]);
+        }
+
+        return (xs.ToArray(), ys.ToArray());
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Running;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Models.Data;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Models.Networks;
+using ImplicitBias.Flow.Solvers;
+
+namespace ImplicitBias.Flow.Experiments.Tests;
+
+public sealed class ExperimentRunnerTests : IDisposable
+{
+    private const string Tiny = """
+    {
+      "Name": "tiny",
+      "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 4, "Seed": 3 },
+      "Model": { "Depth": 2, "Width": 10, "Activation": "relu-q", "Q": 2, "InitScale": 0.5, "Seed": 2 },
+      "Optimizer": { "Name": "ngd", "Eta0": 1.0, "Power": 0.8 },
+      "Solver": { "Backend": "cpu" },
+      "Stop": { "TargetLogLoss": -20 },
+      "Save": { "PointsPerDecade": 5, "Snapshots": [1] },
+      "Outputs": { "Plots": false }
+    }
+    """;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("ibflow-run-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Experiment(string json)
+    {
+        string path = Path.Combine(_dir, "exp.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static IReadOnlyList<RunOutcome> Run(ExperimentSettings s, string outDir, CancellationToken token = default) =>
+        new ExperimentRunner(s, outDir, TextWriter.Null, interactive: false).Run(token);
+
+    [Fact]
+    public void Outputs_ReadBack_MatchTheInMemorySolve()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), [], useEnvironment: false);
+        string outDir = Path.Combine(_dir, "out");
+        RunOutcome outcome = Assert.Single(Run(s, outDir));
+        Assert.Equal("target-reached", outcome.Status);
+
+        // The same flow solved here, directly.
+        Dataset data = ExperimentBuilder.Data(s);
+        FullyConnectedNetwork network = ExperimentBuilder.Network(s.Model, data.Dimension);
+        double[] theta0 = ExperimentBuilder.InitialTheta(s, network, 2);
+        var flow = new OptimizerFlow(new ModelOracle(new LossEvaluator(network, data, ExperimentBuilder.Loss(s))), ExperimentBuilder.Parts(s.Optimizers[0], network), 0.8, 1.0, new FlowTolerances(s.Solver.RelTol, s.Solver.AbsTol, s.Solver.BlockScale));
+        OdeResult direct = FlowSolver.Solve(flow, theta0, new FlowSolveOptions { TargetLogLoss = -20, SaveAt = SaveAt.Nothing });
+        double[] theta = flow.Theta(direct.FinalState).ToArray();
+
+        double[] saved = Npy.ReadFile(Path.Combine(outDir, "theta_final.npy")).Data;
+        Assert.Equal(theta.Length, saved.Length);
+        for (int i = 0; i < theta.Length; i++)
+        {
+            Assert.Equal(theta[i], saved[i], 1e-10 * Math.Max(1, Math.Abs(theta[i])));
+        }
+
+        Assert.Equal(theta0, Npy.ReadFile(Path.Combine(outDir, "theta_initial.npy")).Data);
+        Assert.True(File.Exists(Path.Combine(outDir, "theta_t1.npy")));
+
+        CsvTable table = CsvTable.Read(Path.Combine(outDir, "trajectory.csv"));
+        Assert.Equal(0.0, table.Column("t")[0]);
+        Assert.Equal(direct.FinalTime, table.Column("t")[^1], 1e-9 * direct.FinalTime);
+        // The event sits on σ, the integrated log L; log L(θ) evaluated there differs by the integration error (~rtol·|log L|).
+        Assert.Equal(-20, table.Column("sigma")[^1], 1e-8);
+        Assert.Equal(-20, table.Column("logLoss")[^1], 1e-4);
+        Assert.Equal(direct.RhsEvaluations, table.Column("rhsEvaluations")[^1]);
+        Assert.True(table.Has("hardMargin_l2") && table.Has("alignment_own") && table.Has("cosineToLast"));
+
+        JsonNode summary = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!;
+        Assert.Equal("target-reached", summary["status"]!.GetValue<string>());
+        Assert.Equal(direct.AcceptedSteps, summary["stats"]!["acceptedSteps"]!.GetValue<long>());
+        Assert.Equal(direct.RhsEvaluations, summary["stats"]!["rhsEvaluations"]!.GetValue<long>());
+        Assert.Equal(table.Column("hardMargin_l2")[^1], summary["final"]!["margins"]!["l2"]!.GetValue<double>());
+        Assert.Equal("cpu", summary["backend"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void ConfigJson_RerunsTheSameRun()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), [], useEnvironment: false);
+        string first = Path.Combine(_dir, "first"), second = Path.Combine(_dir, "second");
+        Run(s, first);
+        ExperimentSettings again = ExperimentLoader.Load(Path.Combine(first, "config.json"), [], useEnvironment: false);
+        Run(again, second);
+        double[] a = Npy.ReadFile(Path.Combine(first, "theta_final.npy")).Data, b = Npy.ReadFile(Path.Combine(second, "theta_final.npy")).Data;
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(a[i], b[i], 1e-10 * Math.Max(1, Math.Abs(a[i])));
+        }
+    }
+
+    [Fact]
+    public void CancelledRun_IsInterrupted_AndStillWritesItsOutputs()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), [], useEnvironment: false);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        string outDir = Path.Combine(_dir, "cut");
+        RunOutcome outcome = Assert.Single(Run(s, outDir, cancelled.Token));
+        Assert.Equal("interrupted", outcome.Status);
+        Assert.Equal("interrupted", JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!["status"]!.GetValue<string>());
+        Assert.True(CsvTable.Read(Path.Combine(outDir, "trajectory.csv")).RowCount >= 1);
+        Assert.Empty(Directory.GetFiles(outDir, "*.tmp*"));
+    }
+
+    [Fact]
+    public void DiscreteRun_WritesTheSameOutputs_WithTimeStepsOfH()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), ["--Solver:Method=discrete", "--Solver:Step=0.5", "--Stop:MaxSteps=40"], useEnvironment: false);
+        string outDir = Path.Combine(_dir, "discrete");
+        RunOutcome outcome = Assert.Single(Run(s, outDir));
+        Assert.Equal("max-steps", outcome.Status);
+        Assert.Equal(20.0, outcome.FinalTime);
+        CsvTable table = CsvTable.Read(Path.Combine(outDir, "trajectory.csv"));
+        Assert.All(table.Column("t"), t => Assert.Equal(0, (t / 0.5) - Math.Round(t / 0.5), 12));
+        Assert.Equal(40, table.Column("acceptedSteps")[^1]);
+        Assert.Equal("discrete", JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")))!["method"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void SeveralOptimizersAndSeeds_GetSubfolders_AndOverlayPlots()
+    {
+        string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizers\": [ { \"Name\": \"ngd\", \"Eta0\": 1.0 }, { \"Name\": \"signgd\", \"Eta0\": 0.3 } ], \"Seeds\": [1, 2],", StringComparison.Ordinal)
+            .Replace("\"Plots\": false", "\"Plots\": true", StringComparison.Ordinal)
+            .Replace("\"TargetLogLoss\": -20", "\"TargetLogLoss\": -5", StringComparison.Ordinal);
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(json), [], useEnvironment: false);
+        string outDir = Path.Combine(_dir, "many");
+        Assert.Equal(4, Run(s, outDir).Count);
+        foreach (string run in new[] { "ngd/seed1", "ngd/seed2", "signgd/seed1", "signgd/seed2" })
+        {
+            Assert.True(File.Exists(Path.Combine(outDir, run, "trajectory.csv")), run);
+            Assert.True(File.Exists(Path.Combine(outDir, run, "plots", "alignment.html")), run);
+        }
+
+        // The overlay draws each optimizer as a mean line with a 95% band over its two seeds.
+        string overlay = File.ReadAllText(Path.Combine(outDir, "plots", "alignment.html"));
+        Assert.Contains("ngd (mean of 2 seeds, 95% band)", overlay);
+        Assert.Contains("signgd (mean of 2 seeds, 95% band)", overlay);
+    }
+
+    [Fact]
+    public void MissingMnist_NamesTheKeyAndTheCommandThatFetchesIt()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), ["--Data:Kind=mnist", $"--Data:Directory={Path.Combine(_dir, "nowhere")}"], useEnvironment: false);
+        ExperimentException e = Assert.Throws<ExperimentException>(() => Run(s, Path.Combine(_dir, "m")));
+        Assert.Equal("Data:Directory", e.Key);
+        Assert.Contains("ibflow data mnist", e.Message);
+    }
+}

@@ -106,7 +106,7 @@ internal sealed class CompareCommand : ICommand
         double horizon = options.ResolveTime(settings);
         if (ComparisonOptions.CheckSteps(options.Steps, horizon) is string problem)
         {
-            throw new UserError($"--h {string.Join(",", options.Steps.Select(h => h.ToString("R", CultureInfo.InvariantCulture)))}: {problem}; choose step sizes that divide T (e.g. --h 1,0.5,0.25,0.125), or set T with --time.");
+            throw new UserError($"--h {string.Join(",", options.Steps.Select(h => h.ToString("R", CultureInfo.InvariantCulture)))}: {problem}; give distinct step sizes that divide T = {horizon.ToString("R", CultureInfo.InvariantCulture)}, e.g. --h 1,0.5,0.25,0.125, or set T with --time.");
         }
 
         foreach (string warning in settings.Warnings)

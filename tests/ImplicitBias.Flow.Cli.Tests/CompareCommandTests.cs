@@ -164,6 +164,17 @@ public sealed class CompareCommandTests : IDisposable
     }
 
     [Fact]
+    public void Help_ListsTheOptions()
+    {
+        (int code, string output, _) = Run("--help");
+        Assert.Equal(0, code);
+        foreach (string option in new[] { "--h", "--time", "--out", "--json", "--polar", "newton-schulz", "comparison.csv", "error-vs-h.html" })
+        {
+            Assert.Contains(option, output);
+        }
+    }
+
+    [Fact]
     public void UnknownPolar_IsUserErrorListingAllowedValues()
     {
         (int code, string output, string error) = Run(Experiment("muon", 0.1), "--polar", "svd", "--out", Path.Combine(_dir, "bad"));

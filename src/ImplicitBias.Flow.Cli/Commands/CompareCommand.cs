@@ -180,6 +180,9 @@ internal sealed class CompareCommand : ICommand
         output.WriteLine("  --polar M    U Vᵀ of the discrete Muon/SpectralGD runs: exact (default) or newton-schulz; the other one is");
         output.WriteLine("               also run at the finest h and the Newton–Schulz vs exact differences are reported");
         output.WriteLine();
+        output.WriteLine("The error at T should halve with h. If it does not, h is not yet in the asymptotic range (a small initial");
+        output.WriteLine("scale with a large η0 takes steps h η0 far larger than ‖θ_0‖): try smaller steps, e.g. --h 0.0625,0.03125,0.015625.");
+        output.WriteLine();
         output.WriteLine("The flow is integrated once at rtol 1e-10 (DOP853 unless Solver:Method names a stepper) and saved at every t_n.");
         output.WriteLine($"Writes {ComparisonOutputs.CsvFile} (h, n, t, relative distance, cosine, log L and ℓ2 margins of both),");
         output.WriteLine($"{ComparisonOutputs.JsonFile} and the plots {string.Join(", ", ComparisonOutputs.PlotFiles)}.");

@@ -10,5 +10,6 @@ internal static class CommandRegistry
         new PlotCommand(),
         new SolversCommand(),
         new DataCommand(),
+        new CompareCommand(),
     ];
 }

@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Flows.Discrete;
+using ImplicitBias.Flow.Plotting;
+
+namespace ImplicitBias.Flow.Experiments.Comparison;
+
+/// <summary>
+/// What <c>ibflow compare</c> writes: <c>comparison.csv</c> (one long table with an h column), <c>compare.json</c>
+/// (the same object as <c>--json</c>), and the plots <c>distance.html</c>, <c>cosine.html</c>, <c>margins.html</c>
+/// and <c>error-vs-h.html</c>; all written atomically. Also the terminal table.
+/// </summary>
+public static class ComparisonOutputs
+{
+    /// <summary>The long CSV: h, n, t, relative_distance, cosine, log_loss_discrete, log_loss_flow, margin_discrete, margin_flow.</summary>
+    public const string CsvFile = "comparison.csv";
+
+    /// <summary>The JSON summary (the object <c>--json</c> prints).</summary>
+    public const string JsonFile = "compare.json";
+
+    /// <summary>The plot files, in the order they are written.</summary>
+    public static IReadOnlyList<string> PlotFiles { get; } = ["distance.html", "cosine.html", "margins.html", "error-vs-h.html"];
+
+    /// <summary>Writes the CSV, the JSON and the plots into <paramref name="directory"/> (created when missing).</summary>
+    public static void WriteAll(ComparisonResult result, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(directory);
+        Directory.CreateDirectory(directory);
+        Csv(result).Write(Path.Combine(directory, CsvFile));
+        AtomicFile.WriteAllText(Path.Combine(directory, JsonFile), ToJson(result) + Environment.NewLine);
+        IReadOnlyList<FigureSpec> figures = Figures(result);
+        for (int i = 0; i < figures.Count; i++)
+        {
+            PlotlyRenderer.WriteHtml(Path.Combine(directory, PlotFiles[i]), figures[i]);
+        }
+    }
+
+    /// <summary>The long table of all traces, coarsest h first.</summary>
+    public static CsvTableWriter Csv(ComparisonResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        IEnumerable<(ComparisonTrace Trace, int K)> cells = result.Traces.SelectMany(tr => Enumerable.Range(0, tr.Time.Length).Select(k => (tr, k)));
+        var rows = cells.ToArray();
+        return new CsvTableWriter()
+            .AddColumn("h", rows.Select(r => r.Trace.H).ToArray())
+            .AddColumn("n", rows.Select(r => (long)Math.Round(r.Trace.Time[r.K] / r.Trace.H)).ToArray())
+            .AddColumn("t", rows.Select(r => r.Trace.Time[r.K]).ToArray())
+            .AddColumn("relative_distance", rows.Select(r => r.Trace.RelativeDistance[r.K]).ToArray())
+            .AddColumn("cosine", rows.Select(r => r.Trace.Cosine[r.K]).ToArray())
+            .AddColumn("log_loss_discrete", rows.Select(r => r.Trace.LogLossDiscrete[r.K]).ToArray())
+            .AddColumn("log_loss_flow", rows.Select(r => r.Trace.LogLossFlow[r.K]).ToArray())
+            .AddColumn("margin_discrete", rows.Select(r => r.Trace.MarginDiscrete[r.K]).ToArray())
+            .AddColumn("margin_flow", rows.Select(r => r.Trace.MarginFlow[r.K]).ToArray());
+    }
+
+    /// <summary>
+    /// The summary as one JSON object: <c>order</c>, <c>time</c>, <c>optimizer</c>, <c>polar</c>, <c>rows</c>
+    /// (h, steps, error, cosine, logLossDiscrete, logLossFlow) and, for polar optimizers, <c>newtonSchulz</c>
+    /// (oneUpdate, minSingularValue, maxSingularValue, h, trajectory, errorNewtonSchulz, errorExact). Non-finite numbers are null.
+    /// </summary>
+    public static string ToJson(ComparisonResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        NewtonSchulzReport? ns = result.NewtonSchulz;
+        var document = new Dictionary<string, object?>
+        {
+            ["order"] = Finite(result.Order),
+            ["time"] = result.Time,
+            ["optimizer"] = result.Optimizer,
+            ["seed"] = result.Seed,
+            ["polar"] = PolarName(result.Polar),
+            ["flow"] = new { method = result.Flow.Method, rtol = result.Flow.RelTol, acceptedSteps = result.Flow.AcceptedSteps, rejectedSteps = result.Flow.RejectedSteps, evaluations = result.Flow.Evaluations },
+            ["rows"] = result.Rows.Select(r => new
+            {
+                h = r.H,
+                steps = r.Steps,
+                error = Finite(r.Error),
+                cosine = Finite(r.Cosine),
+                logLossDiscrete = Finite(r.LogLossDiscrete),
+                logLossFlow = Finite(r.LogLossFlow),
+            }).ToArray(),
+        };
+        if (ns is not null)
+        {
+            document["newtonSchulz"] = new
+            {
+                oneUpdate = Finite(ns.OneUpdate),
+                minSingularValue = Finite(ns.MinSingularValue),
+                maxSingularValue = Finite(ns.MaxSingularValue),
+                h = ns.H,
+                trajectory = Finite(ns.Trajectory),
+                errorNewtonSchulz = Finite(ns.ErrorNewtonSchulz),
+                errorExact = Finite(ns.ErrorExact),
+            };
+        }
+
+        return JsonSerializer.Serialize(document);
+    }
+
+    /// <summary>The terminal table: h, steps, error at T, cosine at T, log L discrete and flow; the fitted order; Newton–Schulz.</summary>
+    public static string FormatTable(ComparisonResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var text = new StringBuilder();
+        CultureInfo ci = CultureInfo.InvariantCulture;
+        text.AppendLine(string.Create(ci, $"{result.Name}: {result.Optimizer} (seed {result.Seed}), discrete ({PolarName(result.Polar)} polar) against the flow ({result.Flow.Method}, rtol {result.Flow.RelTol:0.##e+0}, {result.Flow.AcceptedSteps} steps) up to T = {result.Time:G6}"));
+        text.AppendLine(string.Create(ci, $"{"h",10} {"steps",8} {"error at T",12} {"cosine at T",14} {"log L discrete",15} {"log L flow",12}"));
+        foreach (ComparisonRow r in result.Rows)
+        {
+            text.AppendLine(string.Create(ci, $"{r.H,10:G6} {r.Steps,8} {r.Error,12:0.000e+00} {r.Cosine,14:F10} {r.LogLossDiscrete,15:F6} {r.LogLossFlow,12:F6}"));
+        }
+
+        text.AppendLine(double.IsFinite(result.Order)
+            ? string.Create(ci, $"fitted order (slope of log error against log h): {result.Order:F3}")
+            : "fitted order: needs at least two step sizes with a positive finite error");
+        if (result.NewtonSchulz is { } ns)
+        {
+            text.AppendLine(string.Create(ci, $"Newton–Schulz vs exact U Vᵀ: one update {ns.OneUpdate:0.000e+00} relative (NS singular values in [{ns.MinSingularValue:F3}, {ns.MaxSingularValue:F3}])"));
+            text.AppendLine(string.Create(ci, $"  trajectories at T (h = {ns.H:G6}): ‖θ_NS − θ_exact‖/‖θ_exact‖ = {ns.Trajectory:0.000e+00}; error against the flow: NS {ns.ErrorNewtonSchulz:0.000e+00}, exact {ns.ErrorExact:0.000e+00}"));
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The figures: relative distance and cosine against t (log t; t = 0 is left out), the ℓ2 hard margin against
+    /// log L for the flow and each h, and the error at T against h on log–log axes with the fitted C hᵖ.
+    /// </summary>
+    public static IReadOnlyList<FigureSpec> Figures(ComparisonResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        string suffix = string.Create(CultureInfo.InvariantCulture, $"{result.Optimizer}, T = {result.Time:G6}");
+        LineSeries[] distance = result.Traces.Select(tr => Positive(Label(tr), tr.Time, tr.RelativeDistance)).ToArray();
+        LineSeries[] cosine = result.Traces.Select(tr => Positive(Label(tr), tr.Time, tr.Cosine)).ToArray();
+
+        var margins = new List<LineSeries> { new("flow", result.Flow.LogLoss, result.Flow.Margin) };
+        margins.AddRange(result.Traces.Select(tr => new LineSeries(Label(tr), tr.LogLossDiscrete, tr.MarginDiscrete) { Dash = LineDash.Dash }));
+
+        ComparisonRow[] usable = result.Rows.Where(r => r.Error > 0 && double.IsFinite(r.Error)).ToArray();
+        var errors = new List<LineSeries> { new("error at T", usable.Select(r => r.H).ToArray(), usable.Select(r => r.Error).ToArray()) };
+        if (double.IsFinite(result.Order) && usable.Length >= 2)
+        {
+            // The fitted line through the geometric means: log C = mean(log e) − p mean(log h).
+            double p = result.Order;
+            double logC = usable.Average(r => Math.Log(r.Error)) - (p * usable.Average(r => Math.Log(r.H)));
+            double[] h = usable.Select(r => r.H).ToArray();
+            errors.Add(new LineSeries(string.Create(CultureInfo.InvariantCulture, $"fit C·h^p, p = {p:F3}"), h, h.Select(x => Math.Exp(logC + (p * Math.Log(x)))).ToArray()) { Dash = LineDash.Dash });
+        }
+
+        return
+        [
+            new FigureSpec($"Relative distance ‖θ_n − θ(t_n)‖₂/‖θ(t_n)‖₂ ({suffix})", "t", "relative distance", distance) { LogX = true, LogY = true },
+            new FigureSpec($"Cosine between θ_n and θ(t_n) ({suffix})", "t", "cosine", cosine) { LogX = true },
+            new FigureSpec($"ℓ2 hard margin q_min/‖θ‖₂^L against log L ({suffix})", "log L", "q_min / ‖θ‖₂^L", margins) { ReverseX = true },
+            new FigureSpec(string.Create(CultureInfo.InvariantCulture, $"Error at T against h (order {result.Order:F3}; {suffix})"), "h", "‖θ_N − θ(T)‖₂/‖θ(T)‖₂", errors) { LogX = true, LogY = true },
+        ];
+    }
+
+    /// <summary>The command-line word for a polar method.</summary>
+    public static string PolarName(PolarMethod polar) => polar == PolarMethod.NewtonSchulz ? "newton-schulz" : "exact";
+
+    private static string Label(ComparisonTrace tr) => string.Create(CultureInfo.InvariantCulture, $"h = {tr.H:G6}");
+
+    // A log t axis cannot show t = 0; the initial point (distance 0, cosine 1) is left out rather than drawn as a gap.
+    private static LineSeries Positive(string name, double[] t, double[] y)
+    {
+        int[] keep = Enumerable.Range(0, t.Length).Where(k => t[k] > 0).ToArray();
+        return new LineSeries(name, keep.Select(k => t[k]).ToArray(), keep.Select(k => y[k]).ToArray());
+    }
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+}

@@ -8,5 +8,6 @@ internal static class CommandRegistry
     [
         new SolversCommand(),
         new DataCommand(),
+        new VerifyCommand(),
     ];
 }

@@ -90,7 +90,13 @@ public sealed class TrajectoryObserver
     public void Observe(double t, ReadOnlySpan<double> y, in SolverCounters counters)
     {
         ReadOnlySpan<double> theta = _flow.Theta(y);
-        double logLoss = _evaluator.Evaluate(theta, _gradient);
+
+        // One gradient evaluation serves both ∇log L and dθ/dt (for r(t), Definition 5.1): the flow's own
+        // evaluation at y; the CPU evaluator then runs only the forward pass for the margins and q_min.
+        _flow.Evaluate(t, y, _derivative);
+        _flow.LastRelativeGradient.CopyTo(_gradient);
+        double logLoss = _flow.LastLogLoss;
+        _evaluator.EvaluateLoss(theta);
         double qMin = _evaluator.MinMargin;
         double integral = _schedule.Integral(t);
         TrajectoryTable table = Table;
@@ -125,7 +131,6 @@ public sealed class TrajectoryObserver
         table.Set("driftLinfOverEtaIntegral", integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN);
 
         // Definition 5.1: r(t) = ⟨(1/ν) dθ/dt, −g/‖g‖⋆⟩ in the optimizer's norm, with ν = ‖dθ/dt‖ and ν = η.
-        _flow.Evaluate(t, y, _derivative);
         ReadOnlySpan<double> thetaDot = ((ReadOnlySpan<double>)_derivative)[.._layout.Length];
         double pairing = -TensorPrimitives.Dot(thetaDot, _gradient) / _own.Dual.Value(_gradient);
         double speed = _own.Value(thetaDot);

@@ -60,7 +60,6 @@ public class SyntheticPredictionTests
         Assert.NotNull(kkt.Extra);
         Assert.True(kkt.Extra["epsilon_l2"] < kkt.Extra["epsilon_linf"]);
         Assert.True(kkt.Extra["epsilon_l2"] < kkt.Extra["epsilon_msp"]);
-        Assert.NotEqual(Verdict.Violated, kkt.Verdict);
     }
 
     [Fact]

@@ -15,13 +15,13 @@ internal sealed record ObservedProblem(OptimizerFlow Flow, LossEvaluator Evaluat
 internal static class TestProblems
 {
     /// <summary>
-    /// SyntheticData.Gaussian (m = 32, d = 5, seed 1), a two-layer squared-ReLU network of width 10 (L = 3),
+    /// SyntheticData.Gaussian (default m = 32, d = 5, seed 1), a two-layer squared-ReLU network (default width 10, L = 3),
     /// exponential loss, Kaiming init × 0.5 (seed 2), η(t) = η0 (t + 1)^{−0.8}; <paramref name="c2"/> is Adam's second-moment rate.
     /// </summary>
-    public static ObservedProblem Synthetic(string optimizer, double eta0, double targetLogLoss, double maxTime = 1e12, double c2 = 0.0010005003335835335)
+    public static ObservedProblem Synthetic(string optimizer, double eta0, double targetLogLoss, double maxTime = 1e12, double c2 = 0.0010005003335835335, int samples = 32, int dimension = 5, int width = 10)
     {
-        Dataset data = SyntheticData.Gaussian(32, 5, 1);
-        var network = new FullyConnectedNetwork(5, [10], Activation.ReluPower(2));
+        Dataset data = SyntheticData.Gaussian(samples, dimension, 1);
+        var network = new FullyConnectedNetwork(dimension, [width], Activation.ReluPower(2));
         double[] theta0 = Initialization.KaimingNormal(network.Layout, 2, 0.5);
         return Observe(network, data, theta0, new OptimizerSpec(optimizer, eta0, C2: c2), 0.8, targetLogLoss, maxTime);
     }

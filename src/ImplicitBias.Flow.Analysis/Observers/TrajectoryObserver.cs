@@ -33,6 +33,9 @@ public sealed class TrajectoryObserver
     private readonly double _degree;
     private readonly (string Name, Norm Norm)[] _norms;
     private readonly Norm _own;
+    private readonly int[] _sameAs;
+    private readonly double[] _sizes;
+    private readonly double[] _duals;
     private readonly Schedule _schedule;
     private readonly double[] _theta0;
     private readonly double[] _gradient;
@@ -69,6 +72,9 @@ public sealed class TrajectoryObserver
 
         norms.Add(("own", ownNorm));
         _norms = norms.ToArray();
+        _sameAs = _norms.Select((n, k) => Array.FindIndex(_norms, 0, k, e => e.Norm.Name == n.Norm.Name)).ToArray();
+        _sizes = new double[_norms.Length];
+        _duals = new double[_norms.Length];
 
         // ∫η of the part whose scale the optimizer's norm is measured in: the last part (the output row of
         // a composite, whose weight is 1 in the composite norm; the whole θ otherwise).
@@ -90,7 +96,13 @@ public sealed class TrajectoryObserver
     public void Observe(double t, ReadOnlySpan<double> y, in SolverCounters counters)
     {
         ReadOnlySpan<double> theta = _flow.Theta(y);
-        double logLoss = _evaluator.Evaluate(theta, _gradient);
+
+        // One gradient evaluation serves both ∇log L and dθ/dt (for r(t), Definition 5.1): the flow's own
+        // evaluation at y; the CPU evaluator then runs only the forward pass for the margins and q_min.
+        _flow.Evaluate(t, y, _derivative);
+        _flow.LastRelativeGradient.CopyTo(_gradient);
+        double logLoss = _flow.LastLogLoss;
+        _evaluator.EvaluateLoss(theta);
         double qMin = _evaluator.MinMargin;
         double integral = _schedule.Integral(t);
         TrajectoryTable table = Table;
@@ -109,11 +121,19 @@ public sealed class TrajectoryObserver
         // φ⁻¹(log 1/L), defined when log 1/L > φ(0) (Eq. 10).
         double phiInverse = -logLoss > _evaluator.Loss.Phi(0) ? _evaluator.Loss.PhiInverse(-logLoss) : double.NaN;
         table.Set("phiInverse", phiInverse);
-        foreach ((string name, Norm norm) in _norms)
+        double ownGradientDual = double.NaN;
+        for (int k = 0; k < _norms.Length; k++)
         {
-            double size = norm.Value(theta);
+            (string name, Norm norm) = _norms[k];
+
+            // The own norm is often one of ℓ2, ℓ∞, msp: reuse those values (msp costs two SVDs per block).
+            int same = _sameAs[k];
+            double size = same >= 0 ? _sizes[same] : norm.Value(theta);
+            double gradientDual = same >= 0 ? _duals[same] : norm.Dual.Value(_gradient);
+            _sizes[k] = size;
+            _duals[k] = gradientDual;
+            ownGradientDual = gradientDual; // the own norm is the last entry
             double sizeL = Math.Pow(size, _degree);
-            double gradientDual = norm.Dual.Value(_gradient);
             table.Set($"hardMargin_{name}", qMin / sizeL);
             table.Set($"softMargin_{name}", phiInverse / sizeL);
             table.Set($"alignment_{name}", -TensorPrimitives.Dot(theta, _gradient) / (size * gradientDual));
@@ -125,9 +145,8 @@ public sealed class TrajectoryObserver
         table.Set("driftLinfOverEtaIntegral", integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN);
 
         // Definition 5.1: r(t) = ⟨(1/ν) dθ/dt, −g/‖g‖⋆⟩ in the optimizer's norm, with ν = ‖dθ/dt‖ and ν = η.
-        _flow.Evaluate(t, y, _derivative);
         ReadOnlySpan<double> thetaDot = ((ReadOnlySpan<double>)_derivative)[.._layout.Length];
-        double pairing = -TensorPrimitives.Dot(thetaDot, _gradient) / _own.Dual.Value(_gradient);
+        double pairing = -TensorPrimitives.Dot(thetaDot, _gradient) / ownGradientDual;
         double speed = _own.Value(thetaDot);
         table.Set("speed", speed);
         table.Set("rSpeed", speed > 0 ? pairing / speed : double.NaN);

@@ -10,6 +10,7 @@ internal static class CommandRegistry
         new PlotCommand(),
         new SolversCommand(),
         new DataCommand(),
+        new VerifyCommand(),
         new CompareCommand(),
     ];
 }

@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Text.Json;
+using ImplicitBias.Flow.Analysis.Observers;
+using ImplicitBias.Flow.Analysis.Verification;
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Running;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Kernels;
+using ImplicitBias.Flow.Models.Data;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Models.Losses;
+using ImplicitBias.Flow.Models.Networks;
+using ImplicitBias.Flow.Solvers;
+
+namespace ImplicitBias.Flow.Cli.Commands;
+
+/// <summary>
+/// <c>ibflow verify EXPERIMENT.json</c>: runs the first seed of every optimizer of an experiment with the
+/// observers and checks the paper's predictions for its family (SPEC §6) — Lemma C.10 and Theorem 3.1 for
+/// normalized steepest descent, Lemma C.19 and Definition 5.1 for momentum steepest descent, Lemma B.10 and
+/// Lemma C.19 for Adam, alignment, cosine to the last iterate (Fig. 1b) and the KKT certificate of the final
+/// direction (Definition C.4) for all.
+/// </summary>
+internal sealed class VerifyCommand : ICommand
+{
+    /// <summary>Above this many samples the KKT multipliers are restricted to near-minimum-margin samples by default.</summary>
+    private const int KktFullSampleLimit = 256;
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The default margin slack for large problems: λ_i only for q_i(θ̃) ≤ 1.5.</summary>
+    private const double LargeProblemKktSlack = 0.5;
+
+    /// <inheritdoc />
+    public string Name => "verify";
+
+    /// <inheritdoc />
+    public string Summary => "Run an experiment and check the paper's predictions (limits, bounds, KKT).";
+
+    /// <inheritdoc />
+    public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        string? path = null;
+        bool json = false, kkt = true;
+        double? slack = null;
+        var overrides = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            string a = args[i];
+            switch (a)
+            {
+                case "--help" or "-h":
+                    PrintHelp(output);
+                    return 0;
+                case "--json":
+                    json = true;
+                    break;
+                case "--no-kkt":
+                    kkt = false;
+                    break;
+                case "--kkt-slack":
+                    if (i + 1 >= args.Count || !double.TryParse(args[++i], NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || !(s >= 0))
+                    {
+                        throw new UserError("--kkt-slack needs a number ≥ 0 (Infinity for all samples).");
+                    }
+
+                    slack = s;
+                    break;
+                default:
+                    if (a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal))
+                    {
+                        overrides.Add(a);
+                    }
+                    else if (!a.StartsWith('-') && path is null)
+                    {
+                        path = a;
+                    }
+                    else
+                    {
+                        throw new UserError($"unknown option '{a}' (see ibflow verify --help).");
+                    }
+
+                    break;
+            }
+        }
+
+        if (path is null)
+        {
+            throw new UserError("missing EXPERIMENT.json (see ibflow verify --help).");
+        }
+
+        ExperimentSettings settings;
+        Dataset data;
+        try
+        {
+            settings = ExperimentLoader.Load(path, overrides);
+            data = ExperimentBuilder.Data(settings);
+        }
+        catch (ExperimentException e)
+        {
+            throw new UserError(e.Message);
+        }
+
+        if (settings.Solver.Method == "discrete")
+        {
+            throw new UserError("verify checks the continuous-time flows; Solver:Method 'discrete' is not supported (use auto or an ODE method).");
+        }
+
+        FullyConnectedNetwork network = ExperimentBuilder.Network(settings.Model, data.Dimension);
+        Loss loss = ExperimentBuilder.Loss(settings);
+        ulong seed = settings.Seeds.Count > 0 ? settings.Seeds[0] : settings.Model.Seed;
+        double[] theta0;
+        try
+        {
+            theta0 = ExperimentBuilder.InitialTheta(settings, network, seed);
+        }
+        catch (ExperimentException e)
+        {
+            throw new UserError(e.Message);
+        }
+
+        var options = new VerifyOptions(
+            Kkt: kkt,
+            KktMarginSlack: slack ?? (data.Count > KktFullSampleLimit ? LargeProblemKktSlack : double.PositiveInfinity));
+        var reports = new List<OptimizerReport>();
+        foreach (OptimizerSettings o in settings.Optimizers)
+        {
+            reports.Add(RunOne(settings, o, network, data, loss, theta0, options));
+        }
+
+        if (json)
+        {
+            WriteJson(settings, reports, output);
+        }
+        else
+        {
+            WriteTable(settings, reports, output);
+        }
+
+        return 0;
+    }
+
+    private static OptimizerReport RunOne(ExperimentSettings settings, OptimizerSettings o, FullyConnectedNetwork network, Dataset data, Loss loss, double[] theta0, VerifyOptions options)
+    {
+        GradientBackend backend;
+        try
+        {
+            backend = ExperimentBuilder.Backend(settings, network, data, loss);
+        }
+        catch (ExperimentException e)
+        {
+            throw new UserError(e.Message);
+        }
+
+        using (backend)
+        {
+            OptimizerFlow flow;
+            try
+            {
+                flow = new OptimizerFlow(backend.Oracle, ExperimentBuilder.Parts(o, network), o.Power, o.TimeOffset, new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale));
+            }
+            catch (ArgumentException e)
+            {
+                throw new UserError($"optimizer '{o.Label}': {e.Message}");
+            }
+
+            var evaluator = new LossEvaluator(network, data, loss);
+            SaveAt saveAt = settings.Save.Times.Count > 0
+                ? SaveAt.Times(settings.Save.Times.ToArray())
+                : FlowSolver.LogSpacedTimes(settings.Stop.MaxTime, settings.Save.PointsPerDecade);
+            var solve = new FlowSolveOptions
+            {
+                Method = settings.Solver.Method,
+                TargetLogLoss = settings.Stop.TargetLogLoss,
+                MaxTime = settings.Stop.MaxTime,
+                MaxSteps = settings.Stop.MaxSteps,
+                SaveAt = saveAt,
+            };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            ObservedRun run = ObservedFlow.Run(flow, evaluator, theta0, solve);
+            double seconds = clock.Elapsed.TotalSeconds;
+            IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(run, flow, evaluator, options);
+            return new OptimizerReport(o.Label, PredictionChecks.Family(flow), run, rows, seconds, clock.Elapsed.TotalSeconds - seconds);
+        }
+    }
+
+    private static string VerdictText(Verdict v) => v switch
+    {
+        Verdict.Holds => "holds",
+        Verdict.NotYetConverged => "not yet converged",
+        _ => "violated",
+    };
+
+    private static string Number(double v) => double.IsNaN(v) ? "–" : v.ToString("G5", CultureInfo.InvariantCulture);
+
+    private static void WriteTable(ExperimentSettings settings, List<OptimizerReport> reports, TextWriter output)
+    {
+        output.WriteLine($"verify {settings.Name} (seed {(settings.Seeds.Count > 0 ? settings.Seeds[0] : settings.Model.Seed)}; trend = slope of log|value − predicted| vs log t over the last decade)");
+        foreach (OptimizerReport r in reports)
+        {
+            TrajectoryTable table = r.Run.Table;
+            output.WriteLine();
+            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(table.Last("logLoss"))}, ∫η = {Number(table.Last("etaIntegral"))}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
+            output.WriteLine($"  {"quantity",-56} {"reference",-12} {"predicted",-20} {"measured",-12} {"trend",-9} {"verdict",-18} tol");
+            foreach (PredictionRow row in r.Rows)
+            {
+                output.WriteLine($"  {row.Quantity,-56} {row.Reference,-12} {row.Predicted,-20} {Number(row.Measured),-12} {Number(row.Trend),-9} {VerdictText(row.Verdict),-18} {Number(row.Tolerance)}");
+                if (row.Extra is { } extra)
+                {
+                    output.WriteLine($"  {string.Empty,-56} {string.Join(", ", extra.Select(kv => $"{kv.Key} = {Number(kv.Value)}"))}");
+                }
+            }
+        }
+    }
+
+    private static void WriteJson(ExperimentSettings settings, List<OptimizerReport> reports, TextWriter output)
+    {
+        static double? Finite(double v) => double.IsFinite(v) ? v : null;
+        var rows = reports.SelectMany(r => r.Rows.Select(row =>
+        {
+            var o = new Dictionary<string, object?>
+            {
+                ["optimizer"] = r.Label,
+                ["family"] = r.Family.ToString(),
+                ["quantity"] = row.Quantity,
+                ["reference"] = row.Reference,
+                ["predicted"] = row.Predicted,
+                ["measured"] = Finite(row.Measured),
+                ["trend"] = Finite(row.Trend),
+                ["verdict"] = VerdictText(row.Verdict),
+                ["tolerance"] = Finite(row.Tolerance),
+            };
+            if (row.Extra is { } extra)
+            {
+                o["extra"] = extra.ToDictionary(kv => kv.Key, kv => Finite(kv.Value));
+            }
+
+            return o;
+        }));
+        var runs = reports.Select(r => new Dictionary<string, object?>
+        {
+            ["optimizer"] = r.Label,
+            ["status"] = r.Run.Result.Status.ToString(),
+            ["finalTime"] = Finite(r.Run.Result.FinalTime),
+            ["logLoss"] = Finite(r.Run.Table.Last("logLoss")),
+            ["etaIntegral"] = Finite(r.Run.Table.Last("etaIntegral")),
+            ["solveSeconds"] = r.SolveSeconds,
+            ["checkSeconds"] = r.CheckSeconds,
+        });
+        output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?> { ["experiment"] = settings.Name, ["runs"] = runs, ["rows"] = rows }, JsonOptions));
+    }
+
+    private static void PrintHelp(TextWriter output)
+    {
+        output.WriteLine("Usage: ibflow verify EXPERIMENT.json [--json] [--no-kkt] [--kkt-slack S] [--Key:Sub=value ...]");
+        output.WriteLine();
+        output.WriteLine("Runs the first seed of every optimizer of the experiment with the observers and prints one row per");
+        output.WriteLine("prediction that applies (SPEC §6): quantity, paper reference, predicted limit or bound, value at the");
+        output.WriteLine("end, trend (slope of log|value − predicted| against log t over the last decade; negative = approaching),");
+        output.WriteLine("verdict (holds / not yet converged / violated) and the tolerance used.");
+        output.WriteLine();
+        output.WriteLine("  --json         one JSON object: {experiment, runs, rows[{quantity, reference, predicted, measured, verdict, ...}]}");
+        output.WriteLine("  --no-kkt       skip the KKT certificates of the final direction");
+        output.WriteLine($"  --kkt-slack S  give KKT multipliers only to samples with q_i(θ̃) ≤ 1 + S (default: all samples up to m = {KktFullSampleLimit}, S = {LargeProblemKktSlack} above)");
+        output.WriteLine("  --Key:Sub=v    override an experiment setting (as for every verb reading experiment files)");
+    }
+
+    private sealed record OptimizerReport(string Label, OptimizerFamily Family, ObservedRun Run, IReadOnlyList<PredictionRow> Rows, double SolveSeconds, double CheckSeconds);
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+
+namespace ImplicitBias.Flow.Cli.Tests;
+
+public sealed class VerifyCommandTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"ibflow-verify-{Guid.NewGuid():N}");
+
+    public VerifyCommandTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Experiment(string optimizers)
+    {
+        string path = Path.Combine(_dir, "tiny.json");
+        File.WriteAllText(path, $$"""
+            {
+              "Name": "tiny",
+              "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 3, "Seed": 1 },
+              "Model": { "Depth": 2, "Width": 4, "Activation": "relu-q", "Q": 2, "InitScale": 0.5, "Seed": 2 },
+              "Optimizers": [ {{optimizers}} ],
+              "Solver": { "Backend": "cpu" },
+              "Stop": { "TargetLogLoss": -50 }
+            }
+            """);
+        return path;
+    }
+
+    [Fact]
+    public void Json_TinyExperiment_RowsHaveTheKeys()
+    {
+        string path = Experiment("""{ "Name": "ngd", "Eta0": 1.0, "Power": 0.8 }, { "Name": "signum", "Eta0": 0.1, "Power": 0.8 }""");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = Program.Run(["verify", path, "--json"], output, error);
+        Assert.True(code == 0, error.ToString());
+        using JsonDocument doc = JsonDocument.Parse(output.ToString());
+        JsonElement rows = doc.RootElement.GetProperty("rows");
+        Assert.True(rows.GetArrayLength() >= 10);
+        string[] verdicts = ["holds", "not yet converged", "violated"];
+        foreach (JsonElement row in rows.EnumerateArray())
+        {
+            Assert.False(string.IsNullOrEmpty(row.GetProperty("quantity").GetString()));
+            Assert.False(string.IsNullOrEmpty(row.GetProperty("reference").GetString()));
+            Assert.False(string.IsNullOrEmpty(row.GetProperty("predicted").GetString()));
+            Assert.True(row.TryGetProperty("measured", out _));
+            Assert.Contains(row.GetProperty("verdict").GetString(), verdicts);
+        }
+
+        // NGD's own prediction of Lemma C.10 and both optimizers' runs are reported.
+        Assert.Contains(rows.EnumerateArray(), r => r.GetProperty("optimizer").GetString() == "ngd" && r.GetProperty("reference").GetString() == "Lemma C.10");
+        Assert.Contains(rows.EnumerateArray(), r => r.GetProperty("optimizer").GetString() == "signum" && r.GetProperty("reference").GetString() == "Lemma C.19");
+        Assert.Equal(2, doc.RootElement.GetProperty("runs").GetArrayLength());
+    }
+
+    [Fact]
+    public void Table_WithOverride_PrintsVerdicts()
+    {
+        string path = Experiment("""{ "Name": "ngd", "Eta0": 1.0, "Power": 0.8 }""");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, Program.Run(["verify", path, "--Stop:TargetLogLoss=-20"], output, error));
+        string text = output.ToString();
+        Assert.Contains("Lemma C.10", text);
+        Assert.Contains("log L = -20", text);
+        Assert.Contains("holds", text);
+    }
+
+    [Fact]
+    public void MissingFile_IsUserError()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(2, Program.Run(["verify", Path.Combine(_dir, "none.json")], output, error));
+        Assert.Contains("ibflow verify:", error.ToString());
+    }
+}

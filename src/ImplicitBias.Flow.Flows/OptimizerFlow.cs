@@ -142,6 +142,15 @@ public sealed class OptimizerFlow
     /// <summary>The layout block of part <paramref name="part"/>'s second moment ṽ, or −1.</summary>
     public int SecondMomentBlock(int part) => _secondMomentBlock[part];
 
+    /// <summary>The gradient oracle of the flow (for observers that need ∇ log L at a saved state).</summary>
+    public IGradientOracle Oracle => _oracle;
+
+    /// <summary>The offset of part <paramref name="part"/> inside θ.</summary>
+    public int PartOffset(int part) => _partOffset[part];
+
+    /// <summary>The number of parameters of part <paramref name="part"/>.</summary>
+    public int PartLength(int part) => _partLength[part];
+
     /// <summary>θ inside a flat state.</summary>
     public ReadOnlySpan<double> Theta(ReadOnlySpan<double> y) => y[..Parameters.Length];
 

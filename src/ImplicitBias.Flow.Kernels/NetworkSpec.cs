@@ -59,6 +59,32 @@ public sealed record NetworkSpec(
     double Power,
     LossKind Loss)
 {
+    /// <summary>
+    /// The spec of a Models network and loss, so the device evaluator and the managed
+    /// <c>LossEvaluator</c> are built from one description (the enums share their order; mapped by name here
+    /// so a reordering cannot silently swap activations).
+    /// </summary>
+    public static NetworkSpec From(ImplicitBias.Flow.Models.Networks.FullyConnectedNetwork network, ImplicitBias.Flow.Models.Losses.Loss loss)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(loss);
+        ActivationKind activation = network.Activation.Kind switch
+        {
+            ImplicitBias.Flow.Models.Networks.ActivationKind.Relu => ActivationKind.Relu,
+            ImplicitBias.Flow.Models.Networks.ActivationKind.ReluPower => ActivationKind.ReluPower,
+            ImplicitBias.Flow.Models.Networks.ActivationKind.Quadratic => ActivationKind.Quadratic,
+            ImplicitBias.Flow.Models.Networks.ActivationKind.Identity => ActivationKind.Identity,
+            _ => throw new ArgumentException($"No device activation for {network.Activation.Kind}."),
+        };
+        LossKind kind = loss.Kind switch
+        {
+            ImplicitBias.Flow.Models.Losses.LossKind.Exponential => LossKind.Exponential,
+            ImplicitBias.Flow.Models.Losses.LossKind.Logistic => LossKind.Logistic,
+            _ => throw new ArgumentException($"No device loss for {loss.Kind}."),
+        };
+        return new NetworkSpec(network.InputDimension, network.Widths.Skip(1).ToArray(), activation, network.Activation.Power, kind);
+    }
+
     /// <summary>Checks shapes and the activation power; throws <see cref="ArgumentException"/> otherwise.</summary>
     public void Validate()
     {

@@ -126,12 +126,7 @@ public static class ExperimentBuilder
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(loss);
-        var spec = new NetworkSpec(
-            network.InputDimension,
-            network.Widths.Skip(1).ToArray(),
-            (Kernels.ActivationKind)(int)network.Activation.Kind,
-            network.Activation.Power,
-            loss.Kind == Models.Losses.LossKind.Logistic ? Kernels.LossKind.Logistic : Kernels.LossKind.Exponential);
+        NetworkSpec spec = NetworkSpec.From(network, loss);
         try
         {
             return GradientBackends.Create(GradientBackends.Parse(settings.Solver.Backend), spec, data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss)));

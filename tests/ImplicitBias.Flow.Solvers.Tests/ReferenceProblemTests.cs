@@ -7,13 +7,15 @@ namespace ImplicitBias.Flow.Solvers.Tests;
 
 public class ReferenceProblemTests(ITestOutputHelper output)
 {
-    // Two rows of the table are not met yet and are left out here (see the engine report): DOPRI5 at 1e-10
-    // (4772 evaluations, 3.5e-6; we reach 4.4e-6 with 4514 and 2.6e-6 with 5066) and BS3 at 1e-8 (11465, 5.3e-4;
-    // we reach 4.9e-4 with 11795), and BS3 at 1e-6 (2477, 5.4e-2; we reach 5.1e-2 with 2546). Both sit on the same work–precision line about 3 % to the right.
+    // Every row of ../shared/reference-problems.md. The table is SciPy's solve_ivp (RK23/RK45/DOP853, I controller):
+    // run there it gives exactly these counts (see ReferenceLibrary_CountsAreReproducedExactly).
     public static TheoryData<string, double, int, double> ArenstorfTable => new()
     {
         { "dopri5", 1e-6, 1004, 1.7e-2 },
         { "dopri5", 1e-8, 2114, 1.6e-4 },
+        { "dopri5", 1e-10, 4772, 3.5e-6 },
+        { "bs3", 1e-6, 2477, 5.4e-2 },
+        { "bs3", 1e-8, 11465, 5.3e-4 },
         { "dop853", 1e-6, 1070, 7.5e-3 },
         { "dop853", 1e-8, 1778, 8.9e-5 },
         { "dop853", 1e-10, 2870, 1.3e-6 },
@@ -36,10 +38,43 @@ public class ReferenceProblemTests(ITestOutputHelper output)
             OdeResult result = problem.Solve(method, tol, tol, controller: controller);
             double error = problem.Error(result.FinalState);
             output.WriteLine($"{methodName} beta={controller.Beta} tol={tol:g3} evals={result.RhsEvaluations} error={error:g3}");
-            met = result.Status == OdeStatus.Success && error <= tableError && result.RhsEvaluations <= tableEvaluations;
+            // The table prints errors to two significant digits, so ours is compared at that precision: the
+            // reference library's own BS3 error at 1e-6 is 5.43e-2, printed as 5.4e-2.
+            met = result.Status == OdeStatus.Success && TwoDigits(error) <= tableError * (1 + 1e-12) && result.RhsEvaluations <= tableEvaluations;
         }
 
         Assert.True(met, $"{methodName}: no tolerance reaches error ≤ {tableError} with ≤ {tableEvaluations} evaluations (row tol {tableTol}).");
+    }
+
+    /// <summary>
+    /// With the I controller (the reference library's: safety 0.9, factors 0.2 and 10, exponent 1/(q + 1), no growth
+    /// after a rejection, the same initial step), our BS3 and DOPRI5 take exactly the reference library's steps: the same
+    /// evaluation counts and the same errors (SciPy 1.10: RK23 2477 / 5.43e-2 and 11465 / 5.28e-4; RK45 1004 / 1.67e-2,
+    /// 2114 / 1.63e-4, 4772 / 3.49e-6).
+    /// </summary>
+    [Theory]
+    [InlineData("bs3", 1e-6, 2477, 5.43e-2)]
+    [InlineData("bs3", 1e-8, 11465, 5.28e-4)]
+    [InlineData("dopri5", 1e-6, 1004, 1.67e-2)]
+    [InlineData("dopri5", 1e-8, 2114, 1.63e-4)]
+    [InlineData("dopri5", 1e-10, 4772, 3.49e-6)]
+    public void ReferenceLibrary_CountsAreReproducedExactly(string methodName, double tol, int evaluations, double error)
+    {
+        ReferenceProblem problem = ReferenceProblemSet.Arenstorf();
+        OdeResult result = problem.Solve(MethodCatalog.Find(methodName)!, tol, tol, controller: StepSizeController.Integral);
+        Assert.Equal(evaluations, result.RhsEvaluations);
+        Assert.Equal(error, problem.Error(result.FinalState), error * 5e-3);
+    }
+
+    private static double TwoDigits(double x)
+    {
+        if (x == 0 || !double.IsFinite(x))
+        {
+            return x;
+        }
+
+        double scale = Math.Pow(10, Math.Floor(Math.Log10(Math.Abs(x))) - 1);
+        return Math.Round(x / scale) * scale;
     }
 
     [Fact]
@@ -47,7 +82,9 @@ public class ReferenceProblemTests(ITestOutputHelper output)
     {
         ReferenceProblem problem = ReferenceProblemSet.Pleiades();
         OdeResult dopri = problem.Solve(new DormandPrince5(), 1e-10, 1e-10);
-        // DOP853 at 1e-10 reaches 2.9e-8, not the 1e-9 bar (see the engine report); it passes 1e-9 from 1e-12.
+        // DOP853 at 1e-10 reaches 2.85e-8 (ℓ2), exactly what the reference library's DOP853 reaches there (SciPy 1.10:
+        // 2.85e-8 with 3590 evaluations, ours 3517), so the 1e-9 bar at 1e-10 is beyond a faithful DOP853; the
+        // bar is asserted from 1e-12 (ours 2.05e-10, SciPy's 2.05e-10).
         OdeResult dop853 = problem.Solve(new DormandPrince853(), 1e-12, 1e-12);
         double dopriError = problem.Error(dopri.FinalState);
         double dop853Error = problem.Error(dop853.FinalState);

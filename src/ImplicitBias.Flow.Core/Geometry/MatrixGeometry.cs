@@ -120,11 +120,11 @@ public static class MatrixGeometry
     }
 }
 
-/// <summary>The spectral norm ‖W‖sp (largest singular value) of one row-major matrix; dual: nuclear.</summary>
-public sealed class SpectralNorm : Norm
+/// <summary>A norm of row-major matrices of one shape (the spectral / nuclear dual pair).</summary>
+public abstract class MatrixNorm : Norm
 {
-    /// <summary>Creates the spectral norm of <paramref name="rows"/>×<paramref name="cols"/> matrices.</summary>
-    public SpectralNorm(int rows, int cols)
+    /// <summary>Fixes the shape of the matrices the norm measures.</summary>
+    protected MatrixNorm(int rows, int cols)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
@@ -137,6 +137,16 @@ public sealed class SpectralNorm : Norm
 
     /// <summary>Number of columns.</summary>
     public int Cols { get; }
+}
+
+/// <summary>The spectral norm ‖W‖sp (largest singular value) of one row-major matrix; dual: nuclear.</summary>
+public sealed class SpectralNorm : MatrixNorm
+{
+    /// <summary>Creates the spectral norm of <paramref name="rows"/>×<paramref name="cols"/> matrices.</summary>
+    public SpectralNorm(int rows, int cols)
+        : base(rows, cols)
+    {
+    }
 
     /// <inheritdoc/>
     public override string Name => "sp";
@@ -154,22 +164,13 @@ public sealed class SpectralNorm : Norm
 }
 
 /// <summary>The nuclear norm ‖W‖nuc (sum of singular values) of one row-major matrix; dual: spectral.</summary>
-public sealed class NuclearNorm : Norm
+public sealed class NuclearNorm : MatrixNorm
 {
     /// <summary>Creates the nuclear norm of <paramref name="rows"/>×<paramref name="cols"/> matrices.</summary>
     public NuclearNorm(int rows, int cols)
+        : base(rows, cols)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
-        Rows = rows;
-        Cols = cols;
     }
-
-    /// <summary>Number of rows.</summary>
-    public int Rows { get; }
-
-    /// <summary>Number of columns.</summary>
-    public int Cols { get; }
 
     /// <inheritdoc/>
     public override string Name => "nuc";

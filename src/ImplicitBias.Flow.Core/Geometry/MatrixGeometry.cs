@@ -36,14 +36,7 @@ public static class MatrixGeometry
             return;
         }
 
-        _workspaces ??= [];
-        if (!_workspaces.TryGetValue((rows, cols), out PolarFactorWorkspace? ws))
-        {
-            ws = new PolarFactorWorkspace(rows, cols);
-            _workspaces[(rows, cols)] = ws;
-        }
-
-        ws.Compute(g, output);
+        Workspace(rows, cols).Compute(g, output);
     }
 
     /// <summary>The singular values of the row-major matrix, in decreasing order (min(rows, cols) of them).</summary>
@@ -55,7 +48,24 @@ public static class MatrixGeometry
             return [L2Norm.Euclidean(g)];
         }
 
-        return ToMatrix(rows, cols, g).Svd(computeVectors: false).S.ToArray();
+        var values = new double[Math.Min(rows, cols)];
+        Workspace(rows, cols).SingularValues(g, values);
+        return values;
+    }
+
+    /// <summary>The largest singular value ‖G‖sp of the row-major matrix (see <see cref="PolarFactorWorkspace.SingularValues"/>).</summary>
+    public static double LargestSingularValue(int rows, int cols, ReadOnlySpan<double> g)
+    {
+        CheckShape(rows, cols, g.Length, g.Length);
+        if (rows == 1 || cols == 1)
+        {
+            return L2Norm.Euclidean(g);
+        }
+
+        PolarFactorWorkspace workspace = Workspace(rows, cols);
+        Span<double> values = workspace.SingularValueBuffer;
+        workspace.SingularValues(g, values, largestOnly: true);
+        return values[0];
     }
 
     /// <summary>
@@ -95,6 +105,18 @@ public static class MatrixGeometry
                 output[(i * cols) + j] = ui * svd.VT[0, j];
             }
         }
+    }
+
+    private static PolarFactorWorkspace Workspace(int rows, int cols)
+    {
+        _workspaces ??= [];
+        if (!_workspaces.TryGetValue((rows, cols), out PolarFactorWorkspace? ws))
+        {
+            ws = new PolarFactorWorkspace(rows, cols);
+            _workspaces[(rows, cols)] = ws;
+        }
+
+        return ws;
     }
 
     private static Matrix<double> ToMatrix(int rows, int cols, ReadOnlySpan<double> g)
@@ -157,7 +179,7 @@ public sealed class SpectralNorm : MatrixNorm
     private NuclearNorm? _dual;
 
     /// <inheritdoc/>
-    public override double Value(ReadOnlySpan<double> x) => MatrixGeometry.SingularValues(Rows, Cols, x)[0];
+    public override double Value(ReadOnlySpan<double> x) => MatrixGeometry.LargestSingularValue(Rows, Cols, x);
 
     /// <summary>The polar factor U Vᵀ: spectral norm 1 and ⟨U Vᵀ, G⟩ = ‖G‖nuc (Definition C.25).</summary>
     public override void SteepestDirection(ReadOnlySpan<double> g, Span<double> u) => MatrixGeometry.PolarFactor(Rows, Cols, g, u);

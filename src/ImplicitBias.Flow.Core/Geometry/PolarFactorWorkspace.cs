@@ -1,10 +1,12 @@
+using System.Numerics.Tensors;
 using MathNet.Numerics.Providers.LinearAlgebra;
 
 namespace ImplicitBias.Flow.Core.Geometry;
 
 /// <summary>
 /// Reusable buffers for the exact polar factor U Vᵀ of rows×cols matrices (Muon's orthogonalization,
-/// Definition C.26), so that a flow evaluating it at every right-hand side allocates nothing of its own.
+/// Definition C.26) and for their singular values (the spectral and nuclear norms), so that a flow evaluating
+/// them at every right-hand side or save allocates nothing of its own.
 /// Not thread-safe: use one workspace per thread.
 /// </summary>
 /// <remarks>
@@ -24,6 +26,8 @@ public sealed class PolarFactorWorkspace
     private readonly double[] _u;
     private readonly double[] _vt;
     private readonly double[] _pr;
+    private readonly System.Numerics.Complex[] _eigenvalues;
+    private readonly double[] _singularValues;
 
     /// <summary>Creates buffers for <paramref name="rows"/>×<paramref name="cols"/> matrices.</summary>
     public PolarFactorWorkspace(int rows, int cols)
@@ -40,7 +44,12 @@ public sealed class PolarFactorWorkspace
         _u = new double[k * k];
         _vt = new double[k * k];
         _pr = new double[k * k];
+        _eigenvalues = new System.Numerics.Complex[k];
+        _singularValues = new double[k];
     }
+
+    /// <summary>A buffer of min(rows, cols) values for callers of <see cref="SingularValues"/> that keep no array of their own.</summary>
+    public Span<double> SingularValueBuffer => _singularValues;
 
     /// <summary>Number of rows of the matrices this workspace serves.</summary>
     public int Rows { get; }
@@ -69,27 +78,35 @@ public sealed class PolarFactorWorkspace
         bool tall = rows >= cols;
         int n = tall ? rows : cols, k = tall ? cols : rows;
 
-        // T (n×k, column-major): T = G when tall, T = Gᵀ when wide; both read G row-major.
-        bool zero = true;
-        for (int j = 0; j < k; j++)
+        // U Vᵀ is invariant under G → G/s, so G is divided by its largest magnitude first: a trial stage with
+        // entries near 1e300 (or 1e−300) then factors as well as one of order one. A non-finite G (a wild trial
+        // stage) gives NaN, which the solver's finiteness check rejects, instead of an exception from the SVD.
+        double scale = MaxMagnitude(g);
+        if (!double.IsFinite(scale))
         {
-            for (int i = 0; i < n; i++)
-            {
-                double v = tall ? g[(i * cols) + j] : g[(j * cols) + i];
-                _q[i + (j * n)] = v;
-                zero &= v == 0;
-            }
+            output.Fill(double.NaN);
+            return;
         }
 
-        if (zero)
+        if (scale == 0)
         {
             output.Clear();
             return;
         }
 
+        LoadTall(g, 1 / scale);
         ILinearAlgebraProvider provider = LinearAlgebraControl.Provider;
-        provider.ThinQRFactor(_q, n, k, _r, _tau);
-        provider.SingularValueDecomposition(true, _r, k, k, _s, _u, _vt);
+        try
+        {
+            provider.ThinQRFactor(_q, n, k, _r, _tau);
+            provider.SingularValueDecomposition(true, _r, k, k, _s, _u, _vt);
+        }
+        catch (MathNet.Numerics.NonConvergenceException)
+        {
+            // Left to the solver as for a non-finite input: the step is rejected and retried smaller.
+            output.Fill(double.NaN);
+            return;
+        }
 
         double smax = 0;
         for (int a = 0; a < k; a++)
@@ -138,5 +155,115 @@ public sealed class PolarFactorWorkspace
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Writes the singular values of the row-major matrix <paramref name="g"/> in decreasing order into
+    /// <paramref name="singularValues"/> (min(rows, cols) of them). NaN in, NaN out.
+    /// </summary>
+    /// <remarks>
+    /// The fast path takes the eigenvalues λ of the k×k Gram matrix of G/s (s = max |g|) from MathNet's
+    /// symmetric eigensolver and σ = s √λ: about 9× faster than a thin QR + SVD for a 30×256 block
+    /// (measured: 0.08 vs 0.72 ms), and the analysis layer evaluates these norms at every save. Squaring
+    /// costs accuracy only in the small singular values (absolute error ≈ ε λ_max / σ_i), so the fast path is
+    /// kept when λ_min ≥ 1e−4 λ_max (each σ_i then exact to ≈ k·ε·1e4 relative) or when only the largest
+    /// singular value is asked for (<paramref name="largestOnly"/>: exact to ≈ k·ε); otherwise MathNet's SVD
+    /// gives all of them to round-off (this path allocates).
+    /// </remarks>
+    public void SingularValues(ReadOnlySpan<double> g, Span<double> singularValues, bool largestOnly = false)
+    {
+        int rows = Rows, cols = Cols, k = Math.Min(rows, cols), n = Math.Max(rows, cols);
+        if (g.Length != rows * cols || singularValues.Length != k)
+        {
+            throw new ArgumentException($"Expected {rows}×{cols} = {rows * cols} values and {k} outputs, got {g.Length} and {singularValues.Length}.");
+        }
+
+        double scale = MaxMagnitude(g);
+        if (!double.IsFinite(scale) || scale == 0)
+        {
+            singularValues.Fill(scale == 0 ? 0 : double.NaN);
+            return;
+        }
+
+        if (k == 1)
+        {
+            singularValues[0] = L2Norm.Euclidean(g);
+            return;
+        }
+
+        LoadTall(g, 1 / scale);
+        ILinearAlgebraProvider provider = LinearAlgebraControl.Provider;
+
+        // Gram matrix TᵀT (k×k) of the tall T: column j of T is contiguous in _q.
+        ReadOnlySpan<double> t = _q;
+        for (int i = 0; i < k; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                double dot = TensorPrimitives.Dot(t.Slice(i * n, n), t.Slice(j * n, n));
+                _r[i + (j * k)] = dot;
+                _r[j + (i * k)] = dot;
+            }
+        }
+
+        provider.EigenDecomp(true, k, _r, _u, _eigenvalues, _vt);
+        double lambdaMax = 0, lambdaMin = double.PositiveInfinity;
+        for (int a = 0; a < k; a++)
+        {
+            lambdaMax = Math.Max(lambdaMax, _eigenvalues[a].Real);
+            lambdaMin = Math.Min(lambdaMin, _eigenvalues[a].Real);
+        }
+
+        if (largestOnly || lambdaMin >= 1e-4 * lambdaMax)
+        {
+            for (int a = 0; a < k; a++)
+            {
+                _s[a] = Math.Sqrt(Math.Max(_eigenvalues[a].Real, 0));
+            }
+
+            Array.Sort(_s);
+            for (int a = 0; a < k; a++)
+            {
+                singularValues[a] = scale * _s[k - 1 - a];
+            }
+
+            return;
+        }
+
+        // Ill-conditioned: MathNet's SVD of G itself (values only; measured faster than its managed thin QR
+        // followed by the SVD of R for these shapes: 1.1 vs 3.2 ms at 70×110).
+        MathNet.Numerics.LinearAlgebra.Matrix<double> matrix = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(n, k, _q);
+        MathNet.Numerics.LinearAlgebra.Vector<double> values = matrix.Svd(computeVectors: false).S;
+        for (int a = 0; a < k; a++)
+        {
+            singularValues[a] = scale * values[a];
+        }
+    }
+
+    // T (n×k, column-major): T = s·G when tall, T = s·Gᵀ when wide; both read G row-major.
+    private void LoadTall(ReadOnlySpan<double> g, double s)
+    {
+        int rows = Rows, cols = Cols;
+        bool tall = rows >= cols;
+        int n = tall ? rows : cols, k = tall ? cols : rows;
+        for (int j = 0; j < k; j++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                _q[i + (j * n)] = s * (tall ? g[(i * cols) + j] : g[(j * cols) + i]);
+            }
+        }
+    }
+
+    private static double MaxMagnitude(ReadOnlySpan<double> g)
+    {
+        // max |g_i|, NaN as soon as one entry is NaN (Math.Max propagates NaN).
+        double max = 0;
+        foreach (double v in g)
+        {
+            max = Math.Max(max, Math.Abs(v));
+        }
+
+        return max;
     }
 }

@@ -93,4 +93,66 @@ public class PolarFactorTests
         // and the SVD factors on every call.
         Assert.True(allocated < 3 * 8 * 6000, $"allocated {allocated} bytes");
     }
+
+    [Theory]
+    [InlineData(30, 256, 1.0)]
+    [InlineData(256, 30, 1.0)]
+    [InlineData(7, 5, 1e-200)]
+    [InlineData(5, 7, 1e200)]
+    public void SingularValues_MatchMathNetSvd_WellConditioned_AnyScale(int r, int c, double scale)
+    {
+        // The Gram fast path (λ_min ≥ 1e−4 λ_max here: random matrices of these shapes) against a direct SVD.
+        var rng = new Random((r * 7) + c);
+        Matrix<double> g = Random(rng, r, c);
+        double[] expected = g.Svd(false).S.Select(v => v * scale).ToArray();
+        double[] actual = MatrixGeometry.SingularValues(r, c, RowMajor(g * scale));
+        Assert.Equal(expected.Length, actual.Length);
+        for (int a = 0; a < expected.Length; a++)
+        {
+            Assert.True(Math.Abs(actual[a] - expected[a]) <= 1e-12 * expected[0], $"σ{a}: {actual[a]} vs {expected[a]}");
+        }
+
+        Assert.Equal(expected[0], new SpectralNorm(r, c).Value(RowMajor(g * scale)), expected[0] * 1e-13);
+        Assert.Equal(expected.Sum(), new NuclearNorm(r, c).Value(RowMajor(g * scale)), expected.Sum() * 1e-12);
+    }
+
+    [Fact]
+    public void SingularValues_OfRankDeficientMatrix_AreExactZerosBeyondTheRank()
+    {
+        // Rank 2 in 6×9 (dead units give zero rows of a gradient): squaring through the Gram matrix would turn
+        // the zero singular values into ≈ √ε ≈ 1e−8; the QR + SVD fallback keeps them at round-off.
+        var rng = new Random(3);
+        Matrix<double> g = Random(rng, 6, 1).TransposeAndMultiply(Random(rng, 9, 1)) + Random(rng, 6, 1).TransposeAndMultiply(Random(rng, 9, 1));
+        double[] actual = MatrixGeometry.SingularValues(6, 9, RowMajor(g));
+        double[] expected = g.Svd(false).S.ToArray();
+        for (int a = 0; a < 6; a++)
+        {
+            Assert.True(Math.Abs(actual[a] - expected[a]) <= 1e-13 * expected[0], $"σ{a}: {actual[a]} vs {expected[a]}");
+        }
+
+        Assert.True(actual[2] < 1e-14 * actual[0]);
+        Assert.Equal(expected.Sum(), new NuclearNorm(6, 9).Value(RowMajor(g)), 1e-13 * expected.Sum());
+    }
+
+    [Fact]
+    public void NonFiniteInput_GivesNaN_NotAnException()
+    {
+        // A wild trial stage of a Muon flow can hold NaN or ∞: the solver rejects NaN derivatives and retries
+        // a smaller step, so the polar factor and the norms must return NaN rather than throw from the SVD.
+        var g = new double[12];
+        for (int i = 0; i < g.Length; i++)
+        {
+            g[i] = i - 5.5;
+        }
+
+        g[7] = double.NaN;
+        var p = new double[12];
+        MatrixGeometry.PolarFactor(3, 4, g, p);
+        Assert.All(p, v => Assert.True(double.IsNaN(v)));
+        Assert.True(double.IsNaN(new SpectralNorm(3, 4).Value(g)));
+        g[7] = double.PositiveInfinity;
+        MatrixGeometry.PolarFactor(4, 3, g, p);
+        Assert.All(p, v => Assert.True(double.IsNaN(v)));
+        Assert.True(double.IsNaN(new NuclearNorm(4, 3).Value(g)));
+    }
 }

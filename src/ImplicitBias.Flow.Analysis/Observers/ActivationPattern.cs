@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Models.Data;
+using ImplicitBias.Flow.Models.Evaluation;
 using ImplicitBias.Flow.Models.Networks;
 
 namespace ImplicitBias.Flow.Analysis.Observers;
@@ -6,7 +7,55 @@ namespace ImplicitBias.Flow.Analysis.Observers;
 /// <summary>The on/off pattern of every hidden unit on every sample (preactivation &gt; 0), layer by layer.</summary>
 public static class ActivationPattern
 {
-    /// <summary>One entry per (sample, hidden unit), 1 where the preactivation is positive, else 0.</summary>
+    /// <summary>Number of entries of a pattern: samples × hidden units.</summary>
+    public static int Length(FullyConnectedNetwork network, int samples)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        int hiddenUnits = 0;
+        for (int l = 1; l < network.Widths.Count; l++)
+        {
+            hiddenUnits += network.Widths[l];
+        }
+
+        return samples * hiddenUnits;
+    }
+
+    /// <summary>
+    /// The pattern of the evaluator's last forward pass (same layout as <see cref="Compute"/>), read from its
+    /// preactivations: no extra forward pass, no allocation. The observer uses it at every save.
+    /// </summary>
+    public static void FromLastForward(LossEvaluator evaluator, Span<sbyte> pattern)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
+        FullyConnectedNetwork network = evaluator.Network;
+        int samples = evaluator.Data.Count;
+        int hiddenUnits = Length(network, 1);
+        if (pattern.Length != samples * hiddenUnits)
+        {
+            throw new ArgumentException($"The pattern needs {samples * hiddenUnits} entries.", nameof(pattern));
+        }
+
+        int layerStart = 0;
+        for (int l = 1; l < network.Widths.Count; l++)
+        {
+            int width = network.Widths[l];
+            ReadOnlySpan<double> z = evaluator.Preactivations(l);
+            for (int i = 0; i < samples; i++)
+            {
+                ReadOnlySpan<double> zi = z.Slice(i * width, width);
+                Span<sbyte> target = pattern.Slice((i * hiddenUnits) + layerStart, width);
+                for (int r = 0; r < width; r++)
+                {
+                    target[r] = (sbyte)(zi[r] > 0 ? 1 : 0);
+                }
+            }
+
+            layerStart += width;
+        }
+    }
+
+    /// <summary>One entry per (sample, hidden unit), 1 where the preactivation is positive, else 0 (an
+    /// independent scalar forward pass; <see cref="FromLastForward"/> reads the evaluator's instead).</summary>
     public static sbyte[] Compute(FullyConnectedNetwork network, Dataset data, ReadOnlySpan<double> theta)
     {
         ArgumentNullException.ThrowIfNull(network);

@@ -42,10 +42,15 @@ public sealed class TrajectoryObserver
     private readonly double[] _derivative;
     private readonly double[] _scratch;
     private readonly double _jEpsilon;
+    private readonly double[] _gap;
     private readonly List<double[]> _snapshots = [];
-    private sbyte[]? _lastPattern;
-    private sbyte[]? _lastSigns;
-    private readonly sbyte[] _signs;
+    private readonly LossEvaluator? _oracleEvaluator;
+    private readonly bool _hasPattern;
+    private sbyte[] _pattern;
+    private sbyte[] _lastPattern;
+    private sbyte[] _signs;
+    private sbyte[] _lastSigns;
+    private bool _first = true;
 
     /// <summary>Creates the observer.</summary>
     /// <param name="flow">The flow being integrated.</param>
@@ -83,7 +88,19 @@ public sealed class TrajectoryObserver
         _gradient = new double[_layout.Length];
         _derivative = new double[flow.Layout.Length];
         _scratch = new double[_layout.Length];
+        _gap = new double[_layout.Length];
         _signs = new sbyte[_layout.Length];
+        _lastSigns = new sbyte[_layout.Length];
+
+        // When the flow's oracle is the CPU evaluator of the model, its forward pass at the saved θ (made by
+        // the flow evaluation below) already holds the margins and preactivations: reading them there saves
+        // a forward pass per save (the observer's cost budget, SPEC §6).
+        _oracleEvaluator = flow.Oracle is ModelOracle model && ReferenceEquals(model.Evaluator.Network, evaluator.Network) && ReferenceEquals(model.Evaluator.Data, evaluator.Data) ? model.Evaluator : null;
+        FullyConnectedNetwork net = evaluator.Network;
+        _hasPattern = net.Depth > 1 && net.Activation.Kind is ActivationKind.Relu or ActivationKind.ReluPower;
+        int patternLength = _hasPattern ? ActivationPattern.Length(net, evaluator.Data.Count) : 0;
+        _pattern = new sbyte[patternLength];
+        _lastPattern = new sbyte[patternLength];
     }
 
     /// <summary>The table of observations, one row per <see cref="Observe"/>.</summary>
@@ -97,13 +114,19 @@ public sealed class TrajectoryObserver
     {
         ReadOnlySpan<double> theta = _flow.Theta(y);
 
-        // One gradient evaluation serves both ∇log L and dθ/dt (for r(t), Definition 5.1): the flow's own
-        // evaluation at y; the CPU evaluator then runs only the forward pass for the margins and q_min.
+        // One gradient evaluation serves ∇log L, dθ/dt (for r(t), Definition 5.1) and, with the CPU oracle,
+        // the margins and the ReLU pattern of its forward pass; another oracle (ILGPU) costs one extra
+        // forward pass of the CPU evaluator here.
         _flow.Evaluate(t, y, _derivative);
         _flow.LastRelativeGradient.CopyTo(_gradient);
         double logLoss = _flow.LastLogLoss;
-        _evaluator.EvaluateLoss(theta);
-        double qMin = _evaluator.MinMargin;
+        LossEvaluator forward = _oracleEvaluator ?? _evaluator;
+        if (_oracleEvaluator is null)
+        {
+            _evaluator.EvaluateLoss(theta);
+        }
+
+        double qMin = forward.MinMargin;
         double integral = _schedule.Integral(t);
         TrajectoryTable table = Table;
         table.BeginRow();
@@ -154,7 +177,8 @@ public sealed class TrajectoryObserver
 
         MomentumRelations(y, logLoss, table);
         SourceSigns(y);
-        PatternChanges(theta, table);
+        PatternChanges(forward, table);
+        _first = false;
         _snapshots.Add(theta.ToArray());
     }
 
@@ -244,7 +268,7 @@ public sealed class TrajectoryObserver
             double scale = Math.Exp(sigma - logLoss);
             double gNorm = dual.Value(g), mNorm = dual.Value(m);
             table.Set($"momentumRatio{suffix}", scale * mNorm / gNorm);
-            table.Set($"momentumDirectionGap{suffix}", DirectionGap(m, mNorm, g, gNorm, dual));
+            table.Set($"momentumDirectionGap{suffix}", DirectionGap(m, mNorm, g, gNorm, dual, _gap));
             int inSet = 0, close = 0;
             for (int j = 0; j < length; j++)
             {
@@ -268,19 +292,19 @@ public sealed class TrajectoryObserver
                 TensorPrimitives.Multiply(g, g, g2);
                 double g2Norm = Norms.L1.Value(g2), vNorm = Norms.L1.Value(v);
                 table.Set($"secondMomentRatio{suffix}", scale * scale * vNorm / g2Norm);
-                table.Set($"secondMomentDirectionGap{suffix}", DirectionGap(v, vNorm, g2, g2Norm, Norms.L1));
+                table.Set($"secondMomentDirectionGap{suffix}", DirectionGap(v, vNorm, g2, g2Norm, Norms.L1, _gap));
             }
         }
     }
 
-    private static double DirectionGap(ReadOnlySpan<double> a, double aNorm, ReadOnlySpan<double> b, double bNorm, Norm norm)
+    private static double DirectionGap(ReadOnlySpan<double> a, double aNorm, ReadOnlySpan<double> b, double bNorm, Norm norm, double[] scratch)
     {
         if (aNorm == 0 || bNorm == 0)
         {
             return double.NaN;
         }
 
-        var diff = new double[a.Length];
+        Span<double> diff = scratch.AsSpan(0, a.Length);
         for (int j = 0; j < a.Length; j++)
         {
             diff[j] = (a[j] / aNorm) - (b[j] / bNorm);
@@ -289,20 +313,20 @@ public sealed class TrajectoryObserver
         return norm.Value(diff);
     }
 
-    private void PatternChanges(ReadOnlySpan<double> theta, TrajectoryTable table)
+    private void PatternChanges(LossEvaluator forward, TrajectoryTable table)
     {
-        // ReLU activation pattern of every hidden unit on every sample, compared with the last save (a lower
-        // bound on the switches in between). Only kink activations (ReLU, ReLU^q) have a pattern.
-        FullyConnectedNetwork net = _evaluator.Network;
-        if (net.Depth > 1 && net.Activation.Kind is ActivationKind.Relu or ActivationKind.ReluPower)
+        // ReLU activation pattern of every hidden unit on every sample (from the forward pass at this θ),
+        // compared with the last save (a lower bound on the switches in between). Only kink activations
+        // (ReLU, ReLU^q) have a pattern. The buffers are swapped, not reallocated.
+        if (_hasPattern)
         {
-            sbyte[] pattern = ActivationPattern.Compute(net, _evaluator.Data, theta);
-            table.Set("patternChanges", _lastPattern is null ? 0 : Changes(pattern, _lastPattern));
-            _lastPattern = pattern;
+            ActivationPattern.FromLastForward(forward, _pattern);
+            table.Set("patternChanges", _first ? 0 : Changes(_pattern, _lastPattern));
+            (_pattern, _lastPattern) = (_lastPattern, _pattern);
         }
 
-        table.Set("signSwitches", _lastSigns is null ? 0 : Changes(_signs, _lastSigns));
-        _lastSigns = (sbyte[])_signs.Clone();
+        table.Set("signSwitches", _first ? 0 : Changes(_signs, _lastSigns));
+        (_signs, _lastSigns) = (_lastSigns, _signs);
     }
 
     private void SourceSigns(ReadOnlySpan<double> y)

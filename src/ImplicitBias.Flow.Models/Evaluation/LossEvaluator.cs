@@ -134,6 +134,17 @@ public sealed class LossEvaluator
     /// <summary>log L of the last evaluation.</summary>
     public double LogLoss { get; private set; } = double.NaN;
 
+    /// <summary>
+    /// The preactivations z_l (m × n_l, row-major by sample) of hidden layer <paramref name="layer"/>
+    /// (1 ≤ layer &lt; depth) from the last forward pass, for analyses that need the activation pattern.
+    /// </summary>
+    public ReadOnlySpan<double> Preactivations(int layer)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(layer, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, _depth);
+        return _z[layer];
+    }
+
     /// <summary>Relative per-sample weights ℓ'(z_i)/L (≤ 0) of the last <see cref="Evaluate"/>.</summary>
     public ReadOnlySpan<double> RelativeWeights => _weights;
 

@@ -63,35 +63,74 @@ public class SyntheticPredictionTests
     }
 
     [Fact]
-    public void Adam_DriftOverEtaIntegral_StaysBelowOnePointZeroFive_ExcessShrinks_VerifyHolds()
+    public void Adam_DriftOverEtaIntegral_ExceedsOneEarly_ExcessShrinks_EndsBelowOnePointZeroFive_VerifyHolds()
     {
-        ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100);
+        // Lemma B.10 (c1 ≥ c2): |θ_t[j] − θ_0[j]| ≤ ∫η + O((∫η)^{1/2}) although m̂/√v̂ may exceed 1 for a while.
+        // It does here: from a small init (× 0.01) the gradient grows like ‖θ‖² while θ leaves the origin, and
+        // with c1 = 10 ≫ c2 = 0.1, m̂ ≈ g(t) while √v̂ is an average of smaller past |g|, so coordinates move
+        // faster than η (measured: ‖θ − θ0‖∞/∫η peaks at ≈ 1.38 at ∫η ≈ 0.25, then falls to ≈ 0.43).
+        ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100, c1: 10, c2: 0.1, initScale: 0.01);
         var table = p.Run.Table;
         Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
-
-        // Lemma B.10: |θ_t[j] − θ_0[j]| ≤ ∫η + O((∫η)^{1/2}): the ratio is at most 1 + O((∫η)^{−1/2}).
         IReadOnlyList<double> drift = table.Column("driftLinfOverEtaIntegral"), integral = table.Column("etaIntegral");
-        Assert.True(drift[^1] <= 1.05, $"‖θ − θ0‖∞/∫η = {drift[^1]}");
 
-        // Its excess over 1, max(ratio − 1, 0), is largest early: the sup over ∫η ≥ 1 is no smaller than over
-        // the last half of ∫η, and the ratio never exceeds 1 + 1/√∫η once ∫η ≥ 1.
-        double half = integral[^1] / 2;
-        double Excess(Func<double, bool> window) => Enumerable.Range(0, drift.Count).Where(i => integral[i] >= 1 && window(integral[i])).Select(i => Math.Max(drift[i] - 1, 0)).DefaultIfEmpty(0).Max();
-        Assert.True(Excess(s => s >= half) <= Excess(_ => true));
-        for (int i = 0; i < drift.Count; i++)
+        // The excess over 1 is real (not a vacuous bound)...
+        int peak = Enumerable.Range(0, drift.Count).MaxBy(i => drift[i]);
+        double peakExcess = drift[peak] - 1;
+        Assert.True(peakExcess > 0.2, $"peak ratio {drift[peak]}");
+
+        // ...and it shrinks as ∫η grows: from its peak on, the excess never grows again while it lasts.
+        for (int i = peak + 1; i < drift.Count && drift[i - 1] > 1; i++)
         {
-            if (integral[i] >= 1)
-            {
-                Assert.True(drift[i] <= 1 + (1 / Math.Sqrt(integral[i])), $"ratio {drift[i]} at ∫η = {integral[i]}");
-            }
+            Assert.True(drift[i] <= drift[i - 1] + 1e-12, $"excess grew from {drift[i - 1] - 1} to {drift[i] - 1} at ∫η = {integral[i]}");
         }
+
+        double lastHalfExcess = Enumerable.Range(0, drift.Count).Where(i => integral[i] >= integral[^1] / 2).Max(i => drift[i] - 1);
+        Assert.True(lastHalfExcess < peakExcess / 4, $"excess over the last half of ∫η: {lastHalfExcess}");
+        Assert.True(drift[^1] <= 1.05, $"‖θ − θ0‖∞/∫η = {drift[^1]}");
 
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
         Assert.Equal(OptimizerFamily.Adam, PredictionChecks.Family(p.Flow));
         Assert.Equal(Verdict.Holds, Row(rows, "driftLinfOverEtaIntegral").Verdict);
+        Assert.Contains(rows, r => r.Quantity == "secondMomentRatio");
+    }
+
+    [Fact]
+    public void Adam_WithDefaultMoments_DriftStaysBelowOne_VerifyHolds()
+    {
+        // β1 = 0.9, β2 = 0.999 (c2 ≪ c1): v remembers the large early gradients, so m̂/√v̂ stays near or below 1
+        // (measured: at most 1 + 4.5e−5, early) and the ratio falls to ≈ 0.19 by log L = −100.
+        ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100);
+        IReadOnlyList<double> drift = p.Run.Table.Column("driftLinfOverEtaIntegral");
+        Assert.All(drift.Where(double.IsFinite), v => Assert.True(v <= 1 + 1e-3, $"ratio {v}"));
+        Assert.True(drift[^1] <= 1.05);
+        IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
+        Assert.Equal(Verdict.Holds, Row(rows, "driftLinfOverEtaIntegral").Verdict);
         Assert.Equal(Verdict.Holds, Row(rows, "momentumDirectionGap").Verdict);
         Assert.Equal(Verdict.Holds, Row(rows, "cosineToLast").Verdict);
-        Assert.Contains(rows, r => r.Quantity == "secondMomentRatio");
+    }
+
+    [Fact]
+    public void Muon_MspAlignmentAbove099_VerifyHolds()
+    {
+        // Muon's own norm is msp, its dual the sum of nuclear norms (Theorem 3.7). Alignment is slow: on the
+        // default problem (init × 0.5, β1 = 0.9) it is 0.980 at log L = −1e4 and 0.9885 at −1e5. A smaller init
+        // (× 0.1) leaves less of θ0 in the direction, and c1 = 0.5 (β1 ≈ 0.61) a shorter momentum memory:
+        // measured 0.9927 at log L = −3e4 (t ≈ 1.2e7; β1 = 0.9 gives 0.9906 there). ETDRK4 integrates the
+        // momentum decay exactly; an explicit stepper is held at h ≈ 3.3/c1 and needs ~8× the evaluations.
+        ObservedProblem p = TestProblems.Synthetic("muon", 0.3, -3e4, c1: 0.5, initScale: 0.1, method: "etdrk4", relTol: 1e-7);
+        Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
+        double alignment = p.Run.Table.Last("alignment_msp");
+        Assert.True(alignment > 0.99, $"msp alignment = {alignment}");
+        Assert.Equal(alignment, p.Run.Table.Last("alignment_own"));
+
+        // Rising towards 1 over the run (Theorem C.8).
+        IReadOnlyList<double> column = p.Run.Table.Column("alignment_msp");
+        Assert.True(column[^1] > column[column.Count / 2]);
+        IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
+        Assert.Equal(OptimizerFamily.MomentumSteepestDescent, PredictionChecks.Family(p.Flow));
+        Assert.Equal(Verdict.Holds, Row(rows, "alignment_own").Verdict);
+        Assert.Equal(Verdict.Holds, Row(rows, "cosineToLast").Verdict);
     }
 
     [Theory]
@@ -106,8 +145,8 @@ public class SyntheticPredictionTests
         Assert.Equal(Verdict.Holds, Row(rows, "rSpeed").Verdict);
         Assert.Equal(Verdict.Holds, Row(rows, "cosineToLast").Verdict);
 
-        // Own-norm alignment: above 0.94 by log L = −1000 and still rising over the last decade (the 0.99
-        // level needs log L ≈ −1e5 and more here, beyond this test's budget; the linear problem below shows it).
+        // Own-norm alignment: above 0.94 by log L = −1000 and still rising over the last decade (0.99 needs
+        // log L ≈ −3e4 and a smaller init: Muon_MspAlignmentAbove099_VerifyHolds, and the smaller problem below).
         var alignment = p.Run.Table.Column($"alignment_{ownNorm}");
         Assert.True(alignment[^1] > 0.94, $"alignment = {alignment[^1]}");
         Assert.True(Row(rows, "alignment_own").Trend < 0);
@@ -118,7 +157,7 @@ public class SyntheticPredictionTests
     /// Own-norm (ℓ∞) alignment above 0.99 for Signum and Adam on a smaller synthetic problem (m = 16, d = 2,
     /// width 3), where it is reached within a few seconds; Adam with c2 = 0.1 (β2 ≈ 0.905), so that v follows
     /// g² closely and Adam is near SignGD (Lemma C.19). Measured: Signum 0.9937 at log L = −1000, Adam 0.9917
-    /// at −500. Muon stalls on this problem (its 3×2 matrix), see the theory above for its alignment.
+    /// at −500. Muon stalls on this problem (its 3×2 matrix); Muon_MspAlignmentAbove099_VerifyHolds uses the larger one.
     /// </summary>
     [Theory]
     [InlineData("signum", 0.1, -1000, 0.0010005003335835335)]

@@ -155,7 +155,7 @@ public static class ExperimentLoader
             r.Integer("Stop:MaxSteps", 1_000_000, 1));
 
         var save = new SaveSettings(
-            (int)r.Integer("Save:PointsPerDecade", 20, 1, 10_000),
+            (int)r.Integer("Save:PointsPerDecade", 10, 1, 10_000),
             r.DoubleList("Save:Times", 0),
             r.DoubleList("Save:Snapshots", 0));
 

@@ -27,7 +27,8 @@ namespace ImplicitBias.Flow.Benchmarks;
 /// Run: <c>dotnet run -c Release --project src/ImplicitBias.Flow.Benchmarks -- --filter '*FlowBackend*' --job short</c>.
 /// </summary>
 [MemoryDiagnoser]
-public sealed class FlowBackendBenchmarks : IDisposable
+// Not sealed: BenchmarkDotNet rejects benchmarks declared in a sealed class.
+public class FlowBackendBenchmarks : IDisposable
 {
     private const int SolveSteps = 5;
 

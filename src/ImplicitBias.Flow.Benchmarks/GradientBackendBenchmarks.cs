@@ -13,7 +13,8 @@ namespace ImplicitBias.Flow.Benchmarks;
 /// not a fast path). Run: <c>dotnet run -c Release --project src/ImplicitBias.Flow.Benchmarks -- --filter '*GradientBackend*'</c>.
 /// </summary>
 [MemoryDiagnoser]
-public sealed class GradientBackendBenchmarks : IDisposable
+// Not sealed: BenchmarkDotNet rejects benchmarks declared in a sealed class.
+public class GradientBackendBenchmarks : IDisposable
 {
     private const int Samples = 256;
     private const int Dimension = 64;

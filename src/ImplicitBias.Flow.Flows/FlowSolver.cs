@@ -34,6 +34,24 @@ public sealed record FlowSolveOptions
 
     /// <summary>Stops the solve cleanly (status Cancelled).</summary>
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>
+    /// Where the state lives during the solve: null for host memory (<see cref="HostStateAlgebra"/> over
+    /// <see cref="OptimizerFlow.Evaluate"/>); otherwise <see cref="FlowSolver.Solve(OptimizerFlow, ReadOnlySpan{double}, FlowSolveOptions?)"/>
+    /// hands the whole solve to this engine (e.g. the device-resident solve of the Kernels project), so that
+    /// callers that only see a flow and options, such as observers, run unchanged on a device.
+    /// </summary>
+    public IFlowSolveEngine? Engine { get; init; }
+}
+
+/// <summary>Integrates an <see cref="OptimizerFlow"/> with its state held elsewhere than in host arrays.</summary>
+public interface IFlowSolveEngine
+{
+    /// <summary>
+    /// Integrates <paramref name="flow"/> from θ(0) as <see cref="FlowSolver.Solve(OptimizerFlow, ReadOnlySpan{double}, FlowSolveOptions?)"/>
+    /// does (same method choice, stopping rules, saves and callbacks), returning host copies of the final and saved states.
+    /// </summary>
+    OdeResult Solve(OptimizerFlow flow, ReadOnlySpan<double> theta0, FlowSolveOptions options);
 }
 
 /// <summary>Integrates an <see cref="OptimizerFlow"/> with the ODE engine: one entry point for runs and tests.</summary>
@@ -87,24 +105,68 @@ public static class FlowSolver
         return SaveAt.Times(times);
     }
 
-    /// <summary>Integrates the flow from θ(0) until the target loss, the time limit or the step limit.</summary>
+    /// <summary>
+    /// Integrates the flow from θ(0) until the target loss, the time limit or the step limit, on the host or,
+    /// when <see cref="FlowSolveOptions.Engine"/> is set, on that engine.
+    /// </summary>
     public static OdeResult Solve(OptimizerFlow flow, ReadOnlySpan<double> theta0, FlowSolveOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(flow);
         options ??= new FlowSolveOptions();
-        OdeMethod method = options.Method == "auto"
-            ? DefaultMethod(flow)
-            : MethodCatalog.Find(options.Method) ?? throw new ArgumentException($"Unknown method '{options.Method}'; known: auto, {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}.", nameof(options));
+        if (options.Engine is { } engine)
+        {
+            return engine.Solve(flow, theta0, options with { Engine = null });
+        }
+
+        OdeMethod method = Method(flow, options);
         var algebra = new HostStateAlgebra(flow.Layout);
         var y0 = new HostState(flow.Layout.Length);
         flow.InitialState(theta0, y0.Values);
         var term = new HostOdeTerm(flow.Evaluate);
         int sigmaIndex = flow.Parameters.Length;
+        return Run(flow, term, algebra, y0, y => y.Values[sigmaIndex], method, options);
+    }
+
+    /// <summary>
+    /// Integrates the flow with a given term and state algebra (e.g. a device-resident term and algebra), with the
+    /// same method choice, terminal event on σ, saves and limits as the host solve.
+    /// </summary>
+    /// <typeparam name="TState">The storage of one state vector.</typeparam>
+    /// <param name="flow">The flow (its parts choose the method; its layout must be the algebra's).</param>
+    /// <param name="term">Evaluates the flow's nonlinear part on <typeparamref name="TState"/>.</param>
+    /// <param name="algebra">Vector operations on states.</param>
+    /// <param name="y0">The initial state (θ(0), σ(0) = log L(θ(0)), zero moments); not modified.</param>
+    /// <param name="logLoss">Reads σ ≈ log L from a state (the terminal event's condition).</param>
+    /// <param name="options">How to integrate; <see cref="FlowSolveOptions.Engine"/> is ignored.</param>
+    public static OdeResult Solve<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, Func<TState, double> logLoss, FlowSolveOptions? options = null)
+        where TState : class
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        ArgumentNullException.ThrowIfNull(term);
+        ArgumentNullException.ThrowIfNull(algebra);
+        ArgumentNullException.ThrowIfNull(logLoss);
+        options ??= new FlowSolveOptions();
+        if (algebra.Layout.Length != flow.Layout.Length)
+        {
+            throw new ArgumentException($"The algebra's layout has {algebra.Layout.Length} components and the flow's {flow.Layout.Length}.", nameof(algebra));
+        }
+
+        return Run(flow, term, algebra, y0, logLoss, Method(flow, options), options);
+    }
+
+    private static OdeMethod Method(OptimizerFlow flow, FlowSolveOptions options) =>
+        options.Method == "auto"
+            ? DefaultMethod(flow)
+            : MethodCatalog.Find(options.Method) ?? throw new ArgumentException($"Unknown method '{options.Method}'; known: auto, {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}.", nameof(options));
+
+    private static OdeResult Run<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, Func<TState, double> logLoss, OdeMethod method, FlowSolveOptions options)
+        where TState : class
+    {
         double target = options.TargetLogLoss;
-        var solverOptions = new OdeOptions<HostState>
+        var solverOptions = new OdeOptions<TState>
         {
             SaveAt = options.SaveAt ?? LogSpacedTimes(options.MaxTime),
-            Events = [new OdeEvent<HostState>((_, y) => y.Values[sigmaIndex] - target, EventDirection.Falling)],
+            Events = [new OdeEvent<TState>((_, y) => logLoss(y) - target, EventDirection.Falling)],
             StepCallback = options.OnStep,
             SaveCallback = options.OnSave,
             KeepSavedStates = options.KeepSavedStates,

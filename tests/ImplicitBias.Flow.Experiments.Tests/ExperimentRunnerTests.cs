@@ -82,6 +82,42 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal("cpu", summary["backend"]!["name"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// Solver:Backend = ilgpu-cpu solves with the state in device memory (DeviceFlowSolver, observers fed host copies at
+    /// the saves) and ends within the solver tolerance of the managed CPU run; the summary says where the state lived.
+    /// </summary>
+    [Fact]
+    public void IlgpuCpuBackend_SolvesOnTheDevice_AndMatchesTheCpuRun()
+    {
+        string[] shortRun = ["--Stop:TargetLogLoss=-4", "--Save:Snapshots:0=0.5"];
+        ExperimentSettings cpu = ExperimentLoader.Load(Experiment(Tiny), shortRun, useEnvironment: false);
+        ExperimentSettings device = ExperimentLoader.Load(Experiment(Tiny), [.. shortRun, "--Solver:Backend=ilgpu-cpu"], useEnvironment: false);
+        string cpuDir = Path.Combine(_dir, "cpu"), deviceDir = Path.Combine(_dir, "device");
+        RunOutcome cpuOutcome = Assert.Single(Run(cpu, cpuDir));
+        RunOutcome deviceOutcome = Assert.Single(Run(device, deviceDir));
+
+        Assert.Equal("target-reached", cpuOutcome.Status);
+        Assert.Equal("target-reached", deviceOutcome.Status);
+        Assert.Equal(cpuOutcome.FinalTime, deviceOutcome.FinalTime, 1e-6 * cpuOutcome.FinalTime);
+        double[] a = Npy.ReadFile(Path.Combine(cpuDir, "theta_final.npy")).Data, b = Npy.ReadFile(Path.Combine(deviceDir, "theta_final.npy")).Data;
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(a[i], b[i], 1e-6 * Math.Max(1, Math.Abs(a[i])));
+        }
+
+        CsvTable cpuTable = CsvTable.Read(Path.Combine(cpuDir, "trajectory.csv")), deviceTable = CsvTable.Read(Path.Combine(deviceDir, "trajectory.csv"));
+        Assert.Equal(cpuTable.Column("t"), deviceTable.Column("t"), (x, y) => Math.Abs(x - y) <= 1e-6 * Math.Max(1, Math.Abs(x)));
+        Assert.Equal(cpuTable.Column("hardMargin_l2")[^1], deviceTable.Column("hardMargin_l2")[^1], 1e-6);
+        Assert.True(File.Exists(Path.Combine(deviceDir, "theta_t0.5.npy")));
+
+        JsonNode cpuSummary = JsonNode.Parse(File.ReadAllText(Path.Combine(cpuDir, "summary.json")))!;
+        JsonNode deviceSummary = JsonNode.Parse(File.ReadAllText(Path.Combine(deviceDir, "summary.json")))!;
+        Assert.Equal("host", cpuSummary["backend"]!["state"]!.GetValue<string>());
+        Assert.Equal("ilgpu-cpu", deviceSummary["backend"]!["name"]!.GetValue<string>());
+        Assert.Equal("device", deviceSummary["backend"]!["state"]!.GetValue<string>());
+        Assert.Equal(cpuSummary["stats"]!["acceptedSteps"]!.GetValue<long>(), deviceSummary["stats"]!["acceptedSteps"]!.GetValue<long>());
+    }
+
     [Fact]
     public void ConfigJson_RerunsTheSameRun()
     {

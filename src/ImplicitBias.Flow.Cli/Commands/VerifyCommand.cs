@@ -175,6 +175,9 @@ internal sealed class VerifyCommand : ICommand
                 MaxTime = settings.Stop.MaxTime,
                 MaxSteps = settings.Stop.MaxSteps,
                 SaveAt = saveAt,
+
+                // On the ILGPU backends the state stays in device memory; the observers see host copies at the saves.
+                Engine = DeviceFlowSolver.For(backend),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             ObservedRun run = ObservedFlow.Run(flow, evaluator, theta0, solve);

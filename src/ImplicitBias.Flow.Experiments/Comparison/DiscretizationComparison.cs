@@ -57,6 +57,7 @@ public static class DiscretizationComparison
         IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
         using GradientBackend backend = ExperimentBuilder.Backend(settings, network, data, loss);
         IGradientOracle oracle = backend.Oracle;
+        DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
 
         // q_min needs the per-sample margins, which the oracle does not expose; a serial CPU evaluator gives them.
         var marginEvaluator = new LossEvaluator(network, data, loss, maxDegreeOfParallelism: 1);
@@ -165,7 +166,10 @@ public static class DiscretizationComparison
             SaveAt = SaveAt.Times([.. saveTimes]),
             OnSave = OnSave,
             KeepSavedStates = false,
-            OnStep = progress is null ? null : s => progress.Report(new ProgressSample(s.Time, flow.LastLogLoss, s.StepSize, s.AcceptedSteps, s.RejectedSteps, s.RhsEvaluations)),
+            OnStep = progress is null ? null : s => progress.Report(new ProgressSample(s.Time, device?.LastLogLoss ?? flow.LastLogLoss, s.StepSize, s.AcceptedSteps, s.RejectedSteps, s.RhsEvaluations)),
+
+            // On the ILGPU backends the flow's state stays in device memory (host copies at the save times).
+            Engine = device,
         };
         OdeResult result = FlowSolver.Solve(flow, theta0, solve);
         progress?.Finish(new ProgressSample(result.FinalTime, flowLogLoss.Count > 0 ? flowLogLoss[^1] : double.NaN, 0, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations), result.Status.ToString());

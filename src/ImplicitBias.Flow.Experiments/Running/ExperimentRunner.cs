@@ -121,6 +121,10 @@ public sealed class ExperimentRunner
         IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
         var observerEvaluator = new LossEvaluator(network, data, loss);
         using GradientBackend backend = ExperimentBuilder.Backend(_settings, network, data, loss);
+
+        // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host
+        // copies at the save times only. The managed CPU backend solves on the host.
+        DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
         var tolerances = new FlowTolerances(_settings.Solver.RelTol, _settings.Solver.AbsTol, _settings.Solver.BlockScale);
         var flow = new OptimizerFlow(backend.Oracle, parts, optimizer.Power, optimizer.TimeOffset, tolerances);
         if (_settings.Outputs.Npy)
@@ -143,7 +147,7 @@ public sealed class ExperimentRunner
         (string status, string message, double finalTime, double[] finalTheta, TrajectoryTable table, PostRunSummary summary, long evaluations, long accepted, long rejected, string method) result =
             _settings.Solver.Method == "discrete"
                 ? RunDiscrete(flow, backend.Oracle, observerEvaluator, parts, optimizer, theta0, progress, Snapshot, cancellation)
-                : RunFlow(flow, observerEvaluator, theta0, progress, Snapshot, cancellation);
+                : RunFlow(flow, device, observerEvaluator, theta0, progress, Snapshot, cancellation);
 
         if (_settings.Outputs.Npy)
         {
@@ -159,7 +163,7 @@ public sealed class ExperimentRunner
 
         csv.Write(Path.Combine(dir, "trajectory.csv"));
         double wall = clock.Elapsed.TotalSeconds;
-        JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(result.status, result.message, optimizer, seed, backend, result.method, tableOut, result.summary, result.evaluations, result.accepted, result.rejected, wall));
+        JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(result.status, result.message, optimizer, seed, backend, device is not null && result.method != "discrete", result.method, tableOut, result.summary, result.evaluations, result.accepted, result.rejected, wall));
         if (_settings.Outputs.Plots)
         {
             RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv")))]);
@@ -170,7 +174,7 @@ public sealed class ExperimentRunner
     }
 
     private (string, string, double, double[], TrajectoryTable, PostRunSummary, long, long, long, string) RunFlow(
-        OptimizerFlow flow, LossEvaluator observerEvaluator, double[] theta0, ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
+        OptimizerFlow flow, DeviceFlowSolver? device, LossEvaluator observerEvaluator, double[] theta0, ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
     {
         string method = _settings.Solver.Method == "auto" ? FlowSolver.DefaultMethod(flow).Name : _settings.Solver.Method;
         var options = new FlowSolveOptions
@@ -181,11 +185,12 @@ public sealed class ExperimentRunner
             MaxSteps = _settings.Stop.MaxSteps,
             SaveAt = SaveTimes(),
             Cancellation = cancellation,
+            Engine = device,
             OnStep = info =>
             {
                 if (info.Accepted)
                 {
-                    progress.Report(new ProgressSample(info.Time, flow.LastLogLoss, info.StepSize, info.AcceptedSteps, info.RejectedSteps, info.RhsEvaluations));
+                    progress.Report(new ProgressSample(info.Time, device?.LastLogLoss ?? flow.LastLogLoss, info.StepSize, info.AcceptedSteps, info.RejectedSteps, info.RhsEvaluations));
                 }
             },
             OnSave = (t, y) => snapshot(t, flow.Theta(y)),
@@ -292,7 +297,7 @@ public sealed class ExperimentRunner
         return steps;
     }
 
-    private JsonObject Summary(string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, string method, TrajectoryTable table, PostRunSummary post, long evaluations, long accepted, long rejected, double wall)
+    private JsonObject Summary(string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, bool stateOnDevice, string method, TrajectoryTable table, PostRunSummary post, long evaluations, long accepted, long rejected, double wall)
     {
         JsonObject Norms(string prefix) => new()
         {
@@ -310,7 +315,7 @@ public sealed class ExperimentRunner
             ["optimizer"] = optimizer.Label,
             ["seed"] = seed,
             ["method"] = method,
-            ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName },
+            ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName, ["state"] = stateOnDevice ? "device" : "host" },
             ["final"] = new JsonObject
             {
                 ["t"] = JsonOutput.Number(table.Last("t")),

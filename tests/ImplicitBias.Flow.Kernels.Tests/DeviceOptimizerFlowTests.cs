@@ -1,0 +1,202 @@
+using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Models.Data;
+using ImplicitBias.Flow.Models.Evaluation;
+using ImplicitBias.Flow.Models.Losses;
+using ImplicitBias.Flow.Models.Networks;
+using ImplicitBias.Flow.Solvers;
+using ModelActivation = ImplicitBias.Flow.Models.Networks.Activation;
+
+namespace ImplicitBias.Flow.Kernels.Tests;
+
+/// <summary><see cref="DeviceOptimizerFlow"/> and <see cref="DeviceFlowSolver"/> (CPU accelerator) against the host <see cref="OptimizerFlow"/>.</summary>
+[Collection(SharedAccelerator.Name)]
+public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
+{
+    private static OptimizerSpec Spec(string name) => name switch
+    {
+        // ε > 0 exercises the scaled ε e^{−σ}; cM ≠ c1 the per-part rates of Muon-Adam.
+        "adam" => new OptimizerSpec("adam", 0.3, C1: 0.2, C2: 0.05, Epsilon: 1e-3),
+        "muon-adam" => new OptimizerSpec("muon-adam", 0.3, C1: 0.2, C2: 0.05, MuonEta0: 0.2, AdamEta0: 0.4, MuonC: 0.3),
+        "signgd-exact" => new OptimizerSpec("signgd", 0.3, SignMode: SignMode.Exact),
+        "signum-wide" => new OptimizerSpec("signum", 0.3, SignWidth: 0.3),
+        _ => new OptimizerSpec(name, 0.3, C1: 0.2, C2: 0.05),
+    };
+
+    public static TheoryData<string, double, bool> EvaluateCases()
+    {
+        var data = new TheoryData<string, double, bool>();
+        foreach (string name in new[] { "gd", "ngd", "signgd", "signgd-exact", "momentum", "nmomentum", "signum", "signum-wide", "spectral", "muon", "adam", "muon-adam", "muon-signum" })
+        {
+            data.Add(name, 0.0, false);
+            data.Add(name, 0.7, false);
+        }
+
+        // m = 0 at t > 0: the normalized directions fall back to g (the rule's second half).
+        data.Add("nmomentum", 0.7, true);
+        data.Add("signum", 0.7, true);
+        data.Add("muon", 0.7, true);
+        return data;
+    }
+
+    /// <summary>
+    /// One evaluation of the vector field on the device equals the host's, block by block, to 1e-12 of the block's
+    /// scale (σ′: of Σ|∂_j log L · θ̇_j|), from a state with σ ≠ log L(θ) (so e^{ℓ−σ} ≠ 1) and random nonzero m̃, ṽ.
+    /// Both flows share one evaluator, so the difference is the directions' and sources' arithmetic alone (the
+    /// polar factor: Newton–Schulz to round-off on the device, SVD on the host).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(EvaluateCases))]
+    public void Evaluate_MatchesHostFlow(string optimizer, double t, bool zeroMoments)
+    {
+        Dataset data = SyntheticData.Gaussian(13, 4, seed: 7);
+        var network = new FullyConnectedNetwork(4, [6, 5], ModelActivation.SquaredRelu);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, NetworkSpec.From(network, Loss.Exponential), data.X, data.Y);
+        var flow = new OptimizerFlow(evaluator, OptimizerCatalog.Parts(Spec(optimizer), network.Layout), power: 0.6);
+        using var device = new DeviceOptimizerFlow(flow, evaluator, fixture.Accelerator);
+        using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, flow.Layout);
+
+        double[] theta = Initialization.KaimingNormal(network.Layout, seed: 11, scale: 1.0);
+        var y = new double[flow.Layout.Length];
+        flow.InitialState(theta, y);
+        y[flow.Parameters.Length] += 0.03;
+        var random = new Random(17);
+        for (int b = 2; b < flow.Layout.BlockCount; b++)
+        {
+            bool second = flow.Layout.Blocks[b].Name.StartsWith("v:", StringComparison.Ordinal);
+            for (int j = 0; j < flow.Layout.Blocks[b].Length; j++)
+            {
+                // ṽ > 0 with a spread of scales; m̃ of either sign.
+                y[flow.Layout.Offset(b) + j] = zeroMoments ? 0.0 : second ? Math.Exp(2 * random.NextDouble() - 3) : random.NextDouble() - 0.5;
+            }
+        }
+
+        var expected = new double[y.Length];
+        flow.Evaluate(t, y, expected);
+        double[] g = flow.LastRelativeGradient.ToArray();
+
+        using DeviceState yDevice = algebra.Allocate();
+        using DeviceState dydtDevice = algebra.Allocate();
+        algebra.Write(y, yDevice);
+        device.Evaluate(t, yDevice, dydtDevice);
+        var actual = new double[y.Length];
+        algebra.Read(dydtDevice, actual);
+
+        // The gradient kernels sum with atomics, so log L may differ in the last bit from call to call.
+        Assert.Equal(flow.LastLogLoss, device.LastLogLoss, 1e-14 * Math.Abs(flow.LastLogLoss));
+        int n = flow.Parameters.Length;
+        double sigmaScale = Enumerable.Range(0, n).Sum(j => Math.Abs(g[j] * expected[j]));
+        Assert.True(sigmaScale > 0, "σ′ must not vanish in this test");
+        for (int b = 0; b < flow.Layout.BlockCount; b++)
+        {
+            int o = flow.Layout.Offset(b);
+            int length = flow.Layout.Blocks[b].Length;
+            double scale = b == OptimizerFlow.LogLossBlock ? sigmaScale : expected.AsSpan(o, length).ToArray().Max(Math.Abs);
+            Assert.True(scale > 0, $"{optimizer}: block {flow.Layout.Blocks[b].Name} of the host field is zero");
+            for (int j = o; j < o + length; j++)
+            {
+                Assert.True(Math.Abs(actual[j] - expected[j]) <= 1e-12 * scale, $"{optimizer}, t = {t}: {flow.Layout.Blocks[b].Name}[{j - o}] device {actual[j]} vs host {expected[j]}");
+            }
+        }
+    }
+
+    /// <summary>The device initial state is the host's: θ(0), σ(0) = log L(θ(0)), zero moments; θ and σ read back.</summary>
+    [Fact]
+    public void InitialState_MatchesHostAndReadsBack()
+    {
+        Dataset data = SyntheticData.Gaussian(13, 4, seed: 7);
+        var network = new FullyConnectedNetwork(4, [6], ModelActivation.SquaredRelu);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, NetworkSpec.From(network, Loss.Exponential), data.X, data.Y);
+        var flow = new OptimizerFlow(evaluator, OptimizerCatalog.Parts(Spec("adam"), network.Layout), power: 0.6);
+        using var device = new DeviceOptimizerFlow(flow, evaluator, fixture.Accelerator);
+        using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, flow.Layout);
+        double[] theta0 = Initialization.KaimingNormal(network.Layout, seed: 3, scale: 1.0);
+        var expected = new double[flow.Layout.Length];
+        flow.InitialState(theta0, expected);
+
+        using DeviceState y = algebra.Allocate();
+        algebra.Write(Enumerable.Repeat(double.NaN, flow.Layout.Length).ToArray(), y); // InitialState must overwrite everything
+        device.InitialState(theta0, y);
+        var state = new double[flow.Layout.Length];
+        device.ReadState(y, state);
+        var theta = new double[theta0.Length];
+        device.ReadTheta(y, theta);
+
+        Assert.Equal(expected, state);
+        Assert.Equal(theta0, theta);
+        Assert.Equal(expected[flow.Parameters.Length], device.LogLoss(y));
+    }
+
+    /// <summary>
+    /// A whole adaptive solve with the state on the device (DeviceFlowSolver: IlgpuStateAlgebra + DeviceOptimizerFlow)
+    /// ends within the solver tolerance (rtol 1e-6) of the same solve on the host algebra with the host flow, with the
+    /// same step count; the saved states (copied to the host at save times only) agree too.
+    /// </summary>
+    [Theory]
+    [InlineData("adam", 1.0)]
+    [InlineData("muon", 2.5)]
+    public void WholeSolve_OnDevice_MatchesHostSolve(string optimizer, double maxTime)
+    {
+        Dataset data = SyntheticData.Gaussian(16, 4, seed: 4);
+        var network = new FullyConnectedNetwork(4, [6], ModelActivation.SquaredRelu);
+        double[] theta0 = Initialization.KaimingNormal(network.Layout, seed: 2, scale: 0.5);
+        var saves = new List<double>();
+        var options = new FlowSolveOptions { TargetLogLoss = double.NegativeInfinity, MaxTime = maxTime, SaveAt = SaveAt.Times(0, maxTime / 4, maxTime / 2, maxTime), MaxSteps = 600 };
+        var hostFlow = new OptimizerFlow(new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, maxDegreeOfParallelism: 1)), OptimizerCatalog.Parts(new OptimizerSpec(optimizer, 0.3), network.Layout), power: 0.8);
+        OdeResult host = FlowSolver.Solve(hostFlow, theta0, options);
+
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, NetworkSpec.From(network, Loss.Exponential), data.X, data.Y);
+        var deviceFlow = new OptimizerFlow(evaluator, OptimizerCatalog.Parts(new OptimizerSpec(optimizer, 0.3), network.Layout), power: 0.8);
+        var engine = new DeviceFlowSolver(evaluator, fixture.Accelerator);
+
+        // Through FlowSolveOptions.Engine, as an observer's solve would be routed.
+        OdeResult device = FlowSolver.Solve(deviceFlow, theta0, options with { Engine = engine, OnSave = (t, _) => saves.Add(t) });
+
+        Assert.Equal(OdeStatus.Success, host.Status);
+        Assert.Equal(OdeStatus.Success, device.Status);
+        Assert.Equal(host.AcceptedSteps, device.AcceptedSteps);
+        Assert.InRange(host.AcceptedSteps, 8, 600);
+        Assert.Equal(0, deviceFlow.GradientEvaluations); // the host flow's span path was never used
+        Assert.Equal(device.RhsEvaluations + 1, engine.GradientEvaluations);
+        Assert.Equal([0.0, maxTime / 4, maxTime / 2, maxTime], saves);
+        Assert.Equal(host.SavedTimes, device.SavedTimes);
+        for (int s = 0; s < host.SavedStates.Count; s++)
+        {
+            for (int j = 0; j < host.SavedStates[s].Length; j++)
+            {
+                double h = host.SavedStates[s][j], d = device.SavedStates[s][j];
+                Assert.True(Math.Abs(h - d) <= 1e-6 * Math.Max(1, Math.Abs(h)), $"{optimizer}: save {s}, y[{j}] {h} vs {d}");
+            }
+        }
+
+        for (int j = 0; j < host.FinalState.Length; j++)
+        {
+            Assert.True(Math.Abs(host.FinalState[j] - device.FinalState[j]) <= 1e-6 * Math.Max(1, Math.Abs(host.FinalState[j])), $"{optimizer}: y[{j}] {host.FinalState[j]} vs {device.FinalState[j]}");
+        }
+    }
+
+    /// <summary>The terminal event on σ fires on the device state as on the host: same status and event time to rtol.</summary>
+    [Fact]
+    public void WholeSolve_OnDevice_StopsAtTheTargetLoss()
+    {
+        Dataset data = SyntheticData.Gaussian(16, 4, seed: 4);
+        var network = new FullyConnectedNetwork(4, [6], ModelActivation.SquaredRelu);
+        double[] theta0 = Initialization.KaimingNormal(network.Layout, seed: 2, scale: 0.5);
+        OptimizerSpec spec = new("ngd", 0.5);
+        var hostFlow = new OptimizerFlow(new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, maxDegreeOfParallelism: 1)), OptimizerCatalog.Parts(spec, network.Layout), power: 0.5);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, NetworkSpec.From(network, Loss.Exponential), data.X, data.Y);
+        var deviceFlow = new OptimizerFlow(evaluator, OptimizerCatalog.Parts(spec, network.Layout), power: 0.5);
+        var y0 = new double[hostFlow.Layout.Length];
+        hostFlow.InitialState(theta0, y0);
+        var options = new FlowSolveOptions { TargetLogLoss = y0[hostFlow.Parameters.Length] - 1.0, MaxTime = 1e4, SaveAt = SaveAt.Nothing, MaxSteps = 600 };
+
+        OdeResult host = FlowSolver.Solve(hostFlow, theta0, options);
+        OdeResult device = new DeviceFlowSolver(evaluator, fixture.Accelerator).Solve(deviceFlow, theta0, options);
+
+        Assert.Equal(OdeStatus.EventReached, host.Status);
+        Assert.Equal(OdeStatus.EventReached, device.Status);
+        Assert.Equal(host.FinalTime, device.FinalTime, 1e-6 * host.FinalTime);
+        Assert.Equal(options.TargetLogLoss, device.FinalState[hostFlow.Parameters.Length], 1e-6 * Math.Abs(options.TargetLogLoss));
+    }
+}

@@ -21,13 +21,22 @@ public sealed record FlowTolerances(double RelTol = 1e-6, double AbsTol = 1e-9, 
 /// <list type="bullet">
 /// <item><c>theta</c>: θ;</item>
 /// <item><c>logL</c>: σ, which tracks log L(θ) through dσ/dt = ⟨∇ log L, dθ/dt⟩ (exact chain rule);</item>
-/// <item><c>m:part</c>: m̃ = m e^{−σ}, per part with momentum, with decay c1;</item>
-/// <item><c>v:part</c>: ṽ = v e^{−2σ}, per Adam part, with decay c2.</item>
+/// <item><c>m:part</c>: m̃ = m e^{−λ_m}, per part with momentum, with decay c1;</item>
+/// <item><c>v:part</c>: ṽ = v e^{−λ_v}, per Adam part, with decay c2;</item>
+/// <item><c>logscale:m:part</c>, <c>logscale:v:part</c>: the log scales λ_m ≈ σ and λ_v ≈ 2σ (last in the layout).</item>
 /// </list>
 /// m and v fall like L and L² as the loss falls; m̃ and ṽ stay of order one, so they keep their relative
 /// accuracy down to log L = −1000 and beyond. From dm/dt = c1 (g − m) with g = L ∇log L:
-/// dm̃/dt = −c1 m̃ + c1 e^{ℓ−σ} ∇log L − σ′ m̃ and dṽ/dt = −c2 ṽ + c2 e^{2(ℓ−σ)} (∇log L)² − 2σ′ ṽ, where ℓ is
-/// log L(θ) evaluated now (ℓ − σ is the integration error of σ, kept in the factor so m stays exact).
+/// dm̃/dt = −c1 m̃ + c1 e^{ℓ−λ_m} ∇log L − λ_m′ m̃ and dṽ/dt = −c2 ṽ + c2 e^{2ℓ−λ_v} (∇log L)² − λ_v′ ṽ, where ℓ
+/// is log L(θ) evaluated now.
+/// <para>
+/// The scale follows the loss, λ′ = kσ′ (k = 1 for m, 2 for v), while the moment can: a moment forgets at rate
+/// c, so when the loss falls faster than that (kσ′ &lt; −c: large η0, fast margins), m ∝ e^{−c1 t} is left
+/// carrying old gradients and m e^{−σ} would grow like e^{(|σ′|−c1) t} until it overflows. Then λ′ = −c, the
+/// moment's own decay, keeps m̃ of order one, and once the loss slows λ returns to kσ at rate kσ′ + c:
+/// λ′ = −c + (kσ′ + c)₊ · clamp(1 + (kσ − λ)/w, 0, 1) with w = 1. The right-hand side stays Lipschitz (no
+/// switching), and while λ = kσ it is exactly the plain scaling m̃ = m e^{−σ}, ṽ = v e^{−2σ}.
+/// </para>
 /// </summary>
 public sealed class OptimizerFlow
 {
@@ -37,6 +46,8 @@ public sealed class OptimizerFlow
     private readonly int[] _partLength;
     private readonly int[] _momentumBlock;
     private readonly int[] _secondMomentBlock;
+    private readonly int[] _momentumScaleBlock;
+    private readonly int[] _secondMomentScaleBlock;
     private readonly double[] _gradient;
     private readonly PolarScratch _polar;
 
@@ -82,12 +93,14 @@ public sealed class OptimizerFlow
         _partLength = new int[_parts.Length];
         _momentumBlock = new int[_parts.Length];
         _secondMomentBlock = new int[_parts.Length];
+        _momentumScaleBlock = new int[_parts.Length];
+        _secondMomentScaleBlock = new int[_parts.Length];
         for (int i = 0; i < _parts.Length; i++)
         {
             OptimizerPart p = _parts[i];
             _partOffset[i] = p.Offset(Parameters);
             _partLength[i] = p.Length(Parameters);
-            _momentumBlock[i] = _secondMomentBlock[i] = -1;
+            _momentumBlock[i] = _secondMomentBlock[i] = _momentumScaleBlock[i] = _secondMomentScaleBlock[i] = -1;
             if (p.HasMomentum)
             {
                 _momentumBlock[i] = blocks.Count;
@@ -98,6 +111,22 @@ public sealed class OptimizerFlow
             {
                 _secondMomentBlock[i] = blocks.Count;
                 blocks.Add(new StateBlock($"v:{p.Name}", _partLength[i], tolerances.RelTol, tolerances.AbsTol, tolerances.BlockScale, p.C2));
+            }
+        }
+
+        // The log scales come last, so the moment blocks keep their places whatever the parts.
+        for (int i = 0; i < _parts.Length; i++)
+        {
+            if (_momentumBlock[i] >= 0)
+            {
+                _momentumScaleBlock[i] = blocks.Count;
+                blocks.Add(new StateBlock($"logscale:m:{_parts[i].Name}", 1, tolerances.RelTol, tolerances.AbsTol));
+            }
+
+            if (_secondMomentBlock[i] >= 0)
+            {
+                _secondMomentScaleBlock[i] = blocks.Count;
+                blocks.Add(new StateBlock($"logscale:v:{_parts[i].Name}", 1, tolerances.RelTol, tolerances.AbsTol));
             }
         }
 
@@ -142,6 +171,36 @@ public sealed class OptimizerFlow
     /// <summary>The layout block of part <paramref name="part"/>'s second moment ṽ, or −1.</summary>
     public int SecondMomentBlock(int part) => _secondMomentBlock[part];
 
+    /// <summary>The layout block of λ_m, the log scale of part <paramref name="part"/>'s momentum (m = m̃ e^{λ_m}), or −1.</summary>
+    public int MomentumScaleBlock(int part) => _momentumScaleBlock[part];
+
+    /// <summary>The layout block of λ_v, the log scale of part <paramref name="part"/>'s second moment (v = ṽ e^{λ_v}), or −1.</summary>
+    public int SecondMomentScaleBlock(int part) => _secondMomentScaleBlock[part];
+
+    /// <summary>λ_m of part <paramref name="part"/> in state <paramref name="y"/>: m = m̃ e^{λ_m}.</summary>
+    public double MomentumLogScale(int part, ReadOnlySpan<double> y) => y[Layout.Offset(_momentumScaleBlock[part])];
+
+    /// <summary>λ_v of part <paramref name="part"/> in state <paramref name="y"/>: v = ṽ e^{λ_v}.</summary>
+    public double SecondMomentLogScale(int part, ReadOnlySpan<double> y) => y[Layout.Offset(_secondMomentScaleBlock[part])];
+
+    /// <summary>Writes λ_m = σ and λ_v = 2σ for every part: the plain scaling, for states built from unscaled moments.</summary>
+    public void SetPlainScales(Span<double> y)
+    {
+        double sigma = y[Parameters.Length];
+        for (int i = 0; i < _parts.Length; i++)
+        {
+            if (_momentumScaleBlock[i] >= 0)
+            {
+                y[Layout.Offset(_momentumScaleBlock[i])] = sigma;
+            }
+
+            if (_secondMomentScaleBlock[i] >= 0)
+            {
+                y[Layout.Offset(_secondMomentScaleBlock[i])] = 2 * sigma;
+            }
+        }
+    }
+
     /// <summary>The gradient oracle of the flow (for observers that need ∇ log L at a saved state).</summary>
     public IGradientOracle Oracle => _oracle;
 
@@ -157,7 +216,7 @@ public sealed class OptimizerFlow
     /// <summary>σ ≈ log L inside a flat state.</summary>
     public double LogLoss(ReadOnlySpan<double> y) => y[Parameters.Length];
 
-    /// <summary>The initial state: θ(0), σ(0) = log L(θ(0)), m = v = 0.</summary>
+    /// <summary>The initial state: θ(0), σ(0) = log L(θ(0)), m = v = 0, λ_m = σ(0), λ_v = 2σ(0).</summary>
     public void InitialState(ReadOnlySpan<double> theta0, Span<double> y)
     {
         if (theta0.Length != Parameters.Length || y.Length != Layout.Length)
@@ -169,6 +228,21 @@ public sealed class OptimizerFlow
         theta0.CopyTo(y);
         y[Parameters.Length] = _oracle.Evaluate(theta0, _gradient);
         GradientEvaluations++;
+        SetPlainScales(y);
+    }
+
+    /// <summary>
+    /// λ′ of a moment's log scale (see the class remarks): kσ′ while λ ≤ kσ and kσ′ ≥ −c; the moment's own decay
+    /// −c while the loss falls faster; in between a linear blend over w = 1 so the field stays Lipschitz.
+    /// </summary>
+    /// <param name="scaledSigma">kσ (σ for m, 2σ for v).</param>
+    /// <param name="scaledSigmaDot">kσ′.</param>
+    /// <param name="logScale">λ.</param>
+    /// <param name="decay">c (c1 for m, c2 for v).</param>
+    public static double LogScaleRate(double scaledSigma, double scaledSigmaDot, double logScale, double decay)
+    {
+        double weight = Math.Clamp(1 + (scaledSigma - logScale), 0, 1);
+        return -decay + (Math.Max(scaledSigmaDot + decay, 0) * weight);
     }
 
     /// <summary>
@@ -195,36 +269,38 @@ public sealed class OptimizerFlow
         double sigmaDot = TensorPrimitives.Dot(g, thetaDot);
         dydt[n] = sigmaDot;
 
-        // The factor e^{ℓ−σ} is 1 up to the integration error of σ; clamp the exponent so a wild trial
-        // stage yields a large finite value (rejected by the error test) rather than ∞·0 = NaN.
-        double ratio = Math.Exp(Math.Clamp(logLoss - sigma, -700, 700));
         for (int i = 0; i < _parts.Length; i++)
         {
             OptimizerPart p = _parts[i];
             ReadOnlySpan<double> gp = g.Slice(_partOffset[i], _partLength[i]);
             if (p.HasMomentum)
             {
-                int b = _momentumBlock[i];
-                int o = Layout.Offset(b);
+                int o = Layout.Offset(_momentumBlock[i]);
                 ReadOnlySpan<double> m = y.Slice(o, _partLength[i]);
                 Span<double> mDot = dydt.Slice(o, _partLength[i]);
+                int so = Layout.Offset(_momentumScaleBlock[i]);
+                double lambdaDot = LogScaleRate(sigma, sigmaDot, y[so], p.C1);
+                dydt[so] = lambdaDot;
 
-                // N_m = c1 e^{ℓ−σ} ∇log L − σ′ m̃.
-                TensorPrimitives.Multiply(gp, p.C1 * ratio, mDot);
-                TensorPrimitives.MultiplyAdd(m, -sigmaDot, mDot, mDot);
+                // N_m = c1 e^{ℓ−λ} ∇log L − λ′ m̃. The exponent is clamped so that a wild trial stage yields a
+                // large finite value (rejected by the error test) rather than ∞·0 = NaN.
+                TensorPrimitives.Multiply(gp, p.C1 * Math.Exp(Math.Clamp(logLoss - y[so], -700, 700)), mDot);
+                TensorPrimitives.MultiplyAdd(m, -lambdaDot, mDot, mDot);
             }
 
             if (p.HasSecondMoment)
             {
-                int b = _secondMomentBlock[i];
-                int o = Layout.Offset(b);
+                int o = Layout.Offset(_secondMomentBlock[i]);
                 ReadOnlySpan<double> v = y.Slice(o, _partLength[i]);
                 Span<double> vDot = dydt.Slice(o, _partLength[i]);
+                int so = Layout.Offset(_secondMomentScaleBlock[i]);
+                double lambdaDot = LogScaleRate(2 * sigma, 2 * sigmaDot, y[so], p.C2);
+                dydt[so] = lambdaDot;
 
-                // N_v = c2 e^{2(ℓ−σ)} (∇log L)² − 2σ′ ṽ.
+                // N_v = c2 e^{2ℓ−λ} (∇log L)² − λ′ ṽ.
                 TensorPrimitives.Multiply(gp, gp, vDot);
-                TensorPrimitives.Multiply(vDot, p.C2 * ratio * ratio, vDot);
-                TensorPrimitives.MultiplyAdd(v, -2 * sigmaDot, vDot, vDot);
+                TensorPrimitives.Multiply(vDot, p.C2 * Math.Exp(Math.Clamp((2 * logLoss) - y[so], -700, 700)), vDot);
+                TensorPrimitives.MultiplyAdd(v, -lambdaDot, vDot, vDot);
             }
         }
     }
@@ -238,9 +314,9 @@ public sealed class OptimizerFlow
 
         if (p.Geometry == UpdateGeometry.Raw)
         {
-            // GD: −η g = −η e^{ℓ} ∇log L; MomentumGD: −η m = −η e^{σ} m̃ (0 at t = 0, no limit needed).
+            // GD: −η g = −η e^{ℓ} ∇log L; MomentumGD: −η m = −η e^{λ_m} m̃ (0 at t = 0, no limit needed).
             bool fromGradient = p.Source == UpdateSource.Gradient;
-            TensorPrimitives.Multiply(fromGradient ? g : m, -eta * Math.Exp(fromGradient ? logLoss : sigma), thetaDot);
+            TensorPrimitives.Multiply(fromGradient ? g : m, -eta * Math.Exp(fromGradient ? logLoss : y[Layout.Offset(_momentumScaleBlock[i])]), thetaDot);
             return;
         }
 
@@ -264,9 +340,16 @@ public sealed class OptimizerFlow
 
                 break;
             case UpdateGeometry.AdamRatio:
+                // m/(√v + ε) = e^{λ_m − λ_v/2} m̃/(√ṽ + ε e^{−λ_v/2}); the factor is 1 while both scales follow σ.
                 ReadOnlySpan<double> v = y.Slice(Layout.Offset(_secondMomentBlock[i]), _partLength[i]);
-                double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Math.Exp(Math.Min(-sigma, 700));
+                double lambdaM = y[Layout.Offset(_momentumScaleBlock[i])], lambdaV = y[Layout.Offset(_secondMomentScaleBlock[i])];
+                double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Math.Exp(Math.Min(-lambdaV / 2, 700));
                 Directions.AdamRatio(t, m, v, g, p.C1, p.C2, scaledEpsilon, thetaDot);
+                if (t > 0)
+                {
+                    eta *= Math.Exp(Math.Clamp(lambdaM - (lambdaV / 2), -700, 700));
+                }
+
                 break;
         }
 

@@ -15,7 +15,7 @@ namespace ImplicitBias.Flow.Kernels;
 /// σ = log L, m̃ = m e^{−σ}, ṽ = v e^{−2σ}) evaluated entirely in device memory, so that a solve over
 /// <see cref="IlgpuStateAlgebra"/> keeps θ, the moments and every stage on the device. The layout, parts,
 /// schedules and part offsets are the host flow's own; this class only replaces its span arithmetic by kernels.
-/// Per evaluation the host sees scalars only: log L from the gradient, σ from the state, the norms and maxima the
+/// Per evaluation the host sees scalars only: log L from the gradient, σ and the moments' log scales from the state, the norms and maxima the
 /// directions need, and ⟨∇ log L, dθ/dt⟩. Kernels are loaded and buffers allocated once, in the constructor.
 /// The accelerator and the evaluator belong to the caller and must outlive this object.
 /// </summary>
@@ -122,7 +122,8 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
     public double LastLogLoss { get; private set; } = double.NaN;
 
     /// <summary>
-    /// The initial state on the device: θ(0), σ(0) = log L(θ(0)) (computed on the device), m̃ = ṽ = 0 — the
+    /// The initial state on the device: θ(0), σ(0) = log L(θ(0)) (computed on the device), m̃ = ṽ = 0, λ_m = σ(0),
+    /// λ_v = 2σ(0) — the
     /// device form of <see cref="OptimizerFlow.InitialState"/>.
     /// </summary>
     public void InitialState(ReadOnlySpan<double> theta0, DeviceState y)
@@ -139,6 +140,20 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
         double logLoss = _evaluator.EvaluateOnDevice(theta, _gradient.View);
         GradientEvaluations++;
         _fill(1, y.View.SubView(_n, 1), logLoss);
+
+        // λ_m = σ(0), λ_v = 2σ(0): the moments start in the plain scaling (OptimizerFlow.InitialState).
+        for (int i = 0; i < _parts.Length; i++)
+        {
+            if (_flow.MomentumScaleBlock(i) >= 0)
+            {
+                _fill(1, y.View.SubView(Layout.Offset(_flow.MomentumScaleBlock(i)), 1), logLoss);
+            }
+
+            if (_flow.SecondMomentScaleBlock(i) >= 0)
+            {
+                _fill(1, y.View.SubView(Layout.Offset(_flow.SecondMomentScaleBlock(i)), 1), 2 * logLoss);
+            }
+        }
     }
 
     /// <summary>Copies θ of a device state to the host.</summary>
@@ -198,9 +213,6 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
         double sigmaDot = Dot(g, thetaDot);
         _fill(1, rate.SubView(_n, 1), sigmaDot);
 
-        // The factor e^{ℓ−σ} is 1 up to the integration error of σ; clamped as on the host so that a wild trial
-        // stage yields a large finite value (rejected by the error test) rather than ∞·0 = NaN.
-        double ratio = Math.Exp(Math.Clamp(logLoss - sigma, -700, 700));
         for (int i = 0; i < _parts.Length; i++)
         {
             OptimizerPart p = _parts[i];
@@ -209,17 +221,25 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
             if (p.HasMomentum)
             {
                 int o = Layout.Offset(_flow.MomentumBlock(i));
+                int so = Layout.Offset(_flow.MomentumScaleBlock(i));
+                double lambda = ReadScalar(state.SubView(so, 1));
+                double lambdaDot = OptimizerFlow.LogScaleRate(sigma, sigmaDot, lambda, p.C1);
+                _fill(1, rate.SubView(so, 1), lambdaDot);
 
-                // N_m = c1 e^{ℓ−σ} ∇log L − σ′ m̃.
-                _momentumSource(length, gp, state.SubView(o, length), rate.SubView(o, length), p.C1 * ratio, -sigmaDot);
+                // N_m = c1 e^{ℓ−λ} ∇log L − λ′ m̃ (exponent clamped as on the host).
+                _momentumSource(length, gp, state.SubView(o, length), rate.SubView(o, length), p.C1 * Math.Exp(Math.Clamp(logLoss - lambda, -700, 700)), -lambdaDot);
             }
 
             if (p.HasSecondMoment)
             {
                 int o = Layout.Offset(_flow.SecondMomentBlock(i));
+                int so = Layout.Offset(_flow.SecondMomentScaleBlock(i));
+                double lambda = ReadScalar(state.SubView(so, 1));
+                double lambdaDot = OptimizerFlow.LogScaleRate(2 * sigma, 2 * sigmaDot, lambda, p.C2);
+                _fill(1, rate.SubView(so, 1), lambdaDot);
 
-                // N_v = c2 e^{2(ℓ−σ)} (∇log L)² − 2σ′ ṽ.
-                _secondMomentSource(length, gp, state.SubView(o, length), rate.SubView(o, length), p.C2 * ratio * ratio, -2 * sigmaDot);
+                // N_v = c2 e^{2ℓ−λ} (∇log L)² − λ′ ṽ.
+                _secondMomentSource(length, gp, state.SubView(o, length), rate.SubView(o, length), p.C2 * Math.Exp(Math.Clamp((2 * logLoss) - lambda, -700, 700)), -lambdaDot);
             }
         }
     }
@@ -256,9 +276,10 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
 
         if (p.Geometry == UpdateGeometry.Raw)
         {
-            // GD: −η g = −η e^{ℓ} ∇log L; MomentumGD: −η m = −η e^{σ} m̃ (0 at t = 0, no limit needed).
+            // GD: −η g = −η e^{ℓ} ∇log L; MomentumGD: −η m = −η e^{λ_m} m̃ (0 at t = 0, no limit needed).
             bool fromGradient = p.Source == UpdateSource.Gradient;
-            _scale(length, fromGradient ? g : m, thetaDot, -eta * Math.Exp(fromGradient ? logLoss : sigma), 1.0);
+            double logScale = fromGradient ? logLoss : ReadScalar(state.SubView(Layout.Offset(_flow.MomentumScaleBlock(i)), 1));
+            _scale(length, fromGradient ? g : m, thetaDot, -eta * Math.Exp(logScale), 1.0);
             return;
         }
 
@@ -271,11 +292,15 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
                 return;
             }
 
+            // m/(√v + ε) = e^{λ_m − λ_v/2} m̃/(√ṽ + ε e^{−λ_v/2}), as on the host.
             ArrayView<double> v = state.SubView(Layout.Offset(_flow.SecondMomentBlock(i)), length);
-            double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Math.Exp(Math.Min(-sigma, 700));
+            double lambdaM = ReadScalar(state.SubView(Layout.Offset(_flow.MomentumScaleBlock(i)), 1));
+            double lambdaV = ReadScalar(state.SubView(Layout.Offset(_flow.SecondMomentScaleBlock(i)), 1));
+            double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Math.Exp(Math.Min(-lambdaV / 2, 700));
             double bias1 = -ScalarMath.ExpM1(-p.C1 * t);
             double bias2 = -ScalarMath.ExpM1(-p.C2 * t);
-            _adamRatio(length, m, v, thetaDot, 1 / bias1, 1 / bias2, scaledEpsilon, -eta);
+            double factor = Math.Exp(Math.Clamp(lambdaM - (lambdaV / 2), -700, 700));
+            _adamRatio(length, m, v, thetaDot, 1 / bias1, 1 / bias2, scaledEpsilon, -eta * factor);
             return;
         }
 

@@ -125,11 +125,14 @@ public class VectorFieldTests
     [Fact]
     public void ScaledMomentumEquation_IsTheUnscaledOne()
     {
-        // With m = m̃ e^σ: dm/dt = e^σ (m̃′ + σ′ m̃) must equal c1 (g − m), g = e^{log L} ∇log L.
+        // With m = m̃ e^{λ_m}, v = ṽ e^{λ_v} (λ random here, as after the loss outran the moments):
+        // dm/dt = e^{λ_m} (m̃′ + λ_m′ m̃) must equal c1 (g − m) and dv/dt = e^{λ_v} (ṽ′ + λ_v′ ṽ) = c2 (g² − v),
+        // g = e^{log L} ∇log L.
         (OptimizerFlow flow, double[] y, double[] dy) = At("adam", 1.0);
         OptimizerPart p = flow.Parts[0];
         int mb = flow.MomentumBlock(0), vb = flow.SecondMomentBlock(0);
-        double sigma = flow.LogLoss(y), sigmaDot = dy[flow.Parameters.Length];
+        double lambdaM = flow.MomentumLogScale(0, y), lambdaV = flow.SecondMomentLogScale(0, y);
+        double lambdaMDot = dy[flow.Layout.Offset(flow.MomentumScaleBlock(0))], lambdaVDot = dy[flow.Layout.Offset(flow.SecondMomentScaleBlock(0))];
         double loss = Math.Exp(flow.LastLogLoss);
         for (int i = 0; i < flow.Parameters.Length; i++)
         {
@@ -137,13 +140,45 @@ public class VectorFieldTests
             double mtDot = dy[flow.Layout.Offset(mb) + i] - (p.C1 * mt);
             double vtDot = dy[flow.Layout.Offset(vb) + i] - (p.C2 * vt);
             double g = loss * flow.LastRelativeGradient[i];
-            double m = mt * Math.Exp(sigma), v = vt * Math.Exp(2 * sigma);
-            Assert.Equal(p.C1 * (g - m), Math.Exp(sigma) * (mtDot + (sigmaDot * mt)), 1e-12);
-            Assert.Equal(p.C2 * ((g * g) - v), Math.Exp(2 * sigma) * (vtDot + (2 * sigmaDot * vt)), 1e-12);
+            double m = mt * Math.Exp(lambdaM), v = vt * Math.Exp(lambdaV);
+            Assert.Equal(p.C1 * (g - m), Math.Exp(lambdaM) * (mtDot + (lambdaMDot * mt)), 1e-12);
+            Assert.Equal(p.C2 * ((g * g) - v), Math.Exp(lambdaV) * (vtDot + (lambdaVDot * vt)), 1e-12);
         }
 
         // σ′ is the chain rule d log L/dt = ⟨∇ log L, dθ/dt⟩.
+        double sigmaDot = dy[flow.Parameters.Length];
         Assert.Equal(TensorPrimitives.Dot(flow.LastRelativeGradient, dy.AsSpan(0, flow.Parameters.Length)), sigmaDot, 14);
+    }
+
+    [Fact]
+    public void LogScaleRate_FollowsTheLoss_UnlessItFallsFasterThanTheMomentumForgets()
+    {
+        // Tracking (λ = kσ): λ′ = kσ′ whenever kσ′ ≥ −c — the plain scaling m̃ = m e^{−σ}.
+        Assert.Equal(-0.05, OptimizerFlow.LogScaleRate(-10, -0.05, -10, 0.1), 15);
+        Assert.Equal(0.3, OptimizerFlow.LogScaleRate(-10, 0.3, -10.5, 0.1), 15);
+
+        // The loss falls faster than c: λ′ = −c (the moment's own decay), whatever the gap.
+        Assert.Equal(-0.1, OptimizerFlow.LogScaleRate(-10, -5, -10, 0.1), 15);
+        Assert.Equal(-0.1, OptimizerFlow.LogScaleRate(-100, -5, -20, 0.1), 15);
+
+        // λ above kσ by more than w = 1 while the loss slows: still −c, so λ comes down to kσ at rate kσ′ + c...
+        Assert.Equal(-0.1, OptimizerFlow.LogScaleRate(-100, -0.05, -20, 0.1), 15);
+
+        // ...and within w of it the rate blends continuously into kσ′ (Lipschitz: no switching).
+        Assert.Equal(-0.1 + (0.05 * 0.5), OptimizerFlow.LogScaleRate(-10, -0.05, -9.5, 0.1), 15);
+    }
+
+    [Fact]
+    public void Layout_PutsTheLogScalesLast_AndInitialStateUsesThePlainScaling()
+    {
+        (OptimizerFlow flow, _, _) = At("muon-adam", 1.0);
+        Assert.Equal(["theta", "logL", "m:muon", "m:adam", "v:adam", "logscale:m:muon", "logscale:m:adam", "logscale:v:adam"], flow.Layout.Blocks.Select(b => b.Name));
+        var y = new double[flow.Layout.Length];
+        flow.InitialState(new double[flow.Parameters.Length].Select((_, i) => 0.1 * (i % 7 - 3)).ToArray(), y);
+        double sigma = flow.LogLoss(y);
+        Assert.Equal(sigma, flow.MomentumLogScale(0, y));
+        Assert.Equal(sigma, flow.MomentumLogScale(1, y));
+        Assert.Equal(2 * sigma, flow.SecondMomentLogScale(1, y));
     }
 
     [Fact]
@@ -155,6 +190,6 @@ public class VectorFieldTests
         Assert.Equal(("muon", 0.2, 0.3), (parts[0].Name, parts[0].Eta0, parts[0].C1));
         Assert.Equal(("adam", 0.05), (parts[1].Name, parts[1].Eta0));
         var flow = new OptimizerFlow(oracle, parts, 0.8);
-        Assert.Equal(["theta", "logL", "m:muon", "m:adam", "v:adam"], flow.Layout.Blocks.Select(b => b.Name));
+        Assert.Equal(["theta", "logL", "m:muon", "m:adam", "v:adam", "logscale:m:muon", "logscale:m:adam", "logscale:v:adam"], flow.Layout.Blocks.Select(b => b.Name));
     }
 }

@@ -247,7 +247,6 @@ public sealed class TrajectoryObserver
 
     private void MomentumRelations(ReadOnlySpan<double> y, double logLoss, TrajectoryTable table)
     {
-        double sigma = _flow.LogLoss(y);
         for (int p = 0; p < _flow.Parts.Count; p++)
         {
             int mb = _flow.MomentumBlock(p);
@@ -262,10 +261,10 @@ public sealed class TrajectoryObserver
             ReadOnlySpan<double> m = y.Slice(_flow.Layout.Offset(mb), length);
             string suffix = _flow.Parts.Count > 1 ? $"_{part.Name}" : string.Empty;
 
-            // m = m̃ e^σ and g = e^{ℓ} ∇log L, so ‖m‖/‖g‖ = e^{σ−ℓ} ‖m̃‖/‖∇log L‖. The dual of the part's
+            // m = m̃ e^{λ_m} and g = e^{ℓ} ∇log L, so ‖m‖/‖g‖ = e^{λ_m−ℓ} ‖m̃‖/‖∇log L‖. The dual of the part's
             // geometry: ℓ1 for sign/Adam (ℓ∞ steepest descent), ℓ2 otherwise (Lemma C.19 in that norm).
             Norm dual = part.Geometry is UpdateGeometry.Sign or UpdateGeometry.AdamRatio ? Norms.L1 : Norms.L2;
-            double scale = Math.Exp(sigma - logLoss);
+            double scale = Math.Exp(_flow.MomentumLogScale(p, y) - logLoss);
             double gNorm = dual.Value(g), mNorm = dual.Value(m);
             table.Set($"momentumRatio{suffix}", scale * mNorm / gNorm);
             table.Set($"momentumDirectionGap{suffix}", DirectionGap(m, mNorm, g, gNorm, dual, _gap));
@@ -291,7 +290,7 @@ public sealed class TrajectoryObserver
                 Span<double> g2 = _scratch.AsSpan(0, length);
                 TensorPrimitives.Multiply(g, g, g2);
                 double g2Norm = Norms.L1.Value(g2), vNorm = Norms.L1.Value(v);
-                table.Set($"secondMomentRatio{suffix}", scale * scale * vNorm / g2Norm);
+                table.Set($"secondMomentRatio{suffix}", Math.Exp(_flow.SecondMomentLogScale(p, y) - (2 * logLoss)) * vNorm / g2Norm);
                 table.Set($"secondMomentDirectionGap{suffix}", DirectionGap(v, vNorm, g2, g2Norm, Norms.L1, _gap));
             }
         }

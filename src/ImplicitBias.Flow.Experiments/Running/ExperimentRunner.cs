@@ -218,6 +218,7 @@ public sealed class ExperimentRunner
             // The flow's state at t_n = n h: θ_n, σ = log L(θ_n), and the moments scaled as the flow scales them.
             discrete.Theta.CopyTo(y);
             y[flow.Parameters.Length] = discrete.LogLoss;
+            flow.SetPlainScales(y); // the discrete moments are copied as m e^{−σ} and v e^{−2σ}
             for (int p = 0; p < parts.Count; p++)
             {
                 if (flow.MomentumBlock(p) >= 0)

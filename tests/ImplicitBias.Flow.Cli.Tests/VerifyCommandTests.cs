@@ -67,6 +67,39 @@ public sealed class VerifyCommandTests : IDisposable
     }
 
     [Fact]
+    public void OnIlgpuCpu_TheDeviceResidentSolve_GivesTheCpuRows()
+    {
+        // Solver:Backend = ilgpu-cpu solves with the state in device memory (DeviceFlowSolver); the observers see
+        // host copies at the saves. The verdict table must be the CPU one to the solver's tolerance.
+        string path = Experiment("""{ "Name": "nmomentum", "Eta0": 0.5, "Power": 0.8 }""");
+        JsonElement[] Rows(string backend)
+        {
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            int code = Program.Run(["verify", path, "--json", "--Stop:MaxTime=1", $"--Solver:Backend={backend}", "--Solver:RelTol=1e-8", "--Solver:AbsTol=1e-11"], output, error);
+            Assert.True(code == 0, error.ToString());
+            return JsonDocument.Parse(output.ToString()).RootElement.GetProperty("rows").EnumerateArray().ToArray();
+        }
+
+        JsonElement[] cpu = Rows("cpu"), device = Rows("ilgpu-cpu");
+        Assert.Equal(cpu.Length, device.Length);
+        int compared = 0;
+        for (int i = 0; i < cpu.Length; i++)
+        {
+            Assert.Equal(cpu[i].GetProperty("quantity").GetString(), device[i].GetProperty("quantity").GetString());
+            Assert.Equal(cpu[i].GetProperty("verdict").GetString(), device[i].GetProperty("verdict").GetString());
+            if (cpu[i].GetProperty("measured").ValueKind == JsonValueKind.Number)
+            {
+                double a = cpu[i].GetProperty("measured").GetDouble(), b = device[i].GetProperty("measured").GetDouble();
+                Assert.True(Math.Abs(a - b) <= 1e-5 * Math.Max(1, Math.Abs(a)), $"{cpu[i].GetProperty("quantity").GetString()}: cpu {a}, ilgpu-cpu {b}");
+                compared++;
+            }
+        }
+
+        Assert.True(compared >= 5);
+    }
+
+    [Fact]
     public void MissingFile_IsUserError()
     {
         using var output = new StringWriter();

@@ -20,4 +20,38 @@ public class ProgramTests
         Assert.Equal(0, Program.Run(["--help"], output, error));
         Assert.Contains("Usage: ibflow", output.ToString());
     }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("compare")]
+    [InlineData("verify")]
+    public void ExperimentVerbs_ShareOneArgumentGrammar(string verb)
+    {
+        // Unknown options, a missing value and two experiment files are user errors (exit 2, one line naming
+        // the verb's options) in every verb; -h and --help print the usage.
+        (string[] Args, string Expected)[] cases =
+        [
+            ([verb, "x.json", "--frobnicate"], "unknown option '--frobnicate'"),
+            ([verb, "x.json", "--Optimizer:Eta0"], "--Optimizer:Eta0 needs a value"),
+            ([verb, "a.json", "b.json"], "expected one experiment file, got 2"),
+        ];
+        foreach ((string[] args, string expected) in cases)
+        {
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            Assert.Equal(2, Program.Run(args, output, error));
+            string message = error.ToString();
+            Assert.Contains($"ibflow {verb}:", message);
+            Assert.Contains(expected, message);
+            Assert.DoesNotContain("   at ", message);
+        }
+
+        foreach (string help in new[] { "--help", "-h" })
+        {
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            Assert.Equal(0, Program.Run([verb, help], output, error));
+            Assert.Contains($"ibflow {verb}", output.ToString());
+        }
+    }
 }

@@ -25,72 +25,32 @@ internal sealed class CompareCommand : ICommand
     /// <inheritdoc />
     public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        string? path = null;
-        string? outDir = null;
-        bool json = false;
-        IReadOnlyList<double>? steps = null;
+        if (CommandLine.WantsHelp(args))
+        {
+            PrintHelp(output);
+            return 0;
+        }
+
+        var line = new CommandLine(args, ["--out", "--h", "--time", "--polar"], ["--json"], Name);
+        string path = line.SingleExperiment("ibflow compare EXPERIMENT.json [options] (see ibflow compare --help).");
+        string? outDir = line.Value("--out");
+        bool json = line.Has("--json");
+        IReadOnlyList<double>? steps = line.Value("--h") is { } h ? ParseSteps(h) : null;
         double? time = null;
-        PolarMethod polar = PolarMethod.Exact;
-        var overrides = new List<string>();
-        for (int i = 0; i < args.Count; i++)
+        if (line.Value("--time") is { } text)
         {
-            string a = args[i];
-            switch (a)
-            {
-                case "--help" or "-h":
-                    PrintHelp(output);
-                    return 0;
-                case "--json":
-                    json = true;
-                    break;
-                case "--out":
-                    outDir = Value(args, ref i);
-                    break;
-                case "--h":
-                    steps = ParseSteps(Value(args, ref i));
-                    break;
-                case "--time":
-                    string text = Value(args, ref i);
-                    time = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double t) && t > 0 && double.IsFinite(t)
-                        ? t
-                        : throw new UserError($"--time '{text}' must be a positive number (the common flow time T).");
-                    break;
-                case "--polar":
-                    string p = Value(args, ref i);
-                    polar = p switch
-                    {
-                        "exact" => PolarMethod.Exact,
-                        "newton-schulz" => PolarMethod.NewtonSchulz,
-                        _ => throw new UserError($"--polar '{p}' is unknown; allowed: {string.Join(", ", PolarNames)}."),
-                    };
-                    break;
-                default:
-                    if (a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal))
-                    {
-                        // An experiment override in the configuration library's syntax: --Key:Sub=value or --Key:Sub value.
-                        overrides.Add(a);
-                        if (!a.Contains('=', StringComparison.Ordinal))
-                        {
-                            overrides.Add(Value(args, ref i));
-                        }
-                    }
-                    else if (!a.StartsWith('-') && path is null)
-                    {
-                        path = a;
-                    }
-                    else
-                    {
-                        throw new UserError($"unknown option '{a}' (see ibflow compare --help).");
-                    }
-
-                    break;
-            }
+            time = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double t) && t > 0 && double.IsFinite(t)
+                ? t
+                : throw new UserError($"--time '{text}' must be a positive number (the common flow time T).");
         }
 
-        if (path is null)
+        PolarMethod polar = line.Value("--polar") switch
         {
-            throw new UserError("give an experiment file: ibflow compare EXPERIMENT.json [options] (see ibflow compare --help).");
-        }
+            null or "exact" => PolarMethod.Exact,
+            "newton-schulz" => PolarMethod.NewtonSchulz,
+            string p => throw new UserError($"--polar '{p}' is unknown; allowed: {string.Join(", ", PolarNames)}."),
+        };
+        List<string> overrides = line.Overrides;
 
         ExperimentSettings settings;
         try
@@ -152,16 +112,6 @@ internal sealed class CompareCommand : ICommand
         }
 
         return steps;
-    }
-
-    private static string Value(IReadOnlyList<string> args, ref int i)
-    {
-        if (i + 1 >= args.Count)
-        {
-            throw new UserError($"{args[i]} needs a value.");
-        }
-
-        return args[++i];
     }
 
     private static void PrintHelp(TextWriter output)

@@ -13,7 +13,7 @@ internal sealed class PlotCommand : ICommand
 
     public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        if (args.Contains("--help"))
+        if (CommandLine.WantsHelp(args))
         {
             output.WriteLine("Usage: ibflow plot DIR… [--out DIR]");
             output.WriteLine("  Reads every trajectory.csv under the folders (runs of one optimizer share a line: several seeds give a");

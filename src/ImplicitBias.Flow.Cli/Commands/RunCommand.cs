@@ -12,7 +12,7 @@ internal sealed class RunCommand : ICommand
 
     public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        if (args.Contains("--help"))
+        if (CommandLine.WantsHelp(args))
         {
             output.WriteLine("Usage: ibflow run [EXPERIMENT.json] [--out DIR] [--Section:Key=value …]");
             output.WriteLine("  Integrates every optimizer × seed of the experiment and writes, per run: config.json, trajectory.csv,");

@@ -40,54 +40,24 @@ internal sealed class VerifyCommand : ICommand
     /// <inheritdoc />
     public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        string? path = null;
-        bool json = false, kkt = true;
+        if (CommandLine.WantsHelp(args))
+        {
+            PrintHelp(output);
+            return 0;
+        }
+
+        var line = new CommandLine(args, ["--kkt-slack"], ["--json", "--no-kkt"], Name);
+        string path = line.SingleExperiment("ibflow verify EXPERIMENT.json [--json] [--no-kkt] [--kkt-slack S] (see ibflow verify --help).");
+        bool json = line.Has("--json"), kkt = !line.Has("--no-kkt");
         double? slack = null;
-        var overrides = new List<string>();
-        for (int i = 0; i < args.Count; i++)
+        if (line.Value("--kkt-slack") is { } text)
         {
-            string a = args[i];
-            switch (a)
-            {
-                case "--help" or "-h":
-                    PrintHelp(output);
-                    return 0;
-                case "--json":
-                    json = true;
-                    break;
-                case "--no-kkt":
-                    kkt = false;
-                    break;
-                case "--kkt-slack":
-                    if (i + 1 >= args.Count || !double.TryParse(args[++i], NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || !(s >= 0))
-                    {
-                        throw new UserError("--kkt-slack needs a number ≥ 0 (Infinity for all samples).");
-                    }
-
-                    slack = s;
-                    break;
-                default:
-                    if (a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal))
-                    {
-                        overrides.Add(a);
-                    }
-                    else if (!a.StartsWith('-') && path is null)
-                    {
-                        path = a;
-                    }
-                    else
-                    {
-                        throw new UserError($"unknown option '{a}' (see ibflow verify --help).");
-                    }
-
-                    break;
-            }
+            slack = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s >= 0
+                ? s
+                : throw new UserError("--kkt-slack needs a number ≥ 0 (Infinity for all samples).");
         }
 
-        if (path is null)
-        {
-            throw new UserError("missing EXPERIMENT.json (see ibflow verify --help).");
-        }
+        List<string> overrides = line.Overrides;
 
         ExperimentSettings settings;
         Dataset data;

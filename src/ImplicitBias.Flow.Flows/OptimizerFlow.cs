@@ -262,7 +262,7 @@ public sealed class OptimizerFlow
 
         for (int i = 0; i < _parts.Length; i++)
         {
-            Direction(i, t, y, sigma, logLoss, thetaDot.Slice(_partOffset[i], _partLength[i]));
+            Direction(i, t, y, logLoss, thetaDot.Slice(_partOffset[i], _partLength[i]));
         }
 
         // dσ/dt = d log L(θ(t))/dt = ⟨∇ log L, dθ/dt⟩.
@@ -305,7 +305,7 @@ public sealed class OptimizerFlow
         }
     }
 
-    private void Direction(int i, double t, ReadOnlySpan<double> y, double sigma, double logLoss, Span<double> thetaDot)
+    private void Direction(int i, double t, ReadOnlySpan<double> y, double logLoss, Span<double> thetaDot)
     {
         OptimizerPart p = _parts[i];
         ReadOnlySpan<double> g = ((ReadOnlySpan<double>)_gradient).Slice(_partOffset[i], _partLength[i]);

@@ -206,7 +206,7 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
 
         for (int i = 0; i < _parts.Length; i++)
         {
-            Direction(i, t, state, sigma, logLoss, thetaDot.SubView(_flow.PartOffset(i), _flow.PartLength(i)));
+            Direction(i, t, state, logLoss, thetaDot.SubView(_flow.PartOffset(i), _flow.PartLength(i)));
         }
 
         // dσ/dt = d log L(θ(t))/dt = ⟨∇ log L, dθ/dt⟩.
@@ -265,7 +265,7 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
     }
 
     /// <summary>thetaDot ← −η(t) · direction of part i (OptimizerFlow.Direction on device views).</summary>
-    private void Direction(int i, double t, ArrayView<double> state, double sigma, double logLoss, ArrayView<double> thetaDot)
+    private void Direction(int i, double t, ArrayView<double> state, double logLoss, ArrayView<double> thetaDot)
     {
         OptimizerPart p = _parts[i];
         int offset = _flow.PartOffset(i);

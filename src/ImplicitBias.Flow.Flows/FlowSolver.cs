@@ -11,14 +11,29 @@ public sealed record FlowSolveOptions
     /// <summary>Stepper name (see <see cref="MethodCatalog"/>) or "auto" for <see cref="FlowSolver.DefaultMethod"/>.</summary>
     public string Method { get; init; } = "auto";
 
-    /// <summary>Stop when log L ≤ this (a terminal event on the σ block).</summary>
+    /// <summary>
+    /// Stop when log L ≤ this: a terminal event located on the σ block and confirmed on log L(θ) computed by the
+    /// model at the located state (a drifted σ never ends a run), also when the target holds at t = 0.
+    /// </summary>
     public double TargetLogLoss { get; init; } = Math.Log(1e-8);
 
     /// <summary>Stop at this flow time.</summary>
     public double MaxTime { get; init; } = 1e12;
 
-    /// <summary>Stop after this many accepted steps.</summary>
+    /// <summary>Stop after this many steps (attempted, accepted or rejected).</summary>
     public long MaxSteps { get; init; } = 1_000_000;
+
+    /// <summary>The step size of a fixed-step method (euler, rk4); adaptive methods ignore it.</summary>
+    public double FixedStep { get; init; } = 1.0;
+
+    /// <summary>Asked between two steps whether a checkpoint is due.</summary>
+    public Func<bool>? CheckpointDue { get; init; }
+
+    /// <summary>Receives the engine's checkpoints (when due, and when the solve is cancelled).</summary>
+    public Action<OdeCheckpoint>? Checkpoint { get; init; }
+
+    /// <summary>Continues the solve from this checkpoint (of the same flow, options and θ(0)).</summary>
+    public OdeCheckpoint? ResumeFrom { get; init; }
 
     /// <summary>Where to save (default: t = 0 and 20 log-spaced points per decade from 1e-3 to <see cref="MaxTime"/>).</summary>
     public SaveAt? SaveAt { get; init; }
@@ -124,7 +139,12 @@ public static class FlowSolver
         flow.InitialState(theta0, y0.Values);
         var term = new HostOdeTerm(flow.Evaluate);
         int sigmaIndex = flow.Parameters.Length;
-        return Run(flow, term, algebra, y0, y => y.Values[sigmaIndex], method, options);
+        var access = new FlowStateAccess<HostState>(
+            y => y.Values[sigmaIndex],
+            (y, sigma) => y.Values[sigmaIndex] = sigma,
+            y => flow.EvaluateLogLoss(y.Values),
+            () => flow.LastLogLoss);
+        return Run(flow, term, algebra, y0, access, method, options);
     }
 
     /// <summary>
@@ -136,22 +156,22 @@ public static class FlowSolver
     /// <param name="term">Evaluates the flow's nonlinear part on <typeparamref name="TState"/>.</param>
     /// <param name="algebra">Vector operations on states.</param>
     /// <param name="y0">The initial state (θ(0), σ(0) = log L(θ(0)), zero moments); not modified.</param>
-    /// <param name="logLoss">Reads σ ≈ log L from a state (the terminal event's condition).</param>
+    /// <param name="access">Reads and writes σ of a state and computes log L(θ) of a state (the terminal event and the anchoring of σ).</param>
     /// <param name="options">How to integrate; <see cref="FlowSolveOptions.Engine"/> is ignored.</param>
-    public static OdeResult Solve<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, Func<TState, double> logLoss, FlowSolveOptions? options = null)
+    public static OdeResult Solve<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, FlowStateAccess<TState> access, FlowSolveOptions? options = null)
         where TState : class
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(term);
         ArgumentNullException.ThrowIfNull(algebra);
-        ArgumentNullException.ThrowIfNull(logLoss);
+        ArgumentNullException.ThrowIfNull(access);
         options ??= new FlowSolveOptions();
         if (algebra.Layout.Length != flow.Layout.Length)
         {
             throw new ArgumentException($"The algebra's layout has {algebra.Layout.Length} components and the flow's {flow.Layout.Length}.", nameof(algebra));
         }
 
-        return Run(flow, term, algebra, y0, logLoss, Method(flow, options), options);
+        return Run(flow, term, algebra, y0, access, Method(flow, options), options);
     }
 
     private static OdeMethod Method(OptimizerFlow flow, FlowSolveOptions options) =>
@@ -159,21 +179,39 @@ public static class FlowSolver
             ? DefaultMethod(flow)
             : MethodCatalog.Find(options.Method) ?? throw new ArgumentException($"Unknown method '{options.Method}'; known: auto, {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}.", nameof(options));
 
-    private static OdeResult Run<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, Func<TState, double> logLoss, OdeMethod method, FlowSolveOptions options)
+    private static OdeResult Run<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, FlowStateAccess<TState> access, OdeMethod method, FlowSolveOptions options)
         where TState : class
     {
         double target = options.TargetLogLoss;
+        // A fresh drift record per solve; a resumed solve goes on with the record its caller restored.
+        if (options.ResumeFrom is null)
+        {
+            flow.Drift = new LogLossDrift();
+        }
+
+        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift);
         var solverOptions = new OdeOptions<TState>
         {
             SaveAt = options.SaveAt ?? LogSpacedTimes(options.MaxTime),
-            Events = [new OdeEvent<TState>((_, y) => logLoss(y) - target, EventDirection.Falling)],
+            Events =
+            [
+                new OdeEvent<TState>((_, y) => access.Sigma(y) - target, EventDirection.Falling)
+                {
+                    FiresAtStart = true,
+                    Confirm = (_, y) => anchor.Confirm(y, target),
+                },
+            ],
+            AfterStep = (_, y) => anchor.Anchor(y),
             StepCallback = options.OnStep,
             SaveCallback = options.OnSave,
             KeepSavedStates = options.KeepSavedStates,
             MaxSteps = options.MaxSteps,
             Cancellation = options.Cancellation,
-            FixedStepCount = method.IsAdaptive ? null : (int)Math.Min(options.MaxSteps, 1_000_000),
+            FixedStep = method.IsAdaptive ? null : options.FixedStep,
+            CheckpointDue = options.CheckpointDue,
+            Checkpoint = options.Checkpoint,
+            ResumeFrom = options.ResumeFrom,
         };
-        return OdeSolver.Solve(term, algebra, method, 0.0, options.MaxTime, y0, solverOptions);
+        return OdeSolver.Solve(anchor, algebra, method, 0.0, options.MaxTime, y0, solverOptions);
     }
 }

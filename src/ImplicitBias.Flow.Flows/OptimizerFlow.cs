@@ -156,6 +156,21 @@ public sealed class OptimizerFlow
     /// <summary>log L(θ) at the last evaluation.</summary>
     public double LastLogLoss { get; private set; } = double.NaN;
 
+    /// <summary>The drift of σ from log L(θ) in the current (or last) solve and its re-anchoring (see <see cref="LogLossAnchor{TState}"/>).</summary>
+    public LogLossDrift Drift { get; internal set; } = new();
+
+    /// <summary>
+    /// log L(θ) of a flat state computed by the model (one gradient evaluation, counted; <see cref="LastLogLoss"/> and
+    /// <see cref="LastRelativeGradient"/> are updated).
+    /// </summary>
+    public double EvaluateLogLoss(ReadOnlySpan<double> y)
+    {
+        double logLoss = _oracle.Evaluate(y[..Parameters.Length], _gradient);
+        GradientEvaluations++;
+        LastLogLoss = logLoss;
+        return logLoss;
+    }
+
     /// <summary>∇ log L at the last evaluation.</summary>
     public ReadOnlySpan<double> LastRelativeGradient => _gradient;
 

@@ -61,7 +61,7 @@ public sealed class SignSwitchCounter
                 : ((ReadOnlySpan<double>)_gradient).Slice(offset, length);
             for (int j = 0; j < length; j++)
             {
-                int sign = Math.Sign(source[j]);
+                int sign = source[j] > 0 ? 1 : source[j] < 0 ? -1 : 0; // NaN counts as no sign
                 ref int last = ref _lastSign[offset + j];
                 if (sign != 0)
                 {

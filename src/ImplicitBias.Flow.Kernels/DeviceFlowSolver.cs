@@ -64,7 +64,8 @@ public sealed class DeviceFlowSolver : IFlowSolveEngine
         DeviceState y0 = algebra.Allocate();
         term.InitialState(theta0, y0);
         _last = term;
-        return FlowSolver.Solve(flow, term, algebra, y0, term.LogLoss, options with { Engine = null });
+        var access = new FlowStateAccess<DeviceState>(term.LogLoss, term.SetLogLoss, term.EvaluateLogLoss, () => term.LastLogLoss);
+        return FlowSolver.Solve(flow, term, algebra, y0, access, options with { Engine = null });
     }
 
     /// <summary>

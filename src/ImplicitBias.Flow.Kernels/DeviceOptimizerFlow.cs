@@ -180,6 +180,23 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
         y.View.CopyToCPU(destination);
     }
 
+    /// <summary>Writes σ of a device state (one scalar write).</summary>
+    public void SetLogLoss(DeviceState y, double sigma)
+    {
+        Check(y);
+        _fill(1, y.View.SubView(_n, 1), sigma);
+    }
+
+    /// <summary>log L(θ) of a device state computed by the model (one gradient evaluation, counted).</summary>
+    public double EvaluateLogLoss(DeviceState y)
+    {
+        Check(y);
+        double logLoss = _evaluator.EvaluateOnDevice(y.View.SubView(0, _n), _gradient.View);
+        GradientEvaluations++;
+        LastLogLoss = logLoss;
+        return logLoss;
+    }
+
     /// <summary>σ ≈ log L of a device state (one scalar read).</summary>
     public double LogLoss(DeviceState y)
     {

@@ -23,7 +23,23 @@ public enum EventDirection
 /// <param name="Condition">g(t, y); must not allocate or keep the state.</param>
 /// <param name="Direction">Which crossings end the solve.</param>
 public sealed record OdeEvent<TState>(Func<double, TState, double> Condition, EventDirection Direction = EventDirection.Any)
-    where TState : class;
+    where TState : class
+{
+    /// <summary>
+    /// When true, a condition already on the far side of the crossing at t0 (g(t0) ≤ 0 for
+    /// <see cref="EventDirection.Falling"/>, ≥ 0 for <see cref="EventDirection.Rising"/>) ends the solve at t0:
+    /// a target met before the first step is met.
+    /// </summary>
+    public bool FiresAtStart { get; init; }
+
+    /// <summary>
+    /// Checks a located root before the solve ends, with (t, the state there), which it may correct in place
+    /// (e.g. replace a tracked quantity by its exact value). True ends the solve with that state; false means the
+    /// crossing was not real (the condition's tracked quantity had drifted): the solve goes on from the corrected
+    /// state, the stepper restarted there. Null accepts every root.
+    /// </summary>
+    public Func<double, TState, bool>? Confirm { get; init; }
+}
 
 /// <summary>What one step reports to <see cref="OdeOptions{TState}.StepCallback"/>.</summary>
 /// <param name="Time">Time at the end of the step (after acceptance) or at its start (rejected).</param>
@@ -163,10 +179,36 @@ public sealed class OdeOptions<TState>
     public double MaxStep { get; init; } = double.PositiveInfinity;
 
     /// <summary>
-    /// When set, take exactly this many equal steps with no error control (required for fixed-step methods,
-    /// also usable with adaptive ones, e.g. to measure the order).
+    /// When set, take exactly this many equal steps over [t0, t1] with no error control (e.g. to measure the
+    /// order of a method).
     /// </summary>
     public int? FixedStepCount { get; init; }
+
+    /// <summary>
+    /// When set, take steps of this size with no error control until t1 (the last one shortened to land on t1),
+    /// the step limit or an event. A fixed-step method needs this or <see cref="FixedStepCount"/>.
+    /// </summary>
+    public double? FixedStep { get; init; }
+
+    /// <summary>
+    /// Called with each accepted (t, y) once its events and saves are handled, before it becomes the start of the
+    /// next step; it may correct the state in place (e.g. re-anchor a tracked quantity to its exact value) and
+    /// returns whether it did. The stepper keeps its cached derivative, so a correction must leave the derivative
+    /// unchanged or change it well below the tolerance.
+    /// </summary>
+    public Func<double, TState, bool>? AfterStep { get; init; }
+
+    /// <summary>Asked between two steps whether a checkpoint is due (e.g. every minute of wall time).</summary>
+    public Func<bool>? CheckpointDue { get; init; }
+
+    /// <summary>
+    /// Receives a checkpoint between two steps when <see cref="CheckpointDue"/> says so, and when the solve is
+    /// cancelled (the state it stopped in).
+    /// </summary>
+    public Action<OdeCheckpoint>? Checkpoint { get; init; }
+
+    /// <summary>Continues a solve from this checkpoint instead of starting from the initial state.</summary>
+    public OdeCheckpoint? ResumeFrom { get; init; }
 
     /// <summary>Checked before every step; when cancelled the solve ends with <see cref="OdeStatus.Cancelled"/>.</summary>
     public CancellationToken Cancellation { get; init; }

@@ -32,9 +32,19 @@ public static class OdeSolver
             throw new ArgumentException($"Need finite t0 < t1, got [{t0}, {t1}].");
         }
 
-        if (!method.IsAdaptive && options.FixedStepCount is null)
+        if (!method.IsAdaptive && options.FixedStepCount is null && options.FixedStep is null)
         {
-            throw new ArgumentException($"{method.Name} is a fixed-step method: set OdeOptions.FixedStepCount.");
+            throw new ArgumentException($"{method.Name} is a fixed-step method: set OdeOptions.FixedStep or FixedStepCount.");
+        }
+
+        if (options.FixedStepCount is < 1)
+        {
+            throw new ArgumentException("FixedStepCount must be positive.");
+        }
+
+        if (options.FixedStep is double fixedStep && !(fixedStep > 0 && double.IsFinite(fixedStep)))
+        {
+            throw new ArgumentException($"FixedStep must be positive and finite, got {fixedStep}.");
         }
 
         var run = new Run<TState>(term, algebra, method, options, t0, t1, y0);
@@ -57,6 +67,13 @@ public static class OdeSolver
         private TState _yNew;
         private int _nextSave;
 
+        // The controller's memory (kept in fields so that a checkpoint can hold it).
+        private double _h;
+        private double _previousError = 1e-4;
+        private bool _rejectedLast;
+        private bool _lastWasNonFinite;
+        private long _steps;
+
         public Run(IOdeTerm<TState> term, IStateAlgebra<TState> algebra, OdeMethod method, OdeOptions<TState> options, double t0, double t1, TState y0)
         {
             _algebra = algebra;
@@ -76,6 +93,11 @@ public static class OdeSolver
 
         public OdeResult Execute()
         {
+            if (_options.ResumeFrom is { } checkpoint)
+            {
+                return Resume(checkpoint);
+            }
+
             double t = _t0;
             SaveInitial();
             if (!_algebra.AllFinite(_y))
@@ -86,122 +108,210 @@ public static class OdeSolver
             _stepper.Start(t, _y);
             for (int e = 0; e < _eventValues.Length; e++)
             {
-                _eventValues[e] = _options.Events[e].Condition(t, _y);
+                OdeEvent<TState> ev = _options.Events[e];
+                double g = ev.Condition(t, _y);
+                _eventValues[e] = g;
+                bool metAlready = ev.Direction switch
+                {
+                    EventDirection.Falling => g <= 0,
+                    EventDirection.Rising => g >= 0,
+                    _ => g == 0,
+                };
+                if (ev.FiresAtStart && metAlready && (ev.Confirm?.Invoke(t, _y) ?? true))
+                {
+                    _result.EventIndex = e;
+                    return Finish(t, OdeStatus.EventReached, $"Event {e} held at the start, t = {t}.");
+                }
             }
 
-            return _options.FixedStepCount is int n ? FixedSteps(n) : Adaptive();
+            _h = _options.FixedStepCount is int n ? (_t1 - _t0) / n
+                : _options.FixedStep is double fixedStep ? fixedStep
+                : double.NaN;
+            if (double.IsNaN(_h))
+            {
+                double maxStep = Math.Min(_options.MaxStep, _t1 - _t0);
+                _h = Math.Min(_options.InitialStep ?? InitialStep(maxStep), maxStep);
+            }
+
+            return Loop(t);
         }
 
-        private OdeResult FixedSteps(int count)
+        private OdeResult Resume(OdeCheckpoint c)
         {
-            if (count < 1)
+            StateLayout layout = _algebra.Layout;
+            if (c.State.Length != layout.Length || c.Derivative.Length != layout.Length || c.EventValues.Length != _eventValues.Length)
             {
-                throw new ArgumentException("FixedStepCount must be positive.");
+                throw new ArgumentException("The checkpoint does not match this problem's state layout or events.");
             }
 
-            double h = (_t1 - _t0) / count;
-            double t = _t0;
-            for (int i = 0; i < count; i++)
-            {
-                double error = _stepper.Attempt(t, _y, h, _yNew);
-                if (double.IsNaN(error) || !_algebra.AllFinite(_yNew))
-                {
-                    _result.RejectedSteps++;
-                    return Finish(t, OdeStatus.NonFiniteState, $"The state became non-finite in the step from t = {t}.");
-                }
-
-                double tNew = i == count - 1 ? _t1 : _t0 + ((i + 1) * h);
-                if (AcceptStep(t, tNew - t, tNew, 0.0) is { } ended)
-                {
-                    return ended;
-                }
-
-                t = tNew;
-            }
-
-            return Finish(t, OdeStatus.Success, "Reached the final time.");
+            _algebra.Write(c.State, _y);
+            _algebra.Write(c.Derivative, _scratch);
+            _stepper.Resume(c.Time, _y, _scratch, c.RhsEvaluations);
+            c.EventValues.CopyTo(_eventValues, 0);
+            _h = c.StepSize;
+            _previousError = c.PreviousError;
+            _rejectedLast = c.RejectedLast;
+            _lastWasNonFinite = c.LastWasNonFinite;
+            _steps = c.Steps;
+            _result.AcceptedSteps = c.AcceptedSteps;
+            _result.RejectedSteps = c.RejectedSteps;
+            _nextSave = c.NextSave;
+            return Loop(c.Time);
         }
 
-        private OdeResult Adaptive()
+        private OdeCheckpoint TakeCheckpoint(double t)
         {
+            var state = new double[_algebra.Layout.Length];
+            var derivative = new double[_algebra.Layout.Length];
+            _algebra.Read(_y, state);
+            _algebra.Read(_stepper.CachedDerivative, derivative);
+            return new OdeCheckpoint
+            {
+                Time = t,
+                State = state,
+                Derivative = derivative,
+                StepSize = _h,
+                PreviousError = _previousError,
+                RejectedLast = _rejectedLast,
+                LastWasNonFinite = _lastWasNonFinite,
+                Steps = _steps,
+                AcceptedSteps = _result.AcceptedSteps,
+                RejectedSteps = _result.RejectedSteps,
+                RhsEvaluations = _stepper.Evaluations,
+                NextSave = _nextSave,
+                EventValues = (double[])_eventValues.Clone(),
+            };
+        }
+
+        /// <summary>
+        /// The step loop: adaptive (error control, PI controller) or fixed (<see cref="OdeOptions{TState}.FixedStep"/>,
+        /// <see cref="OdeOptions{TState}.FixedStepCount"/>: every step accepted unless non-finite).
+        /// </summary>
+        private OdeResult Loop(double t)
+        {
+            bool fixedSteps = _options.FixedStepCount is not null || _options.FixedStep is not null;
             StepSizeController controller = _options.Controller ?? _method.DefaultController;
             double beta = controller.Beta;
-            double alpha = controller.Alpha ?? ((1.0 / _method.ErrorExponentOrder) - (0.75 * beta));
+            double alpha = fixedSteps ? 0 : controller.Alpha ?? ((1.0 / _method.ErrorExponentOrder) - (0.75 * beta));
             double maxStep = Math.Min(_options.MaxStep, _t1 - _t0);
-            double t = _t0;
-            double h = Math.Min(_options.InitialStep ?? InitialStep(maxStep), maxStep);
-            double previousError = 1e-4;
-            bool rejectedLast = false;
-            bool lastWasNonFinite = false;
-            long steps = 0;
             while (true)
             {
+                if (_options.CheckpointDue is { } due && _options.Checkpoint is { } write && due())
+                {
+                    write(TakeCheckpoint(t));
+                }
+
                 if (_options.Cancellation.IsCancellationRequested)
                 {
+                    _options.Checkpoint?.Invoke(TakeCheckpoint(t));
                     return Finish(t, OdeStatus.Cancelled, $"Cancelled at t = {t}.");
                 }
 
-                if (steps >= _options.MaxSteps)
+                if (_steps >= _options.MaxSteps)
                 {
                     return Finish(t, OdeStatus.MaxStepsReached, $"Took the maximum of {_options.MaxSteps} steps at t = {t}.");
                 }
 
+                double h = _h;
                 bool last = false;
-                if (t + (1.01 * h) >= _t1)
+                double tNew;
+                if (_options.FixedStepCount is int count)
                 {
-                    // Stretch or shorten the last step to land exactly on t1 (Hairer's codes use the same 1 % slack).
-                    h = _t1 - t;
-                    last = true;
+                    // Equal steps on the grid t0 + i (t1 − t0)/n, computed from i so that rounding does not accumulate.
+                    long i = _result.AcceptedSteps;
+                    last = i + 1 >= count;
+                    tNew = last ? _t1 : _t0 + ((i + 1) * h);
+                    h = tNew - t;
+                }
+                else if (fixedSteps)
+                {
+                    long i = _result.AcceptedSteps;
+                    double grid = _t0 + ((i + 1) * h);
+                    last = _t1 - grid <= 1e-9 * h; // land on t1 rather than leave a sliver
+                    tNew = last ? _t1 : grid;
+                    h = tNew - t;
+                }
+                else
+                {
+                    if (t + (1.01 * h) >= _t1)
+                    {
+                        // Stretch or shorten the last step to land exactly on t1 (Hairer's codes use the same 1 % slack).
+                        h = _t1 - t;
+                        last = true;
+                    }
+
+                    tNew = last ? _t1 : t + h;
                 }
 
                 double ulp = Math.BitIncrement(Math.Abs(t)) - Math.Abs(t);
                 if (!(h >= 10 * ulp))
                 {
-                    return lastWasNonFinite
+                    return _lastWasNonFinite
                         ? Finish(t, OdeStatus.NonFiniteState, $"The state or its derivative is not finite near t = {t}; shrinking the step did not help.")
                         : Finish(t, OdeStatus.StepSizeUnderflow, $"Step size {h:g3} fell below 10 ulp of t = {t}.");
                 }
 
-                steps++;
+                _steps++;
                 double error = _stepper.Attempt(t, _y, h, _yNew);
+                if (fixedSteps)
+                {
+                    if (double.IsNaN(error) || !_algebra.AllFinite(_yNew))
+                    {
+                        _result.RejectedSteps++;
+                        return Finish(t, OdeStatus.NonFiniteState, $"The state became non-finite in the step from t = {t} (fixed step {h:g3}: try a smaller Solver:Step).");
+                    }
+
+                    error = 0.0;
+                }
+
                 if (error <= 1.0)
                 {
-                    double tNew = last ? _t1 : t + h;
-                    if (AcceptStep(t, h, tNew, error) is { } ended)
+                    switch (AcceptStep(t, h, tNew, error))
                     {
-                        return ended;
+                        case { Ended: { } ended }:
+                            return ended;
+                        case { RestartAt: double tRestart }:
+                            // A located crossing was not confirmed: go on from the corrected state there.
+                            t = tRestart;
+                            _rejectedLast = false;
+                            _lastWasNonFinite = false;
+                            continue;
                     }
 
-                    // PI controller (Hairer §IV.2, DOPRI5's code): h_new = h · safety · err^{−α} · err_old^{β}.
-                    double factor = Math.Pow(error, -alpha) * Math.Pow(previousError, beta) * controller.Safety;
-                    factor = Math.Clamp(factor, controller.MinFactor, controller.MaxFactor);
-                    if (rejectedLast)
+                    if (!fixedSteps)
                     {
-                        // No growth right after a rejection (Hairer §II.4).
-                        factor = Math.Min(factor, 1.0);
+                        // PI controller (Hairer §IV.2, DOPRI5's code): h_new = h · safety · err^{−α} · err_old^{β}.
+                        double factor = Math.Pow(error, -alpha) * Math.Pow(_previousError, beta) * controller.Safety;
+                        factor = Math.Clamp(factor, controller.MinFactor, controller.MaxFactor);
+                        if (_rejectedLast)
+                        {
+                            // No growth right after a rejection (Hairer §II.4).
+                            factor = Math.Min(factor, 1.0);
+                        }
+
+                        _previousError = Math.Max(error, 1e-4);
+                        _h = Math.Min(h * factor, maxStep);
                     }
 
-                    previousError = Math.Max(error, 1e-4);
                     t = tNew;
                     if (last)
                     {
                         return Finish(t, OdeStatus.Success, "Reached the final time.");
                     }
 
-                    h = Math.Min(h * factor, maxStep);
-                    rejectedLast = false;
-                    lastWasNonFinite = false;
+                    _rejectedLast = false;
+                    _lastWasNonFinite = false;
                 }
                 else
                 {
                     _result.RejectedSteps++;
-                    lastWasNonFinite = double.IsNaN(error);
-                    double factor = lastWasNonFinite
+                    _lastWasNonFinite = double.IsNaN(error);
+                    double factor = _lastWasNonFinite
                         ? controller.MinFactor
                         : Math.Max(controller.MinFactor, controller.Safety * Math.Pow(error, -alpha));
                     Report(t, h, error, false);
-                    h *= Math.Min(factor, 1.0);
-                    rejectedLast = true;
+                    _h = h * Math.Min(factor, 1.0);
+                    _rejectedLast = true;
                 }
             }
         }
@@ -224,27 +334,35 @@ public static class OdeSolver
             return double.IsFinite(h) && h > 0 ? Math.Min(h, maxStep) : Math.Min(1e-6, maxStep);
         }
 
-        private OdeResult? AcceptStep(double t, double h, double tNew, double error)
+        /// <summary>What an accepted step led to: nothing special, the end of the solve, or a restart after an unconfirmed event.</summary>
+        private readonly record struct StepOutcome(OdeResult? Ended, double? RestartAt);
+
+        private StepOutcome AcceptStep(double t, double h, double tNew, double error)
         {
             if (!_algebra.AllFinite(_yNew))
             {
-                return Finish(t, OdeStatus.NonFiniteState, $"The state became non-finite in the step from t = {t}.");
+                return new(Finish(t, OdeStatus.NonFiniteState, $"The state became non-finite in the step from t = {t}."), null);
             }
 
             _stepper.Accept(t, h, _y, _yNew);
             _result.AcceptedSteps++;
-            if (_eventValues.Length > 0 && LocateEvent(t, h, tNew) is { } eventResult)
+            if (_eventValues.Length > 0)
             {
-                return eventResult;
+                StepOutcome located = LocateEvent(t, h, tNew);
+                if (located.Ended is not null || located.RestartAt is not null)
+                {
+                    return located;
+                }
             }
 
             SaveWithin(t, h, tNew, tNew);
+            _options.AfterStep?.Invoke(tNew, _yNew);
             (_y, _yNew) = (_yNew, _y);
             Report(tNew, h, error, true);
-            return null;
+            return default;
         }
 
-        private OdeResult? LocateEvent(double t, double h, double tNew)
+        private StepOutcome LocateEvent(double t, double h, double tNew)
         {
             int firstEvent = -1;
             double firstTheta = double.PositiveInfinity;
@@ -277,16 +395,39 @@ public static class OdeSolver
 
             if (firstEvent < 0)
             {
-                return null;
+                return default;
             }
 
             double tEvent = t + (firstTheta * h);
             SaveWithin(t, h, tNew, tEvent);
-            _stepper.Interpolate(firstTheta, _scratch);
+            if (firstTheta >= 1)
+            {
+                _algebra.Copy(_yNew, _scratch);
+            }
+            else
+            {
+                _stepper.Interpolate(firstTheta, _scratch);
+            }
+
             _algebra.Copy(_scratch, _y);
+            OdeEvent<TState> located = _options.Events[firstEvent];
+            if (located.Confirm is { } confirm && !confirm(tEvent, _y))
+            {
+                // The crossing was in a tracked quantity that had drifted from the truth: the hook has corrected
+                // the state; restart the stepper there and go on.
+                _stepper.Start(tEvent, _y);
+                for (int e = 0; e < _eventValues.Length; e++)
+                {
+                    _eventValues[e] = _options.Events[e].Condition(tEvent, _y);
+                }
+
+                Report(tEvent, h, 0.0, true);
+                return new(null, tEvent);
+            }
+
             _result.EventIndex = firstEvent;
             Report(tEvent, h, 0.0, true);
-            return Finish(tEvent, OdeStatus.EventReached, $"Event {firstEvent} reached at t = {tEvent}.");
+            return new(Finish(tEvent, OdeStatus.EventReached, $"Event {firstEvent} reached at t = {tEvent}."), null);
         }
 
         /// <summary>
@@ -311,6 +452,13 @@ public static class OdeSolver
 
                 _stepper.Interpolate(m, _scratch);
                 double gm = ev.Condition(t + (m * h), _scratch);
+                if (double.IsNaN(gm))
+                {
+                    // The interpolant is not finite there (a wild step): look for the crossing before it.
+                    b = m;
+                    continue;
+                }
+
                 if (gm == 0)
                 {
                     return m;

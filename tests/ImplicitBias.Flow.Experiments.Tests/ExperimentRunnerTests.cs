@@ -68,9 +68,10 @@ public sealed class ExperimentRunnerTests : IDisposable
         CsvTable table = CsvTable.Read(Path.Combine(outDir, "trajectory.csv"));
         Assert.Equal(0.0, table.Column("t")[0]);
         Assert.Equal(direct.FinalTime, table.Column("t")[^1], 1e-9 * direct.FinalTime);
-        // The event sits on σ, the integrated log L; log L(θ) evaluated there differs by the integration error (~rtol·|log L|).
-        Assert.Equal(-20, table.Column("sigma")[^1], 1e-8);
-        Assert.Equal(-20, table.Column("logLoss")[^1], 1e-4);
+        // The event is located on σ and confirmed on log L(θ): the model's loss at the end is at or below the target
+        // (by no more than the integration error, ~rtol·|log L|), and σ there was re-anchored to it.
+        Assert.InRange(table.Column("logLoss")[^1], -20 - 1e-4, -20);
+        Assert.Equal(table.Column("logLoss")[^1], table.Column("sigma")[^1]);
         Assert.Equal(direct.RhsEvaluations, table.Column("rhsEvaluations")[^1]);
         Assert.True(table.Has("hardMargin_l2") && table.Has("alignment_own") && table.Has("cosineToLast"));
 

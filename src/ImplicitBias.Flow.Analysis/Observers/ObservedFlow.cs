@@ -40,13 +40,15 @@ public static class ObservedFlow
     /// <param name="evaluator">A CPU evaluator of the same model and data, used only at saved times.</param>
     /// <param name="theta0">θ(0).</param>
     /// <param name="options">Solve options; OnSave and OnStep are chained with the observer's own.</param>
-    public static ObservedRun Run(OptimizerFlow flow, LossEvaluator evaluator, ReadOnlySpan<double> theta0, FlowSolveOptions? options = null)
+    /// <param name="observer">
+    /// The observer to use (e.g. one restored from a checkpoint, with <paramref name="options"/> resuming the solve);
+    /// null creates one in the optimizer's own norm.
+    /// </param>
+    public static ObservedRun Run(OptimizerFlow flow, LossEvaluator evaluator, ReadOnlySpan<double> theta0, FlowSolveOptions? options = null, TrajectoryObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(flow);
         options ??= new FlowSolveOptions();
-        var observer = new TrajectoryObserver(flow, evaluator, OwnNorm(flow), theta0);
-        StepInfo last = default;
-        double lastSaved = double.NaN;
+        observer ??= new TrajectoryObserver(flow, evaluator, OwnNorm(flow), theta0);
         FlowSolveOptions chained = options with
         {
             KeepSavedStates = false,
@@ -54,24 +56,23 @@ public static class ObservedFlow
             {
                 if (info.Accepted)
                 {
-                    last = info;
+                    observer.LastStep = new SolverCounters(info.StepSize, info.AcceptedSteps, info.RejectedSteps, info.RhsEvaluations);
                 }
 
                 options.OnStep?.Invoke(info);
             },
             OnSave = (t, y) =>
             {
-                observer.Observe(t, y, new SolverCounters(last.StepSize, last.AcceptedSteps, last.RejectedSteps, last.RhsEvaluations));
-                lastSaved = t;
+                observer.Observe(t, y, observer.LastStep);
                 options.OnSave?.Invoke(t, y);
             },
         };
         OdeResult result = FlowSolver.Solve(flow, theta0, chained);
 
         // The end of the run (target reached, time limit, interruption) is always observed.
-        if (result.FinalTime != lastSaved && result.FinalState.Length > 0)
+        if (result.FinalTime != observer.LastObservedTime && result.FinalState.Length > 0)
         {
-            observer.Observe(result.FinalTime, result.FinalState, new SolverCounters(last.StepSize, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations));
+            observer.Observe(result.FinalTime, result.FinalState, new SolverCounters(observer.LastStep.StepSize, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations));
         }
 
         PostRunSummary summary = observer.Finish();

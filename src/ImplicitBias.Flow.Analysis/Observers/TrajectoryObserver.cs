@@ -104,7 +104,88 @@ public sealed class TrajectoryObserver
     }
 
     /// <summary>The table of observations, one row per <see cref="Observe"/>.</summary>
-    public TrajectoryTable Table { get; } = new();
+    public TrajectoryTable Table { get; private set; } = new();
+
+    /// <summary>The solver's counters after its last accepted step (what a save between steps reports).</summary>
+    public SolverCounters LastStep { get; set; }
+
+    /// <summary>The time of the last observation, or NaN before the first.</summary>
+    public double LastObservedTime => Table.RowCount == 0 ? double.NaN : Table.Last("t");
+
+    /// <summary>
+    /// Writes everything the observer carries from one save to the next (the table, the θ snapshots, the last
+    /// activation pattern and signs, the last step's counters), so that a resumed run observes exactly as an
+    /// uninterrupted one.
+    /// </summary>
+    public void WriteState(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        Table.WriteTo(writer);
+        writer.Write(_snapshots.Count);
+        foreach (double[] snapshot in _snapshots)
+        {
+            writer.Write(snapshot.Length);
+            foreach (double v in snapshot)
+            {
+                writer.Write(v);
+            }
+        }
+
+        WriteSigns(writer, _lastPattern);
+        WriteSigns(writer, _lastSigns);
+        writer.Write(_first);
+        writer.Write(LastStep.StepSize);
+        writer.Write(LastStep.AcceptedSteps);
+        writer.Write(LastStep.RejectedSteps);
+        writer.Write(LastStep.Evaluations);
+    }
+
+    /// <summary>Restores the state written by <see cref="WriteState"/> (same flow, model and θ(0)).</summary>
+    public void ReadState(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        Table = TrajectoryTable.ReadFrom(reader);
+        _snapshots.Clear();
+        int count = reader.ReadInt32();
+        for (int i = 0; i < count; i++)
+        {
+            var snapshot = new double[reader.ReadInt32()];
+            for (int j = 0; j < snapshot.Length; j++)
+            {
+                snapshot[j] = reader.ReadDouble();
+            }
+
+            _snapshots.Add(snapshot);
+        }
+
+        ReadSigns(reader, _lastPattern);
+        ReadSigns(reader, _lastSigns);
+        _first = reader.ReadBoolean();
+        LastStep = new SolverCounters(reader.ReadDouble(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64());
+    }
+
+    private static void WriteSigns(BinaryWriter writer, sbyte[] values)
+    {
+        writer.Write(values.Length);
+        foreach (sbyte v in values)
+        {
+            writer.Write(v);
+        }
+    }
+
+    private static void ReadSigns(BinaryReader reader, sbyte[] values)
+    {
+        int length = reader.ReadInt32();
+        if (length != values.Length)
+        {
+            throw new InvalidDataException($"The checkpoint's pattern has {length} entries; this model has {values.Length}.");
+        }
+
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = reader.ReadSByte();
+        }
+    }
 
     /// <summary>θ at every observed time, in order.</summary>
     public IReadOnlyList<double[]> Snapshots => _snapshots;
@@ -333,7 +414,7 @@ public sealed class TrajectoryObserver
         // Sign switches of the direction's source: m in parts with momentum, g elsewhere.
         for (int j = 0; j < _signs.Length; j++)
         {
-            _signs[j] = (sbyte)Math.Sign(_gradient[j]);
+            _signs[j] = SignOf(_gradient[j]);
         }
 
         for (int p = 0; p < _flow.Parts.Count; p++)
@@ -348,10 +429,13 @@ public sealed class TrajectoryObserver
             ReadOnlySpan<double> m = y.Slice(_flow.Layout.Offset(mb), length);
             for (int j = 0; j < length; j++)
             {
-                _signs[offset + j] = (sbyte)Math.Sign(m[j]);
+                _signs[offset + j] = SignOf(m[j]);
             }
         }
     }
+
+    /// <summary>The sign as −1, 0, 1; NaN (a state that went non-finite, observed at a failed run's end) counts as 0.</summary>
+    private static sbyte SignOf(double x) => x > 0 ? (sbyte)1 : x < 0 ? (sbyte)-1 : (sbyte)0;
 
     private static int Changes(sbyte[] a, sbyte[] b)
     {

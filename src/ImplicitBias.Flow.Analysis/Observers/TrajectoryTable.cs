@@ -69,6 +69,44 @@ public sealed class TrajectoryTable
         ? v
         : throw new KeyNotFoundException($"No column '{column}'; columns: {string.Join(", ", _names)}.");
 
+    /// <summary>Writes the whole table (names and values, bit for bit) for a checkpoint.</summary>
+    public void WriteTo(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(_rows);
+        writer.Write(_names.Count);
+        foreach (string name in _names)
+        {
+            writer.Write(name);
+            foreach (double v in _columns[name])
+            {
+                writer.Write(v);
+            }
+        }
+    }
+
+    /// <summary>Reads a table written by <see cref="WriteTo"/>.</summary>
+    public static TrajectoryTable ReadFrom(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var table = new TrajectoryTable { _rows = reader.ReadInt32() };
+        int columns = reader.ReadInt32();
+        for (int c = 0; c < columns; c++)
+        {
+            string name = reader.ReadString();
+            var values = new List<double>(table._rows);
+            for (int r = 0; r < table._rows; r++)
+            {
+                values.Add(reader.ReadDouble());
+            }
+
+            table._names.Add(name);
+            table._columns[name] = values;
+        }
+
+        return table;
+    }
+
     /// <summary>The last value of a column (NaN when empty).</summary>
     public double Last(string column) => _rows == 0 ? double.NaN : Column(column)[_rows - 1];
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Running;
 
@@ -15,14 +16,28 @@ internal sealed class RunCommand : ICommand
         if (CommandLine.WantsHelp(args))
         {
             output.WriteLine("Usage: ibflow run [EXPERIMENT.json] [--out DIR] [--Section:Key=value …]");
+            output.WriteLine("       ibflow run --resume DIR");
             output.WriteLine("  Integrates every optimizer × seed of the experiment and writes, per run: config.json, trajectory.csv,");
             output.WriteLine("  summary.json, theta_initial.npy, theta_final.npy, theta_t<time>.npy, plots/*.html.");
             output.WriteLine("  --out DIR   output folder (default runs/<Name>, or runs/<Name>-2, … if that one holds files)");
+            output.WriteLine("  --resume DIR  continue the unfinished runs in DIR (a run folder or an experiment's folder) from their");
+            output.WriteLine("                checkpoints, bit for bit; finished runs are kept");
             output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1; see experiments/README.md.");
+            output.WriteLine("  Ctrl-C or SIGTERM stops cleanly: outputs and the checkpoint are written, the status is \"interrupted\".");
             return 0;
         }
 
-        var line = new CommandLine(args, ["--out"], [], Name);
+        var line = new CommandLine(args, ["--out", "--resume"], [], Name);
+        if (line.Value("--resume") is { } resumeDir)
+        {
+            if (line.Positional.Count > 0 || line.Overrides.Count > 0 || line.Value("--out") is not null)
+            {
+                throw new UserError("--resume DIR takes no experiment file, --out or overrides: a run continues with the settings in its config.json");
+            }
+
+            return Execute(cancellation => ExperimentRunner.Resume(resumeDir, output, ReferenceEquals(output, Console.Out) ? null : false, cancellation), resumeDir, multiSeed: true, output);
+        }
+
         if (line.Positional.Count > 1)
         {
             throw new UserError($"expected one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
@@ -42,7 +57,13 @@ internal sealed class RunCommand : ICommand
         string outDir = line.Value("--out") ?? ExperimentFiles.FreshRunDirectory(settings.Name);
         output.WriteLine($"ibflow run {path} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
 
-        // Ctrl-C ends the solve at the next step; what was computed is written and the status is "interrupted".
+        return Execute(cancellation => new ExperimentRunner(settings, outDir, output, interactive: ReferenceEquals(output, Console.Out) ? null : false).Run(cancellation), outDir, settings.Seeds.Count > 1, output);
+    }
+
+    private static int Execute(Func<CancellationToken, IReadOnlyList<RunOutcome>> run, string outDir, bool multiSeed, TextWriter output)
+    {
+        // Ctrl-C and SIGTERM end the solve at the next step; what was computed and a checkpoint are written and the
+        // status is "interrupted".
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -50,14 +71,19 @@ internal sealed class RunCommand : ICommand
             cancellation.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancellation.Cancel();
+        });
         try
         {
-            IReadOnlyList<RunOutcome> outcomes = new ExperimentRunner(settings, outDir, output, interactive: ReferenceEquals(output, Console.Out) ? null : false).Run(cancellation.Token);
+            IReadOnlyList<RunOutcome> outcomes = run(cancellation.Token);
             output.WriteLine();
             output.WriteLine($"{"run",-28} {"status",-15} {"t",12} {"log L",12} {"wall s",8}");
             foreach (RunOutcome o in outcomes)
             {
-                output.WriteLine($"{o.Label + (settings.Seeds.Count > 1 ? $" seed {o.Seed}" : string.Empty),-28} {o.Status,-15} {o.FinalTime,12:G5} {o.FinalLogLoss,12:F3} {o.WallSeconds,8:F1}");
+                output.WriteLine($"{o.Label + (multiSeed ? $" seed {o.Seed}" : string.Empty),-28} {o.Status,-15} {o.FinalTime,12:G5} {o.FinalLogLoss,12:F3} {o.WallSeconds,8:F1}");
             }
 
             output.WriteLine($"Outputs in {outDir}");

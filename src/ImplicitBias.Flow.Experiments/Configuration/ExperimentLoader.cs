@@ -166,6 +166,7 @@ public static class ExperimentLoader
         }
 
         var outputs = new OutputSettings(r.Boolean("Outputs:Plots", true), r.Boolean("Outputs:Npy", true));
+        var checkpoint = new CheckpointSettings(r.Double("Checkpoint:Seconds", 60, 0, 1e9));
 
         var warnings = new List<string>();
         double homogeneity = Homogeneity(model);
@@ -201,7 +202,10 @@ public static class ExperimentLoader
             save,
             seeds.Count > 0 ? seeds.Select(s => (ulong)s).ToArray() : [model.Seed],
             outputs,
-            warnings);
+            warnings)
+        {
+            Checkpoint = checkpoint,
+        };
     }
 
     private static OptimizerSettings ReadOptimizer(SettingsReader r, string prefix, bool nested = false)

@@ -115,6 +115,10 @@ public sealed record SaveSettings(int PointsPerDecade, IReadOnlyList<double> Tim
 /// <param name="Npy">Write θ snapshots as .npy.</param>
 public sealed record OutputSettings(bool Plots, bool Npy);
 
+/// <summary>Checkpoint section.</summary>
+/// <param name="Seconds">Wall-clock seconds between checkpoints of a running solve (0: after every step).</param>
+public sealed record CheckpointSettings(double Seconds);
+
 /// <summary>A fully resolved, validated experiment.</summary>
 public sealed record ExperimentSettings(
     string Name,
@@ -128,4 +132,8 @@ public sealed record ExperimentSettings(
     SaveSettings Save,
     IReadOnlyList<ulong> Seeds,
     OutputSettings Outputs,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>When a running solve writes its checkpoint.</summary>
+    public CheckpointSettings Checkpoint { get; init; } = new(60);
+}

@@ -66,6 +66,7 @@ public static class ResolvedConfig
             },
             ["Seeds"] = new JsonArray(seed),
             ["Outputs"] = new JsonObject { ["Plots"] = s.Outputs.Plots, ["Npy"] = s.Outputs.Npy },
+            ["Checkpoint"] = new JsonObject { ["Seconds"] = s.Checkpoint.Seconds },
         };
     }
 

@@ -52,6 +52,9 @@ public sealed class ExperimentRunner
         _interactive = interactive;
     }
 
+    /// <summary>Called with the run folder after each checkpoint is written (progress displays, tests).</summary>
+    public Action<string>? CheckpointWritten { get; init; }
+
     /// <summary>The status word of an engine result (summary.json's <c>status</c>).</summary>
     public static string StatusWord(OdeStatus status) => status switch
     {
@@ -71,19 +74,165 @@ public sealed class ExperimentRunner
             _log.WriteLine($"warning: {w}");
         }
 
-        Dataset data = ExperimentBuilder.Data(_settings);
-        Loss loss = ExperimentBuilder.Loss(_settings);
-        FullyConnectedNetwork network = ExperimentBuilder.Network(_settings.Model, data.Dimension);
-        bool manyOptimizers = _settings.Optimizers.Count > 1, manySeeds = _settings.Seeds.Count > 1;
-        var outcomes = new List<RunOutcome>();
-        foreach (OptimizerSettings optimizer in _settings.Optimizers)
+        // Every run's folder, config.json and a "pending" summary.json exist before the first solve, so that a run
+        // killed at any moment leaves folders that `--resume` completes and that nothing reads as finished.
+        List<PlannedRun> plan = Plan();
+        foreach (PlannedRun p in plan)
         {
+            Directory.CreateDirectory(p.Directory);
+            JsonOutput.Write(Path.Combine(p.Directory, "config.json"), ResolvedConfig.ToJson(_settings, p.Optimizer, p.Seed));
+            WriteUnfinishedSummary(p.Directory, "pending", "not started yet");
+        }
+
+        var outcomes = new List<RunOutcome>();
+        var built = new BuiltModel(_settings);
+        foreach (PlannedRun p in plan)
+        {
+            outcomes.Add(RunOne(_settings, built, p, resume: false, cancellation));
+            if (cancellation.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        WriteCombinedPlots(outcomes, plan.Count > 1);
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Continues the runs under <paramref name="root"/> (a run folder, or the folder of an experiment with several
+    /// runs): finished runs are kept as they are, unfinished ones continue from their checkpoint (bit for bit as if
+    /// never stopped) or start again when they have none. Each run is read back from its own config.json.
+    /// </summary>
+    public static IReadOnlyList<RunOutcome> Resume(string root, TextWriter log, bool? interactive = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(log);
+        IReadOnlyList<string> runs = RunFolders(root);
+        if (runs.Count == 0)
+        {
+            throw new ExperimentException(root, "--resume", root, "no run folder (with a config.json) there");
+        }
+
+        var outcomes = new List<RunOutcome>();
+        foreach (string dir in runs)
+        {
+            string config = Path.Combine(dir, "config.json");
+            ExperimentSettings settings = ExperimentLoader.Load(config, useEnvironment: false);
+            OptimizerSettings optimizer = settings.Optimizers[0];
+            ulong seed = settings.Seeds[0];
+            var runner = new ExperimentRunner(settings, root, log, interactive);
+            var planned = new PlannedRun(optimizer, seed, dir, $"{optimizer.Label} ({Path.GetRelativePath(root, dir)})");
+            if (ReadStatus(dir) is { } status && IsFinished(status))
+            {
+                log.WriteLine($"{planned.Label}: already {status}, kept.");
+                outcomes.Add(FinishedOutcome(dir, planned, status));
+                continue;
+            }
+
+            outcomes.Add(runner.RunOne(settings, new BuiltModel(settings), planned, resume: true, cancellation));
+            if (cancellation.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        if (outcomes.Count > 1 && !File.Exists(Path.Combine(root, "config.json")) && outcomes.All(o => File.Exists(Path.Combine(o.Directory, "trajectory.csv"))))
+        {
+            ExperimentSettings first = ExperimentLoader.Load(Path.Combine(runs[0], "config.json"), useEnvironment: false);
+            new ExperimentRunner(first, root, log, interactive).WriteCombinedPlots(outcomes, true);
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>Whether a summary status means the run ended (as opposed to pending, running or interrupted).</summary>
+    public static bool IsFinished(string status) => status is "target-reached" or "max-time" or "max-steps" or "failed";
+
+    /// <summary>The run folders under <paramref name="root"/>: itself when it holds config.json, else its sub-folders (two levels) that do.</summary>
+    public static IReadOnlyList<string> RunFolders(string root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        if (!Directory.Exists(root))
+        {
+            return [];
+        }
+
+        if (File.Exists(Path.Combine(root, "config.json")))
+        {
+            return [root];
+        }
+
+        var found = new List<string>();
+        foreach (string sub in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
+        {
+            if (File.Exists(Path.Combine(sub, "config.json")))
+            {
+                found.Add(sub);
+                continue;
+            }
+
+            found.AddRange(Directory.GetDirectories(sub).Order(StringComparer.Ordinal).Where(d => File.Exists(Path.Combine(d, "config.json"))));
+        }
+
+        return found;
+    }
+
+    private static string? ReadStatus(string dir)
+    {
+        string path = Path.Combine(dir, "summary.json");
+        try
+        {
+            return File.Exists(path) ? JsonOutput.Read(path)["status"]?.GetValue<string>() : null;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static RunOutcome FinishedOutcome(string dir, PlannedRun p, string status)
+    {
+        JsonNode summary = JsonOutput.Read(Path.Combine(dir, "summary.json"));
+        CsvTable csv = CsvTable.Read(Path.Combine(dir, "trajectory.csv"));
+        var table = new TrajectoryTable();
+        return new RunOutcome(dir, p.Optimizer.Label, p.Seed, status, summary["message"]?.GetValue<string>() ?? string.Empty,
+            csv.Column("t")[^1], csv.Column("logLoss")[^1], table, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
+    }
+
+    private void WriteCombinedPlots(IReadOnlyList<RunOutcome> outcomes, bool many)
+    {
+        if (_settings.Outputs.Plots && many)
+        {
+            // One line (or one mean-and-band over seeds) per optimizer entry: runs are grouped by the entry's folder.
+            RunPlots.Write(Path.Combine(_root, "plots"), outcomes.Where(o => File.Exists(Path.Combine(o.Directory, "trajectory.csv")))
+                .Select(o => new PlottedRun(Label(o), CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv")))).ToArray());
+        }
+
+        string Label(RunOutcome o)
+        {
+            string first = Path.GetRelativePath(_root, o.Directory).Split(Path.DirectorySeparatorChar)[0];
+            return first == "." || first.StartsWith("seed", StringComparison.Ordinal) ? o.Label : first;
+        }
+    }
+
+    /// <summary>One run of the experiment: an optimizer entry, a seed, its folder and its label.</summary>
+    private sealed record PlannedRun(OptimizerSettings Optimizer, ulong Seed, string Directory, string Label);
+
+    private List<PlannedRun> Plan()
+    {
+        bool manyOptimizers = _settings.Optimizers.Count > 1, manySeeds = _settings.Seeds.Count > 1;
+        IReadOnlyList<string> folders = OptimizerFolders(_settings.Optimizers);
+        var plan = new List<PlannedRun>();
+        for (int k = 0; k < _settings.Optimizers.Count; k++)
+        {
+            OptimizerSettings optimizer = _settings.Optimizers[k];
             foreach (ulong seed in _settings.Seeds)
             {
                 string dir = _root;
                 if (manyOptimizers)
                 {
-                    dir = Path.Combine(dir, Safe(optimizer.Label));
+                    dir = Path.Combine(dir, folders[k]);
                 }
 
                 if (manySeeds)
@@ -91,70 +240,109 @@ public sealed class ExperimentRunner
                     dir = Path.Combine(dir, $"seed{seed}");
                 }
 
-                Directory.CreateDirectory(dir);
-                outcomes.Add(RunOne(data, loss, network, optimizer, seed, dir, cancellation));
-                if (cancellation.IsCancellationRequested)
-                {
-                    break;
-                }
-            }
-
-            if (cancellation.IsCancellationRequested)
-            {
-                break;
+                plan.Add(new PlannedRun(optimizer, seed, dir, manySeeds ? $"{optimizer.Label} seed {seed}" : optimizer.Label));
             }
         }
 
-        if (_settings.Outputs.Plots && (manyOptimizers || manySeeds))
-        {
-            RunPlots.Write(Path.Combine(_root, "plots"), outcomes.Select(o => new PlottedRun(o.Label, CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv")))).ToArray());
-        }
-
-        return outcomes;
+        return plan;
     }
 
-    private RunOutcome RunOne(Dataset data, Loss loss, FullyConnectedNetwork network, OptimizerSettings optimizer, ulong seed, string dir, CancellationToken cancellation)
+    /// <summary>The data, loss and network of an experiment, built once for all its runs.</summary>
+    private sealed class BuiltModel
+    {
+        public BuiltModel(ExperimentSettings settings)
+        {
+            Data = ExperimentBuilder.Data(settings);
+            Loss = ExperimentBuilder.Loss(settings);
+            Network = ExperimentBuilder.Network(settings.Model, Data.Dimension);
+        }
+
+        public Dataset Data { get; }
+
+        public Loss Loss { get; }
+
+        public FullyConnectedNetwork Network { get; }
+    }
+
+    /// <summary>What a flow or discrete run ended with, before it is written.</summary>
+    private sealed record RunResult(
+        string Status,
+        string EngineMessage,
+        double FinalTime,
+        double[] FinalTheta,
+        TrajectoryTable Table,
+        PostRunSummary Summary,
+        long Evaluations,
+        long Accepted,
+        long Rejected,
+        string Method,
+        LogLossDrift? Drift,
+        double PriorWallSeconds);
+
+    private static void WriteUnfinishedSummary(string dir, string status, string message) =>
+        JsonOutput.Write(Path.Combine(dir, "summary.json"), new JsonObject
+        {
+            ["status"] = status,
+            ["message"] = message,
+            ["finished"] = false,
+        });
+
+    private RunOutcome RunOne(ExperimentSettings settings, BuiltModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        string label = _settings.Seeds.Count > 1 ? $"{optimizer.Label} seed {seed}" : optimizer.Label;
-        double[] theta0 = ExperimentBuilder.InitialTheta(_settings, network, seed);
-        IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
-        var observerEvaluator = new LossEvaluator(network, data, loss);
-        using GradientBackend backend = ExperimentBuilder.Backend(_settings, network, data, loss);
+        string dir = planned.Directory;
+        OptimizerSettings optimizer = planned.Optimizer;
+        ulong seed = planned.Seed;
+        double[] theta0 = ExperimentBuilder.InitialTheta(settings, built.Network, seed);
+        IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, built.Network);
+        var observerEvaluator = new LossEvaluator(built.Network, built.Data, built.Loss);
+        using GradientBackend backend = ExperimentBuilder.Backend(settings, built.Network, built.Data, built.Loss);
 
         // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host
         // copies at the save times only. The managed CPU backend solves on the host.
         DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
-        var tolerances = new FlowTolerances(_settings.Solver.RelTol, _settings.Solver.AbsTol, _settings.Solver.BlockScale);
+        var tolerances = new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale);
         var flow = new OptimizerFlow(backend.Oracle, parts, optimizer.Power, optimizer.TimeOffset, tolerances);
-        if (_settings.Outputs.Npy)
+        if (settings.Outputs.Npy && !(resume && File.Exists(Path.Combine(dir, "theta_initial.npy"))))
         {
             Npy.WriteFile(Path.Combine(dir, "theta_initial.npy"), theta0);
         }
 
-        JsonOutput.Write(Path.Combine(dir, "config.json"), ResolvedConfig.ToJson(_settings, optimizer, seed));
-        var progress = new ProgressReporter(_log, label, _interactive);
-        HashSet<double> snapshots = _settings.Save.Snapshots.ToHashSet();
+        if (!resume)
+        {
+            JsonOutput.Write(Path.Combine(dir, "config.json"), ResolvedConfig.ToJson(settings, optimizer, seed));
+        }
+        else
+        {
+            // A process killed while writing leaves its temporary file (never the target) behind: remove those.
+            foreach (string stale in Directory.EnumerateFiles(dir, ".*.tmp"))
+            {
+                File.Delete(stale);
+            }
+        }
+
+        WriteUnfinishedSummary(dir, "running", $"started {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC and not finished: `ibflow run --resume {dir}` continues it");
+        var progress = new ProgressReporter(_log, planned.Label, _interactive);
+        HashSet<double> snapshots = settings.Save.Snapshots.ToHashSet();
 
         void Snapshot(double t, ReadOnlySpan<double> theta)
         {
-            if (_settings.Outputs.Npy && snapshots.Contains(t))
+            if (settings.Outputs.Npy && snapshots.Contains(t))
             {
                 Npy.WriteFile(Path.Combine(dir, $"theta_t{t.ToString("G6", CultureInfo.InvariantCulture)}.npy"), theta);
             }
         }
 
-        (string status, string message, double finalTime, double[] finalTheta, TrajectoryTable table, PostRunSummary summary, long evaluations, long accepted, long rejected, string method) result =
-            _settings.Solver.Method == "discrete"
-                ? RunDiscrete(flow, backend.Oracle, observerEvaluator, parts, optimizer, theta0, progress, Snapshot, cancellation)
-                : RunFlow(flow, device, observerEvaluator, theta0, progress, Snapshot, cancellation);
+        RunResult result = settings.Solver.Method == "discrete"
+            ? RunDiscrete(settings, flow, backend.Oracle, observerEvaluator, parts, optimizer, theta0, progress, Snapshot, cancellation)
+            : RunFlow(settings, flow, device, observerEvaluator, theta0, dir, resume, clock, progress, Snapshot, cancellation);
 
-        if (_settings.Outputs.Npy)
+        if (settings.Outputs.Npy)
         {
-            Npy.WriteFile(Path.Combine(dir, "theta_final.npy"), result.finalTheta);
+            Npy.WriteFile(Path.Combine(dir, "theta_final.npy"), result.FinalTheta);
         }
 
-        TrajectoryTable tableOut = result.table;
+        TrajectoryTable tableOut = result.Table;
         var csv = new CsvTableWriter();
         foreach (string column in tableOut.Columns)
         {
@@ -162,30 +350,93 @@ public sealed class ExperimentRunner
         }
 
         csv.Write(Path.Combine(dir, "trajectory.csv"));
-        double wall = clock.Elapsed.TotalSeconds;
-        JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(result.status, result.message, optimizer, seed, backend, device is not null && result.method != "discrete", result.method, tableOut, result.summary, result.evaluations, result.accepted, result.rejected, wall));
-        if (_settings.Outputs.Plots)
+
+        // The status is checked against log L(θ) computed by the model at the end (the observer's last row), never
+        // against the integrated σ: a run that claims the target must have reached it.
+        double finalLogLoss = tableOut.Last("logLoss");
+        string status = result.Status;
+        if (status == "target-reached" && !(finalLogLoss <= settings.Stop.TargetLogLoss))
+        {
+            status = "failed";
+        }
+
+        string message = Message(status, result, finalLogLoss, settings);
+        double wall = result.PriorWallSeconds + clock.Elapsed.TotalSeconds;
+        JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(settings, status, message, optimizer, seed, backend, device is not null && result.Method != "discrete", result, tableOut, wall));
+        if (status != "interrupted")
+        {
+            File.Delete(Path.Combine(dir, RunCheckpoint.FileName));
+        }
+
+        if (settings.Outputs.Plots)
         {
             RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv")))]);
         }
 
-        progress.Finish(new ProgressSample(result.finalTime, tableOut.Last("logLoss"), tableOut.Last("stepSize"), result.accepted, result.rejected, result.evaluations), $"{result.status} — {result.message} Outputs in {dir}");
-        return new RunOutcome(dir, optimizer.Label, seed, result.status, result.message, result.finalTime, tableOut.Last("logLoss"), tableOut, wall);
+        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last("stepSize"), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
+        return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, tableOut, wall);
     }
 
-    private (string, string, double, double[], TrajectoryTable, PostRunSummary, long, long, long, string) RunFlow(
-        OptimizerFlow flow, DeviceFlowSolver? device, LossEvaluator observerEvaluator, double[] theta0, ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
+    /// <summary>How a run ended, in the user's words (terminal and summary.json's <c>message</c>).</summary>
+    private static string Message(string status, RunResult r, double finalLogLoss, ExperimentSettings settings)
     {
-        string method = _settings.Solver.Method == "auto" ? FlowSolver.DefaultMethod(flow).Name : _settings.Solver.Method;
+        string t = r.FinalTime.ToString("G6", CultureInfo.InvariantCulture);
+        string logLoss = finalLogLoss.ToString("G6", CultureInfo.InvariantCulture);
+        string target = settings.Stop.TargetLogLoss.ToString("G6", CultureInfo.InvariantCulture);
+        return status switch
+        {
+            "target-reached" => r.FinalTime == 0
+                ? $"log L = {logLoss} already met the target {target} at t = 0."
+                : $"Reached log L = {logLoss} (target {target}) at t = {t}.",
+            "max-time" => $"Stopped at MaxTime t = {t} with log L = {logLoss}, above the target {target}.",
+            "max-steps" => $"Stopped after MaxSteps = {settings.Stop.MaxSteps} steps at t = {t} with log L = {logLoss} (target {target}).",
+            "interrupted" => $"Interrupted at t = {t} with log L = {logLoss}; the checkpoint is kept: `ibflow run --resume DIR` continues.",
+            _ when r.Status == "target-reached" => $"Failed: the integrated log L crossed the target {target} at t = {t} but the model's log L there is {logLoss}.",
+            _ => $"Failed at t = {t} (log L = {logLoss}): {r.EngineMessage}",
+        };
+    }
+
+    private RunResult RunFlow(
+        ExperimentSettings settings, OptimizerFlow flow, DeviceFlowSolver? device, LossEvaluator observerEvaluator, double[] theta0, string dir, bool resume, Stopwatch clock,
+        ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
+    {
+        string method = settings.Solver.Method == "auto" ? FlowSolver.DefaultMethod(flow).Name : settings.Solver.Method;
+        var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
+        RunCheckpoint.Contents? restored = null;
+        if (resume)
+        {
+            try
+            {
+                restored = RunCheckpoint.Read(dir, observer, flow.Drift);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ExperimentException(Path.Combine(dir, RunCheckpoint.FileName), "--resume", dir, $"the checkpoint cannot be read ({e.Message}); delete it to start the run again");
+            }
+
+            _log.WriteLine(restored is null ? $"{dir}: no checkpoint, starting again." : $"{dir}: resuming at t = {restored.Engine.Time:G6}.");
+        }
+
+        double prior = restored?.WallSeconds ?? 0;
+        var sinceCheckpoint = Stopwatch.StartNew();
         var options = new FlowSolveOptions
         {
             Method = method,
-            TargetLogLoss = _settings.Stop.TargetLogLoss,
-            MaxTime = _settings.Stop.MaxTime,
-            MaxSteps = _settings.Stop.MaxSteps,
-            SaveAt = SaveTimes(),
+            TargetLogLoss = settings.Stop.TargetLogLoss,
+            MaxTime = settings.Stop.MaxTime,
+            MaxSteps = settings.Stop.MaxSteps,
+            FixedStep = settings.Solver.Step,
+            SaveAt = SaveTimes(settings),
             Cancellation = cancellation,
             Engine = device,
+            ResumeFrom = restored?.Engine,
+            CheckpointDue = () => sinceCheckpoint.Elapsed.TotalSeconds >= settings.Checkpoint.Seconds,
+            Checkpoint = c =>
+            {
+                RunCheckpoint.Write(dir, c, observer, flow.Drift, prior + clock.Elapsed.TotalSeconds);
+                sinceCheckpoint.Restart();
+                CheckpointWritten?.Invoke(dir);
+            },
             OnStep = info =>
             {
                 if (info.Accepted)
@@ -195,21 +446,21 @@ public sealed class ExperimentRunner
             },
             OnSave = (t, y) => snapshot(t, flow.Theta(y)),
         };
-        ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options);
+        ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options, observer);
         OdeResult r = run.Result;
         double[] finalTheta = flow.Theta(r.FinalState).ToArray();
-        return (StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Table, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method);
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Table, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior);
     }
 
-    private (string, string, double, double[], TrajectoryTable, PostRunSummary, long, long, long, string) RunDiscrete(
-        OptimizerFlow flow, IGradientOracle oracle, LossEvaluator observerEvaluator, IReadOnlyList<OptimizerPart> parts, OptimizerSettings optimizer, double[] theta0,
+    private static RunResult RunDiscrete(
+        ExperimentSettings settings, OptimizerFlow flow, IGradientOracle oracle, LossEvaluator observerEvaluator, IReadOnlyList<OptimizerPart> parts, OptimizerSettings optimizer, double[] theta0,
         ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
     {
-        double h = _settings.Solver.Step;
+        double h = settings.Solver.Step;
         var discrete = new DiscreteOptimizer(oracle, parts, optimizer.Power, optimizer.TimeOffset, theta0, h);
         var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
-        long maxSteps = Math.Min(_settings.Stop.MaxSteps, (long)Math.Min(long.MaxValue / 2, Math.Floor(_settings.Stop.MaxTime / h)));
-        SortedSet<long> saveSteps = SaveSteps(maxSteps, h);
+        long maxSteps = Math.Min(settings.Stop.MaxSteps, (long)Math.Min(long.MaxValue / 2, Math.Floor(settings.Stop.MaxTime / h)));
+        SortedSet<long> saveSteps = SaveSteps(settings, maxSteps, h);
         var y = new double[flow.Layout.Length];
         string status = "max-steps", message = $"Took the maximum of {maxSteps} steps.";
 
@@ -237,6 +488,13 @@ public sealed class ExperimentRunner
         }
 
         Observe();
+        if (discrete.LogLoss <= settings.Stop.TargetLogLoss)
+        {
+            // The target holds at θ(0): no step is taken (as the flow's event fires at t = 0).
+            maxSteps = 0;
+            status = "target-reached";
+        }
+
         while (discrete.StepNumber < maxSteps)
         {
             if (cancellation.IsCancellationRequested)
@@ -247,7 +505,7 @@ public sealed class ExperimentRunner
             }
 
             discrete.Step();
-            bool done = discrete.LogLoss <= _settings.Stop.TargetLogLoss;
+            bool done = discrete.LogLoss <= settings.Stop.TargetLogLoss;
             if (!double.IsFinite(discrete.LogLoss))
             {
                 status = "failed";
@@ -265,28 +523,28 @@ public sealed class ExperimentRunner
             if (done)
             {
                 status = "target-reached";
-                message = $"log L reached {_settings.Stop.TargetLogLoss} at step {discrete.StepNumber} (t = {discrete.Time}).";
+                message = $"log L reached {settings.Stop.TargetLogLoss} at step {discrete.StepNumber} (t = {discrete.Time}).";
                 break;
             }
         }
 
         PostRunSummary summary = observer.Finish();
-        return (status, message, discrete.Time, discrete.Theta.ToArray(), observer.Table, summary, discrete.GradientEvaluations, discrete.StepNumber, 0, "discrete");
+        return new RunResult(status, message, discrete.Time, discrete.Theta.ToArray(), observer.Table, summary, discrete.GradientEvaluations, discrete.StepNumber, 0, "discrete", null, 0);
     }
 
-    private Solvers.SaveAt SaveTimes()
+    private static Solvers.SaveAt SaveTimes(ExperimentSettings settings)
     {
-        IEnumerable<double> times = _settings.Save.Times.Count > 0
-            ? _settings.Save.Times
-            : FlowSolver.LogSpacedTimes(_settings.Stop.MaxTime, _settings.Save.PointsPerDecade).RequestedTimes;
-        double[] all = times.Append(0).Concat(_settings.Save.Snapshots).Where(t => t <= _settings.Stop.MaxTime).Distinct().Order().ToArray();
+        IEnumerable<double> times = settings.Save.Times.Count > 0
+            ? settings.Save.Times
+            : FlowSolver.LogSpacedTimes(settings.Stop.MaxTime, settings.Save.PointsPerDecade).RequestedTimes;
+        double[] all = times.Append(0).Concat(settings.Save.Snapshots).Where(t => t <= settings.Stop.MaxTime).Distinct().Order().ToArray();
         return Solvers.SaveAt.Times(all);
     }
 
-    private SortedSet<long> SaveSteps(long maxSteps, double h)
+    private static SortedSet<long> SaveSteps(ExperimentSettings settings, long maxSteps, double h)
     {
         var steps = new SortedSet<long>();
-        foreach (double t in SaveTimes().RequestedTimes)
+        foreach (double t in SaveTimes(settings).RequestedTimes)
         {
             long n = (long)Math.Round(t / h);
             if (n > 0 && n <= maxSteps)
@@ -298,8 +556,10 @@ public sealed class ExperimentRunner
         return steps;
     }
 
-    private JsonObject Summary(string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, bool stateOnDevice, string method, TrajectoryTable table, PostRunSummary post, long evaluations, long accepted, long rejected, double wall)
+    private static JsonObject Summary(ExperimentSettings settings, string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, bool stateOnDevice, RunResult result, TrajectoryTable table, double wall)
     {
+        PostRunSummary post = result.Summary;
+        string method = result.Method;
         JsonObject Norms(string prefix) => new()
         {
             ["l2"] = JsonOutput.Number(table.Last($"{prefix}_l2")),
@@ -312,7 +572,8 @@ public sealed class ExperimentRunner
         {
             ["status"] = status,
             ["message"] = message,
-            ["experiment"] = _settings.Name,
+            ["finished"] = status != "interrupted",
+            ["experiment"] = settings.Name,
             ["optimizer"] = optimizer.Label,
             ["seed"] = seed,
             ["method"] = method,
@@ -331,12 +592,19 @@ public sealed class ExperimentRunner
             },
             ["stats"] = new JsonObject
             {
-                ["rhsEvaluations"] = evaluations,
-                ["acceptedSteps"] = accepted,
-                ["rejectedSteps"] = rejected,
+                ["rhsEvaluations"] = result.Evaluations,
+                ["acceptedSteps"] = result.Accepted,
+                ["rejectedSteps"] = result.Rejected,
+            },
+            ["logLossDrift"] = result.Drift is not { } drift ? null : new JsonObject
+            {
+                ["maxAbsolute"] = JsonOutput.Number(drift.MaxAbsolute),
+                ["anchoredSteps"] = drift.Anchors,
+                ["unconfirmedCrossings"] = drift.UnconfirmedCrossings,
+                ["confirmEvaluations"] = drift.ConfirmEvaluations,
             },
             ["wallSeconds"] = wall,
-            ["warnings"] = new JsonArray(_settings.Warnings.Select(w => (JsonNode?)w).ToArray()),
+            ["warnings"] = new JsonArray(settings.Warnings.Select(w => (JsonNode?)w).ToArray()),
             ["versions"] = new JsonObject
             {
                 ["ibflow"] = typeof(ExperimentRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
@@ -344,6 +612,30 @@ public sealed class ExperimentRunner
                 ["os"] = RuntimeInformation.OSDescription,
             },
         };
+    }
+
+    /// <summary>
+    /// One folder name per optimizer entry: its label made safe for a path, with -2, -3, … on repeats, so that two
+    /// entries of the same optimizer (say with two η0) never write into the same folder.
+    /// </summary>
+    public static IReadOnlyList<string> OptimizerFolders(IReadOnlyList<OptimizerSettings> optimizers)
+    {
+        ArgumentNullException.ThrowIfNull(optimizers);
+        var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var names = new List<string>(optimizers.Count);
+        foreach (OptimizerSettings optimizer in optimizers)
+        {
+            string name = Safe(optimizer.Label);
+            string unique = name;
+            for (int i = 2; !used.Add(unique); i++)
+            {
+                unique = $"{name}-{i}";
+            }
+
+            names.Add(unique);
+        }
+
+        return names;
     }
 
     private static string Safe(string label) => string.Concat(label.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));

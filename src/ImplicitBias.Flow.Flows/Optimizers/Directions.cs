@@ -32,7 +32,7 @@ public static class Directions
         {
             for (int i = 0; i < s.Length; i++)
             {
-                d[i] = Math.Sign(s[i]);
+                d[i] = SignOf(s[i]);
             }
 
             return;
@@ -66,7 +66,7 @@ public static class Directions
         {
             for (int i = 0; i < d.Length; i++)
             {
-                d[i] = Math.Sign(gradient[i]);
+                d[i] = SignOf(gradient[i]);
             }
 
             return;
@@ -82,4 +82,7 @@ public static class Directions
             d[i] = denominator > 0 ? mHat / denominator : 0;
         }
     }
+
+    /// <summary>sign(x) as −1, 0, 1, and NaN for NaN (a wild trial stage), so that the solver sees and rejects it.</summary>
+    private static double SignOf(double x) => x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : double.NaN;
 }

@@ -57,6 +57,15 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
         _pendingSwap = false;
     }
 
+    public TState CachedDerivative => _pendingSwap ? _next : _k[0];
+
+    public void Resume(double t, TState y, TState derivative, long evaluations)
+    {
+        _algebra.Copy(derivative, _k[0]);
+        _pendingSwap = false;
+        Evaluations = evaluations;
+    }
+
     public void Derivative(double t, TState y, TState destination) => Rhs(t, y, destination);
 
     public double Attempt(double t, TState y, double h, TState yNew)

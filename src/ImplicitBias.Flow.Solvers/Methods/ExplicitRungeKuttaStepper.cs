@@ -74,6 +74,22 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         _pendingSwap = false;
     }
 
+    public TState CachedDerivative => _pendingSwap ? EndDerivative : _k[0];
+
+    /// <summary>
+    /// f at the end of the last accepted step. For FSAL tableaus that is the last stage, whose slot changes with every
+    /// swap, so it is looked up here rather than kept in a field (a field captured at construction pointed at the
+    /// start derivative after every other step, which made the Hermite output of BS3 wrong on those steps).
+    /// </summary>
+    private TState EndDerivative => _tableau.IsFsal ? _k[^1] : _f1;
+
+    public void Resume(double t, TState y, TState derivative, long evaluations)
+    {
+        _algebra.Copy(derivative, _k[0]);
+        _pendingSwap = false;
+        Evaluations = evaluations;
+    }
+
     public void Derivative(double t, TState y, TState destination) => Rhs(t, y, destination);
 
     public double Attempt(double t, TState y, double h, TState yNew)
@@ -179,7 +195,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
                 _dense[i] = _k[i];
             }
 
-            _dense[s] = _f1;
+            _dense[s] = EndDerivative;
             if (!_extrasReady)
             {
                 ComputeExtraStages(y0);
@@ -205,7 +221,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         double h11 = th3 - th2;
         _hermite[0] = _y1!;
         _hermite[1] = _k[0];
-        _hermite[2] = _f1;
+        _hermite[2] = EndDerivative;
         _coefficients[0] = h01;
         _coefficients[1] = _h * h10;
         _coefficients[2] = _h * h11;

@@ -44,6 +44,18 @@ internal interface IStepper<TState>
     void Start(double t, TState y);
 
     /// <summary>
+    /// The derivative cached for the next step (at the last accepted point, or at the start), which a checkpoint
+    /// keeps so that a resumed solve does not re-evaluate it.
+    /// </summary>
+    TState CachedDerivative { get; }
+
+    /// <summary>
+    /// Prepares a solve from (t, y) with the cached derivative of a checkpoint (no evaluation): the continuation
+    /// of a solve that was stopped between two steps, bit for bit.
+    /// </summary>
+    void Resume(double t, TState y, TState derivative, long evaluations);
+
+    /// <summary>
     /// The scaled size of the derivative for Hairer's initial step selection: writes f(t, y) (for explicit methods) or
     /// N(t, y) (for exponential methods, whose linear part is exact) into <paramref name="destination"/>.
     /// </summary>

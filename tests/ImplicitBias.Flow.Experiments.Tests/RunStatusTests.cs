@@ -1,0 +1,154 @@
+using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Outputs;
+using ImplicitBias.Flow.Experiments.Running;
+
+namespace ImplicitBias.Flow.Experiments.Tests;
+
+/// <summary>
+/// Every status a run writes is true of the model's loss at its end; statuses and messages through the runner for
+/// every method; duplicate optimizer entries; checkpoints, interruption and <see cref="ExperimentRunner.Resume"/>.
+/// </summary>
+public sealed class RunStatusTests : IDisposable
+{
+    private const string Tiny = """
+    {
+      "Name": "tiny",
+      "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 4, "Seed": 3 },
+      "Model": { "Depth": 2, "Width": 10, "Activation": "relu-q", "Q": 2, "InitScale": 0.5, "Seed": 2 },
+      "Optimizer": { "Name": "ngd", "Eta0": 1.0, "Power": 0.8 },
+      "Solver": { "Backend": "cpu" },
+      "Stop": { "TargetLogLoss": -20 },
+      "Save": { "PointsPerDecade": 5 },
+      "Outputs": { "Plots": false }
+    }
+    """;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("ibflow-status-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private ExperimentSettings Load(string json, params string[] overrides)
+    {
+        string path = Path.Combine(_dir, $"exp{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return ExperimentLoader.Load(path, overrides, useEnvironment: false);
+    }
+
+    private static IReadOnlyList<RunOutcome> Run(ExperimentSettings s, string outDir, CancellationToken token = default) =>
+        new ExperimentRunner(s, outDir, TextWriter.Null, interactive: false).Run(token);
+
+    private static JsonNode Summary(string dir) => JsonOutput.Read(Path.Combine(dir, "summary.json"));
+
+    [Theory]
+    [InlineData("euler")]
+    [InlineData("rk4")]
+    [InlineData("heun-euler")]
+    [InlineData("etd2")]
+    [InlineData("bs3")]
+    [InlineData("dop853")]
+    [InlineData("discrete")]
+    public void EveryMethod_ThroughTheRunner_ReachesTheTargetInTheModelsLoss(string method)
+    {
+        ExperimentSettings s = Load(Tiny, $"--Solver:Method={method}", "--Solver:Step=0.05");
+        string outDir = Path.Combine(_dir, method);
+        RunOutcome o = Assert.Single(Run(s, outDir));
+        Assert.Equal("target-reached", o.Status);
+        CsvTable table = CsvTable.Read(Path.Combine(outDir, "trajectory.csv"));
+        Assert.True(table.Column("logLoss")[^1] <= -20, $"{method}: final log L {table.Column("logLoss")[^1]}");
+        Assert.Equal(o.FinalLogLoss, table.Column("logLoss")[^1]);
+        Assert.StartsWith("Reached log L = ", Summary(outDir)["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void MaxTime_IsReportedInTheUsersWords()
+    {
+        ExperimentSettings s = Load(Tiny, "--Stop:MaxTime=2");
+        string outDir = Path.Combine(_dir, "maxtime");
+        RunOutcome o = Assert.Single(Run(s, outDir));
+        Assert.Equal("max-time", o.Status);
+        Assert.Equal(2.0, o.FinalTime);
+        Assert.True(o.FinalLogLoss > -20);
+        Assert.StartsWith("Stopped at MaxTime t = 2 ", Summary(outDir)["message"]!.GetValue<string>());
+        Assert.True(Summary(outDir)["finished"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void NonFiniteRun_IsReportedAsFailed()
+    {
+        // Euler with a step of 1e5 on GD with η0 = 1e3 overflows: failed, never target-reached.
+        ExperimentSettings s = Load(Tiny.Replace("\"ngd\"", "\"gd\"", StringComparison.Ordinal).Replace("1.0, \"Power\"", "1000, \"Power\"", StringComparison.Ordinal), "--Solver:Method=euler", "--Solver:Step=100000");
+        string outDir = Path.Combine(_dir, "failed");
+        RunOutcome o = Assert.Single(Run(s, outDir));
+        Assert.Equal("failed", o.Status);
+        Assert.StartsWith("Failed at t = ", Summary(outDir)["message"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("discrete")]
+    public void TargetMetAtTheStart_StopsAtTimeZero(string method)
+    {
+        ExperimentSettings s = Load(Tiny, $"--Solver:Method={method}", "--Stop:TargetLogLoss=100");
+        string outDir = Path.Combine(_dir, "at0" + method);
+        RunOutcome o = Assert.Single(Run(s, outDir));
+        Assert.Equal("target-reached", o.Status);
+        Assert.Equal(0.0, o.FinalTime);
+        Assert.Contains("already met the target", Summary(outDir)["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void TwoEntriesOfTheSameOptimizer_WriteTwoFolders()
+    {
+        string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizers\": [ { \"Name\": \"ngd\", \"Eta0\": 1.0 }, { \"Name\": \"ngd\", \"Eta0\": 2.0 } ],", StringComparison.Ordinal);
+        ExperimentSettings s = Load(json, "--Stop:TargetLogLoss=-5");
+        string outDir = Path.Combine(_dir, "dup");
+        Assert.Equal(2, Run(s, outDir).Count);
+        Assert.Equal(1.0, JsonOutput.Read(Path.Combine(outDir, "ngd", "config.json"))["Optimizer"]!["Eta0"]!.GetValue<double>());
+        Assert.Equal(2.0, JsonOutput.Read(Path.Combine(outDir, "ngd-2", "config.json"))["Optimizer"]!["Eta0"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void InterruptedExperiment_LeavesUnfinishedSummaries_AndResumeEqualsAnUninterruptedRun()
+    {
+        string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizers\": [ { \"Name\": \"adam\", \"Eta0\": 0.3 }, { \"Name\": \"ngd\", \"Eta0\": 1.0 } ],", StringComparison.Ordinal);
+        ExperimentSettings s = Load(json, "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-10");
+        string whole = Path.Combine(_dir, "whole"), cut = Path.Combine(_dir, "cut");
+        Run(s, whole);
+
+        // Interrupt the first run (Adam) at its 25th checkpoint: the checkpoint stays, the second run is pending.
+        using var cancel = new CancellationTokenSource();
+        int written = 0;
+        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
+        {
+            CheckpointWritten = _ =>
+            {
+                if (++written == 25)
+                {
+                    cancel.Cancel();
+                }
+            },
+        };
+        IReadOnlyList<RunOutcome> first = runner.Run(cancel.Token);
+        Assert.Equal("interrupted", Assert.Single(first).Status);
+        Assert.False(Summary(Path.Combine(cut, "adam"))["finished"]!.GetValue<bool>());
+        Assert.True(File.Exists(Path.Combine(cut, "adam", RunCheckpoint.FileName)));
+        Assert.Equal("pending", Summary(Path.Combine(cut, "ngd"))["status"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(cut, "ngd", "config.json")));
+
+        IReadOnlyList<RunOutcome> resumed = ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false);
+        Assert.All(resumed, o => Assert.Equal("target-reached", o.Status));
+        foreach (string run in new[] { "adam", "ngd" })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, run, "trajectory.csv")), File.ReadAllBytes(Path.Combine(cut, run, "trajectory.csv")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, run, "theta_final.npy")), File.ReadAllBytes(Path.Combine(cut, run, "theta_final.npy")));
+            Assert.False(File.Exists(Path.Combine(cut, run, RunCheckpoint.FileName)));
+        }
+
+        // Resuming a finished experiment changes nothing.
+        byte[] before = File.ReadAllBytes(Path.Combine(cut, "adam", "trajectory.csv"));
+        Assert.All(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false), o => Assert.Equal("target-reached", o.Status));
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(cut, "adam", "trajectory.csv")));
+    }
+}

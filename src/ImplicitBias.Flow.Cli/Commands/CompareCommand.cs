@@ -94,7 +94,7 @@ internal sealed class CompareCommand : ICommand
         }
 
         output.Write(ComparisonOutputs.FormatTable(result));
-        output.WriteLine($"Wrote {ComparisonOutputs.CsvFile}, {ComparisonOutputs.JsonFile} and {string.Join(", ", ComparisonOutputs.PlotFiles)} to {directory}.");
+        output.WriteLine($"Wrote {ComparisonOutputs.CsvFile}, {ComparisonOutputs.JsonFile}, {string.Join(", ", ComparisonOutputs.PlotFiles)} and {ComparisonOutputs.IndexFile} (all figures on one page) to {directory}.");
         return 0;
     }
 

@@ -9,8 +9,9 @@ namespace ImplicitBias.Flow.Experiments.Comparison;
 
 /// <summary>
 /// What <c>ibflow compare</c> writes: <c>comparison.csv</c> (one long table with an h column), <c>compare.json</c>
-/// (the same object as <c>--json</c>), and the plots <c>distance.html</c>, <c>cosine.html</c>, <c>margins.html</c>
-/// and <c>error-vs-h.html</c>; all written atomically. Also the terminal table.
+/// (the same object as <c>--json</c>), the plots <c>distance.html</c>, <c>cosine.html</c>, <c>margins.html</c>
+/// and <c>error-vs-h.html</c>, <c>index.html</c> with all of them and the table, and the one plotly.min.js they share;
+/// all written atomically. Also the terminal table.
 /// </summary>
 public static class ComparisonOutputs
 {
@@ -20,7 +21,10 @@ public static class ComparisonOutputs
     /// <summary>The JSON summary (the object <c>--json</c> prints).</summary>
     public const string JsonFile = "compare.json";
 
-    /// <summary>The plot files, in the order they are written.</summary>
+    /// <summary>The page with the table and every figure.</summary>
+    public const string IndexFile = "index.html";
+
+    /// <summary>The plot files, in the order they are written (beside them: index.html and the shared plotly.min.js).</summary>
     public static IReadOnlyList<string> PlotFiles { get; } = ["distance.html", "cosine.html", "margins.html", "error-vs-h.html"];
 
     /// <summary>Writes the CSV, the JSON and the plots into <paramref name="directory"/> (created when missing).</summary>
@@ -36,6 +40,31 @@ public static class ComparisonOutputs
         {
             PlotlyRenderer.WriteHtml(Path.Combine(directory, PlotFiles[i]), figures[i]);
         }
+
+        PlotlyRenderer.WritePage(Path.Combine(directory, IndexFile), Page(result, figures));
+    }
+
+    /// <summary>
+    /// The index page: the table of <see cref="FormatTable"/> (one row per h) with the summary sentences under it, then
+    /// every figure.
+    /// </summary>
+    public static PlotPage Page(ComparisonResult result, IReadOnlyList<FigureSpec> figures)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(figures);
+        CultureInfo ci = CultureInfo.InvariantCulture;
+        var rows = result.Rows.Select(r => (IReadOnlyList<string>)
+        [
+            r.H.ToString("G6", ci), r.Steps.ToString(ci), r.Error.ToString("0.000e+00", ci), r.Cosine.ToString("F10", ci),
+            r.LogLossDiscrete.ToString("F6", ci), r.LogLossFlow.ToString("F6", ci),
+        ]).ToArray();
+        var table = new PageTable(["h", "steps", "error at T", "cosine at T", "log L discrete", "log L flow"], rows);
+        string[] notes = FormatTable(result).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return new PlotPage(string.Create(ci, $"{result.Name}: discrete {result.Optimizer} against its flow"), [.. figures.Select((f, i) => (Path.GetFileNameWithoutExtension(PlotFiles[i]), f))])
+        {
+            Table = table,
+            Notes = [notes[0], .. notes.Skip(2 + result.Rows.Count)],
+        };
     }
 
     /// <summary>The long table of all traces, coarsest h first.</summary>

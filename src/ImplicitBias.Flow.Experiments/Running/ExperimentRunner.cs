@@ -107,11 +107,14 @@ public sealed class ExperimentRunner
 
         if (_settings.Outputs.Plots && (manyOptimizers || manySeeds))
         {
-            RunPlots.Write(Path.Combine(_root, "plots"), outcomes.Select(o => new PlottedRun(o.Label, CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv")))).ToArray());
+            RunPlots.Write(Path.Combine(_root, "plots"), outcomes.Select(o => new PlottedRun(o.Label, CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv"))) { Folder = o.Directory }).ToArray(), new RunPlotOptions { ScriptDirectory = SharedScripts, Title = _settings.Name });
         }
 
         return outcomes;
     }
+
+    // One copy of plotly.js for the whole experiment (3.6 MB), in its top plots folder; every run's pages load it.
+    private string SharedScripts => Path.Combine(_root, "plots");
 
     private RunOutcome RunOne(Dataset data, Loss loss, FullyConnectedNetwork network, OptimizerSettings optimizer, ulong seed, string dir, CancellationToken cancellation)
     {
@@ -166,7 +169,7 @@ public sealed class ExperimentRunner
         JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(result.status, result.message, optimizer, seed, backend, device is not null && result.method != "discrete", result.method, tableOut, result.summary, result.evaluations, result.accepted, result.rejected, wall));
         if (_settings.Outputs.Plots)
         {
-            RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv")))]);
+            RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv"))) { Folder = dir }], new RunPlotOptions { ScriptDirectory = SharedScripts, Title = $"{_settings.Name}: {label}" });
         }
 
         progress.Finish(new ProgressSample(result.finalTime, tableOut.Last("logLoss"), tableOut.Last("stepSize"), result.accepted, result.rejected, result.evaluations), $"{result.status} — {result.message} Outputs in {dir}");

@@ -28,7 +28,7 @@ internal sealed class RunCommand : ICommand
             throw new UserError($"expected one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
         }
 
-        string path = line.Positional.Count == 1 ? line.Positional[0] : ExperimentFiles.FindQuickstart();
+        (string path, string shown) = line.Positional.Count == 1 ? (line.Positional[0], line.Positional[0]) : ExperimentFiles.FindQuickstart();
         ExperimentSettings settings;
         try
         {
@@ -40,7 +40,7 @@ internal sealed class RunCommand : ICommand
         }
 
         string outDir = line.Value("--out") ?? ExperimentFiles.FreshRunDirectory(settings.Name);
-        output.WriteLine($"ibflow run {path} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
+        output.WriteLine($"ibflow run {shown} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
 
         // Ctrl-C ends the solve at the next step; what was computed is written and the status is "interrupted".
         using var cancellation = new CancellationTokenSource();

@@ -5,7 +5,7 @@ namespace ImplicitBias.Flow.Cli.Tests;
 
 /// <summary>
 /// <c>ibflow compare</c> on a tiny experiment (16 Gaussian samples in d = 4, width 6, squared ReLU): the discrete
-/// optimizer with β = e^{−c h} is a first-order scheme for its flow (SPEC §4), so the error at T halves with h.
+/// optimizer with β = e^{−c h} is a first-order scheme for its flow (docs/mathematics.md §4), so the error at T halves with h.
 /// </summary>
 public sealed class CompareCommandTests : IDisposable
 {

@@ -10,7 +10,7 @@ namespace ImplicitBias.Flow.Cli.Commands;
 /// <c>ibflow compare EXPERIMENT.json [--h 1,0.5,0.25,0.125] [--time T] [--refine N] [--out DIR] [--json]
 /// [--polar exact|newton-schulz] [--Key:Sub=value …]</c>: the discrete optimizer with several time steps h against its flow
 /// from the same θ_0 up to a common time T, the observed order between consecutive h, and the order fitted over the
-/// asymptotic range (about 1; docs/mathematics.md, "Discrete optimizers"). See <see cref="DiscretizationComparison"/>.
+/// asymptotic range (about 1; docs/mathematics.md §4). See <see cref="DiscretizationComparison"/>.
 /// </summary>
 internal sealed class CompareCommand : ICommand
 {
@@ -129,7 +129,7 @@ internal sealed class CompareCommand : ICommand
         output.WriteLine("                      [--polar exact|newton-schulz] [--Key:Sub=value …]");
         output.WriteLine();
         output.WriteLine("Runs the experiment's first optimizer (first seed) as a flow and as the discrete optimizer with each time");
-        output.WriteLine("step h (β = e^{−c h}, steps h η(t_{n−1}); docs/mathematics.md, \"Discrete optimizers\") from the same θ_0 up");
+        output.WriteLine("step h (β = e^{−c h}, steps h η(t_{n−1}); docs/mathematics.md §4) from the same θ_0 up");
         output.WriteLine("to a common flow time T, and compares them at every t_n = n h. The discrete scheme is first order: once h is");
         output.WriteLine("small enough, the error at T halves with h.");
         output.WriteLine();

@@ -14,7 +14,7 @@ using ImplicitBias.Flow.Solvers;
 namespace ImplicitBias.Flow.Experiments.Comparison;
 
 /// <summary>
-/// <c>ibflow compare</c>: the discrete optimizer with time step h as a numerical scheme for its flow (SPEC §4). With
+/// <c>ibflow compare</c>: the discrete optimizer with time step h as a numerical scheme for its flow (docs/mathematics.md §4). With
 /// β = e^{−c h} and steps h η(t_{n−1}), θ_n is a first-order approximation of θ(t_n), t_n = n h: the error at a fixed
 /// time T falls like h, so the slope of log error against log h is about 1.
 /// </summary>

@@ -67,7 +67,7 @@ public static class ComparisonOutputs
         return new PlotPage(string.Create(ci, $"{result.Name}: discrete {result.Optimizer} against its flow"), [.. figures.Select((f, i) => (Path.GetFileNameWithoutExtension(PlotFiles[i]), f))])
         {
             Table = table,
-            Notes = [lines[0], .. lines.Skip(2 + result.Rows.Count)],
+            Notes = [lines[0], .. lines.Skip(2 + result.Rows.Count).Select(l => l.StartsWith("order: observed", StringComparison.Ordinal) ? "observed order: between this h and the previous one, log(e_prev/e)/log(h_prev/h)" : l)],
         };
     }
 

@@ -10,7 +10,7 @@ using ImplicitBias.Flow.Models.Networks;
 namespace ImplicitBias.Flow.Benchmarks;
 
 /// <summary>
-/// The cost of the trajectory observer (SPEC §6: at most 10 % at the default save density, 20 saves per decade
+/// The cost of the trajectory observer (its budget: at most 10 % at the default save density, 20 saves per decade
 /// of t): the same flow solved bare (the solver still interpolates every save time, the callback does nothing)
 /// and observed (<see cref="ObservedFlow.Run"/>). Two-layer squared-ReLU networks on Gaussian data, exponential
 /// loss, one evaluator thread, η(t) = η0 (t + 1)^{−0.8}; the observer's overhead is Observed / Bare − 1.

@@ -21,6 +21,12 @@ public static class Program
             return 0;
         }
 
+        if (args[0] is "--version" or "version")
+        {
+            output.WriteLine(ToolVersion.Describe());
+            return 0;
+        }
+
         ICommand? command = commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
         {
@@ -43,7 +49,7 @@ public static class Program
     {
         output.WriteLine("ibflow — simulate the continuous-time flows of optimizers on homogeneous networks.");
         output.WriteLine();
-        output.WriteLine("Usage: ibflow <command> [options]   (ibflow <command> --help for its options)");
+        output.WriteLine("Usage: ibflow <command> [options]   (ibflow <command> --help for its options; ibflow --version)");
         output.WriteLine();
         output.WriteLine("Commands:");
         foreach (ICommand c in commands)

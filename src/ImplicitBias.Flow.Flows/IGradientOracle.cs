@@ -5,7 +5,7 @@ namespace ImplicitBias.Flow.Flows;
 /// <summary>
 /// The full-batch loss of a model in the log domain: log L(θ) and the relative gradient g/L = ∇ log L.
 /// The relative gradient is of order one however small L becomes, which is what lets the flows run to
-/// log L = −1000 and beyond (SPEC §1: "carry log L").
+/// log L = −1000 and beyond (docs/mathematics.md §1: the code carries log L and ∇log L, never L).
 /// </summary>
 public interface IGradientOracle
 {

@@ -16,7 +16,7 @@ namespace ImplicitBias.Flow.Flows;
 public sealed record FlowTolerances(double RelTol = 1e-6, double AbsTol = 1e-9, double BlockScale = 1e-3);
 
 /// <summary>
-/// The coupled flow of θ, m and v of SPEC §2 (Eqs. 2–8) for one optimizer (or a per-block composite), as a
+/// The coupled flow of θ, m and v of docs/mathematics.md §2 (Eqs. 2–8) for one optimizer (or a per-block composite), as a
 /// semilinear ODE term. The state is
 /// <list type="bullet">
 /// <item><c>theta</c>: θ;</item>
@@ -335,7 +335,7 @@ public sealed class OptimizerFlow
             return;
         }
 
-        // At t = 0, m = v = 0 and the normalized directions take their t → 0⁺ limits, computed from g(0) (SPEC §2).
+        // At t = 0, m = v = 0 and the normalized directions take their t → 0⁺ limits, computed from g(0) (docs/mathematics.md §2).
         ReadOnlySpan<double> source = p.Source == UpdateSource.Gradient || t <= 0 || TensorPrimitives.MaxMagnitude(m) == 0 ? g : m;
         switch (p.Geometry)
         {

@@ -55,7 +55,7 @@ public sealed class SignSwitchCounter
         {
             int offset = _flow.PartOffset(i), length = _flow.PartLength(i);
 
-            // At t = 0, m = 0 and the direction is taken from g(0) (SPEC §2); m's own signs start once it is nonzero.
+            // At t = 0, m = 0 and the direction is taken from g(0) (docs/mathematics.md §2); m's own signs start once it is nonzero.
             ReadOnlySpan<double> source = _flow.Parts[i].HasMomentum
                 ? ((ReadOnlySpan<double>)y).Slice(_flow.Layout.Offset(_flow.MomentumBlock(i)), length)
                 : ((ReadOnlySpan<double>)_gradient).Slice(offset, length);

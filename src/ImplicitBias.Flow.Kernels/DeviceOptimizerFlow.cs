@@ -11,7 +11,7 @@ using ImplicitBias.Flow.Flows.Optimizers;
 namespace ImplicitBias.Flow.Kernels;
 
 /// <summary>
-/// The vector field of an <see cref="OptimizerFlow"/> (SPEC §2, Eqs. 2–8, in the flow's scaled variables θ,
+/// The vector field of an <see cref="OptimizerFlow"/> (docs/mathematics.md §2, Eqs. 2–8, in the flow's scaled variables θ,
 /// σ = log L, m̃ = m e^{−σ}, ṽ = v e^{−2σ}) evaluated entirely in device memory, so that a solve over
 /// <see cref="IlgpuStateAlgebra"/> keeps θ, the moments and every stage on the device. The layout, parts,
 /// schedules and part offsets are the host flow's own; this class only replaces its span arithmetic by kernels.
@@ -302,7 +302,7 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
 
         if (p.Geometry == UpdateGeometry.AdamRatio)
         {
-            // Eq. 8; at t = 0 (m = v = 0) the t → 0⁺ limit sign(g(0)) (SPEC §2), as Directions.AdamRatio.
+            // Eq. 8; at t = 0 (m = v = 0) the t → 0⁺ limit sign(g(0)) (docs/mathematics.md §2), as Directions.AdamRatio.
             if (t <= 0)
             {
                 _exactSign(length, g, thetaDot, -eta);
@@ -321,7 +321,7 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
             return;
         }
 
-        // At t = 0, m = v = 0 and the normalized directions take their t → 0⁺ limits, computed from g(0) (SPEC §2).
+        // At t = 0, m = v = 0 and the normalized directions take their t → 0⁺ limits, computed from g(0) (docs/mathematics.md §2).
         ArrayView<double> source = p.Source == UpdateSource.Gradient || t <= 0 || MaxAbs(m) == 0 ? g : m;
         switch (p.Geometry)
         {

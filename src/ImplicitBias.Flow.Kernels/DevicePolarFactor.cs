@@ -6,7 +6,7 @@ namespace ImplicitBias.Flow.Kernels;
 
 /// <summary>
 /// The polar factor U Vᵀ (reduced SVD A = U S Vᵀ) of a rows × cols matrix held in device memory, the
-/// Muon / SpectralGD direction (SPEC §2). This is the documented host fallback: the matrix is copied to the
+/// Muon / SpectralGD direction (docs/mathematics.md §2). This is the documented host fallback: the matrix is copied to the
 /// host, factored exactly by MathNet's SVD, and U Vᵀ is copied back. It costs one round trip per matrix per
 /// step, small next to the gradient for the paper's shapes (k × d with k, d ≤ a few hundred); a device
 /// Newton–Schulz iteration would avoid the transfer but is not exact. A 1 × k (or k × 1) matrix gives

@@ -3,7 +3,7 @@ using ILGPU;
 namespace ImplicitBias.Flow.Kernels;
 
 /// <summary>
-/// Element-wise kernels of <see cref="DeviceOptimizerFlow"/>: the directions of SPEC §2 (the device forms of
+/// Element-wise kernels of <see cref="DeviceOptimizerFlow"/>: the directions of docs/mathematics.md §2 (the device forms of
 /// <c>Directions</c> in the Flows project), the m̃/ṽ sources and the inputs of the reductions. Each kernel
 /// applies the products in the order the host spans do (e.g. (s · 1/‖s‖) · (−η), never s · (−η/‖s‖)), so the
 /// two agree to rounding.

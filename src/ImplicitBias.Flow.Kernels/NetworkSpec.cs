@@ -15,7 +15,7 @@ public enum Precision
 }
 
 /// <summary>
-/// The activation σ of the hidden layers (SPEC §1). Same members in the same order as the Models project's
+/// The activation σ of the hidden layers (docs/mathematics.md §1). Same members in the same order as the Models project's
 /// ActivationKind, so a cast of the underlying int maps one to the other.
 /// </summary>
 public enum ActivationKind
@@ -33,7 +33,7 @@ public enum ActivationKind
     Identity,
 }
 
-/// <summary>The per-sample loss ℓ of the margin (SPEC §1); L is the sum over samples. Same order as Models' LossKind.</summary>
+/// <summary>The per-sample loss ℓ of the margin (docs/mathematics.md §1); L is the sum over samples. Same order as Models' LossKind.</summary>
 public enum LossKind
 {
     /// <summary>ℓ(u) = e^{−u}.</summary>

@@ -5,7 +5,7 @@ namespace ImplicitBias.Flow.Cli.Tests;
 
 /// <summary>
 /// <c>ibflow compare</c> on a tiny experiment (16 Gaussian samples in d = 4, width 6, squared ReLU): the discrete
-/// optimizer with β = e^{−c h} is a first-order scheme for its flow (SPEC §4), so the error at T halves with h.
+/// optimizer with β = e^{−c h} is a first-order scheme for its flow (docs/mathematics.md §4), so the error at T halves with h.
 /// </summary>
 public sealed class CompareCommandTests : IDisposable
 {
@@ -150,17 +150,60 @@ public sealed class CompareCommandTests : IDisposable
     }
 
     [Fact]
-    public void Table_ShowsEveryStepAndTheFittedOrder()
+    public void Table_ShowsEveryStepTheObservedOrdersAndTheFittedOrder()
     {
+        // Two h give one observed order, not a range: one halving adds h = 0.1, and the three agree (order ≈ 1).
         (int code, string output, string error) = Run(Experiment("ngd", 0.3), "--h", "0.4,0.2", "--time", Time, "--out", Path.Combine(_dir, "table"));
         Assert.True(code == 0, error);
         string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains("error at T", lines[1]);
+        Assert.Contains("order", lines[1]);
         Assert.Contains("log L discrete", lines[1]);
         Assert.StartsWith("0.4", lines[2].Trim());
         Assert.Contains(" 12 ", lines[2]);
+        Assert.Contains(" — ", lines[2]);
         Assert.StartsWith("0.2", lines[3].Trim());
-        Assert.Contains("fitted order", lines[4]);
+        Assert.StartsWith("0.1 ", lines[4].Trim());
+        Assert.EndsWith("*", lines[4].TrimEnd());
+        Assert.StartsWith("order: observed", lines[5]);
+        Assert.StartsWith("refined: h = 0.1 added", lines[6]);
+        Assert.StartsWith("fitted order over h = 0.4 … 0.1", lines[7]);
+        Assert.StartsWith("From h = 0.4 on, the discrete ngd follows its flow", lines[8]);
+        Assert.True(File.Exists(Path.Combine(_dir, "table", "index.html")));
+    }
+
+    [Fact]
+    public void AdamExperiment_DefaultSteps_RefinesUntilTheOrdersAgree()
+    {
+        // experiments/adam.json with the default h = 1 … 1/8: the errors at T (0.33, 0.19, 0.12, 0.12) give no steady
+        // order, so h is halved three times; h = 1/16 … 1/64 (errors 7.4e-3, 3.3e-3, 1.6e-3) agree at order ≈ 1.1.
+        string? root = AppContext.BaseDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root, "experiments", "adam.json")))
+        {
+            root = Path.GetDirectoryName(root);
+        }
+
+        Assert.NotNull(root);
+        string outDir = Path.Combine(_dir, "adam");
+        (int code, string output, string error) = Run(Path.Combine(root, "experiments", "adam.json"), "--out", outDir, "--json");
+        Assert.True(code == 0, error);
+        using JsonDocument json = JsonDocument.Parse(output);
+        JsonElement r = json.RootElement;
+        Assert.Equal([0.0625, 0.03125, 0.015625], r.GetProperty("refinedSteps").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(0.0625, r.GetProperty("asymptoticFrom").GetDouble());
+        Assert.InRange(r.GetProperty("order").GetDouble(), 0.9, 1.25);
+        Assert.StartsWith("From h = 0.0625 on, the discrete adam follows its flow", r.GetProperty("verdict").GetString());
+        JsonElement[] rows = [.. r.GetProperty("rows").EnumerateArray()];
+        Assert.Equal(7, rows.Length);
+        Assert.Equal(JsonValueKind.Null, rows[0].GetProperty("observedOrder").ValueKind);
+        Assert.Equal([false, false, false, false, true, true, true], rows.Select(e => e.GetProperty("asymptotic").GetBoolean()));
+
+        // Without refining, the default steps give no order at all rather than a wrong one.
+        (code, output, error) = Run(Path.Combine(root, "experiments", "adam.json"), "--out", Path.Combine(_dir, "adam-0"), "--refine", "0");
+        Assert.True(code == 0, error);
+        Assert.Contains("fitted order: none", output);
+        Assert.Contains("No asymptotic range", output);
+        Assert.Contains("0.067", output);
     }
 
     [Fact]
@@ -168,7 +211,7 @@ public sealed class CompareCommandTests : IDisposable
     {
         (int code, string output, _) = Run("--help");
         Assert.Equal(0, code);
-        foreach (string option in new[] { "--h", "--time", "--out", "--json", "--polar", "newton-schulz", "comparison.csv", "error-vs-h.html" })
+        foreach (string option in new[] { "--h", "--time", "--refine", "--out", "--json", "--polar", "newton-schulz", "comparison.csv", "error-vs-h.html", "index.html", "±0.25" })
         {
             Assert.Contains(option, output);
         }

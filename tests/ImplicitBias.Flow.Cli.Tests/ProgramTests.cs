@@ -21,6 +21,35 @@ public class ProgramTests
         Assert.Contains("Usage: ibflow", output.ToString());
     }
 
+    [Fact]
+    public void Version_PrintsTheVersionAndTheCommit()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, Program.Run(["--version"], output, error));
+
+        // Built inside the repository's git checkout, so the commit is known (a full hexadecimal hash).
+        Assert.Matches(@"^ibflow \d+\.\d+\.\d+\S* \(commit [0-9a-f]{40}\)\r?\n$", output.ToString());
+        Assert.Empty(error.ToString());
+    }
+
+    [Fact]
+    public void BuiltInQuickstart_IsTheRepositorysQuickstart()
+    {
+        // The installed tool runs this copy when no experiment is given outside a clone.
+        using Stream stream = typeof(Program).Assembly.GetManifestResourceStream("quickstart.json")!;
+        Assert.NotNull(stream);
+        using var reader = new StreamReader(stream);
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "experiments", "quickstart.json")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        Assert.NotNull(dir);
+        Assert.Equal(File.ReadAllText(Path.Combine(dir, "experiments", "quickstart.json")), reader.ReadToEnd());
+    }
+
     [Theory]
     [InlineData("run")]
     [InlineData("compare")]

@@ -55,6 +55,13 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(0, plotCode);
         Assert.Contains("1 run(s)", plotOut);
         Assert.True(File.Exists(Path.Combine(outDir, "plots", "margins-l2.html")));
+
+        // The index shows the run's line of summary.json and loads the plotly.js written beside it.
+        string index = File.ReadAllText(Path.Combine(outDir, "plots", "index.html"));
+        Assert.Contains("<tr><td>ngd (seed ", index);
+        Assert.Contains("<td>target-reached</td>", index);
+        Assert.Contains("<script src=\"plotly.min.js\"", index);
+        Assert.True(File.Exists(Path.Combine(outDir, "plots", "plotly.min.js")));
     }
 
     [Fact]

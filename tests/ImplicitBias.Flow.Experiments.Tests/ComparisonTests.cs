@@ -55,7 +55,6 @@ public sealed class ComparisonTests : IDisposable
     [Fact]
     public void FitOrder_IsTheLogLogSlope_OverUsableRows()
     {
-        ComparisonRow Row(double h, double error) => new(h, 1, error, 1, 0, 0);
         double[] hs = [0.4, 0.2, 0.1, 0.05];
         Assert.Equal(1.5, DiscretizationComparison.FitOrder(hs.Select(h => Row(h, 0.3 * Math.Pow(h, 1.5))).ToArray()), 12);
 
@@ -63,6 +62,30 @@ public sealed class ComparisonTests : IDisposable
         ComparisonRow[] mixed = [Row(0.8, double.NaN), Row(0.6, 0), .. hs.Select(h => Row(h, 2 * h))];
         Assert.Equal(1.0, DiscretizationComparison.FitOrder(mixed), 12);
         Assert.True(double.IsNaN(DiscretizationComparison.FitOrder([Row(0.1, 0.01)])));
+    }
+
+    [Fact]
+    public void AsymptoticRange_StartsWhereTheFinestOrdersAgree()
+    {
+        // The errors at T of the adam run (h = 1 … 1/64): order 0.8, 0.6, 0.07, 4.0, then 1.17 and 1.05.
+        double[] hs = [1, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625];
+        ComparisonRow[] rows = hs.Zip([3.262e-1, 1.889e-1, 1.244e-1, 1.188e-1, 7.395e-3, 3.295e-3, 1.597e-3], Row).ToArray();
+        double[] orders = DiscretizationComparison.ObservedOrders(rows);
+        Assert.True(double.IsNaN(orders[0]));
+        Assert.Equal(Math.Log(3.295e-3 / 1.597e-3) / Math.Log(2), orders[6], 12);
+        Assert.Equal(4, DiscretizationComparison.AsymptoticStart(rows));
+
+        // The default four h alone: the finest two orders (0.60, 0.07) disagree, so there is no range and no order.
+        Assert.Null(DiscretizationComparison.AsymptoticStart(rows[..4]));
+
+        // Two h give one order only; a clean h^1 series is asymptotic throughout; a NaN error ends the range.
+        Assert.Null(DiscretizationComparison.AsymptoticStart(rows[5..]));
+        Assert.Equal(0, DiscretizationComparison.AsymptoticStart(hs.Select(h => Row(h, 0.2 * h)).ToArray()));
+        Assert.Equal(2, DiscretizationComparison.AsymptoticStart(hs.Select((h, i) => Row(h, i == 1 ? double.NaN : 0.2 * h)).ToArray()));
+
+        // ±0.25 around the midpoint: orders 0.85 and 1.3 agree, 0.7 and 1.3 do not.
+        Assert.Equal(0, DiscretizationComparison.AsymptoticStart([Row(1, 1), Row(0.5, Math.Pow(2, -0.85)), Row(0.25, Math.Pow(2, -2.15))]));
+        Assert.Null(DiscretizationComparison.AsymptoticStart([Row(1, 1), Row(0.5, Math.Pow(2, -0.7)), Row(0.25, Math.Pow(2, -2.0))]));
     }
 
     [Fact]
@@ -107,4 +130,6 @@ public sealed class ComparisonTests : IDisposable
         Assert.Equal("Stop:MaxTime", e.Key);
         Assert.Contains("Stop:MaxSteps", e.Message);
     }
+
+    private static ComparisonRow Row(double h, double error) => new(h, 1, error, 1, 0, 0);
 }

@@ -1,6 +1,8 @@
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Outputs;
 using ImplicitBias.Flow.Experiments.Running;
 using ImplicitBias.Flow.Flows;
 using ImplicitBias.Flow.Models.Data;
@@ -181,6 +183,25 @@ public sealed class ExperimentRunnerTests : IDisposable
         string overlay = File.ReadAllText(Path.Combine(outDir, "plots", "alignment.html"));
         Assert.Contains("ngd (mean of 2 seeds, 95% band)", overlay);
         Assert.Contains("signgd (mean of 2 seeds, 95% band)", overlay);
+
+        // One plotly.js for the whole experiment, in its top plots folder; every run's pages load it from there.
+        string script = Assert.Single(Directory.GetFiles(outDir, "plotly.min.js", SearchOption.AllDirectories));
+        Assert.Equal(Path.Combine(outDir, "plots", "plotly.min.js"), script);
+        Assert.Contains("<script src=\"../../../plots/plotly.min.js\"", File.ReadAllText(Path.Combine(outDir, "ngd", "seed2", "plots", "alignment.html")));
+        long bytes = Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        Assert.True(bytes < 6_000_000, $"{bytes} bytes for 4 runs: plotly.js is copied more than once?");
+
+        // Each run and the experiment get an index.html with every figure and a table of the runs' outcomes.
+        string index = File.ReadAllText(Path.Combine(outDir, "plots", "index.html"));
+        Assert.Equal(RunPlots.Figures([new PlottedRun("ngd", CsvTable.Read(Path.Combine(outDir, "ngd", "seed1", "trajectory.csv")))]).Count, Regex.Count(index, "<section class=\"figure\""));
+        foreach (string run in new[] { "ngd (seed 1)", "ngd (seed 2)", "signgd (seed 1)", "signgd (seed 2)" })
+        {
+            Assert.Contains($"<tr><td>{run}</td>", index);
+        }
+
+        string single = File.ReadAllText(Path.Combine(outDir, "signgd", "seed1", "plots", "index.html"));
+        Assert.Contains("<tr><td>signgd (seed 1)</td>", single);
+        Assert.DoesNotContain("seed 2", single);
     }
 
     [Fact]

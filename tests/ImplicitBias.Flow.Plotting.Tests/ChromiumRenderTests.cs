@@ -4,8 +4,8 @@ using System.Text.RegularExpressions;
 namespace ImplicitBias.Flow.Plotting.Tests;
 
 /// <summary>
-/// Loads generated plots in headless Chromium with networking made impossible, and checks that plotly.js
-/// actually drew them: the SVG exists and holds one scatter trace group per expected trace. Chromium is a
+/// Loads generated plots (single figures and an index page, loading the shared plotly.min.js from disk) in headless
+/// Chromium with networking made impossible, and checks that plotly.js actually drew them: the SVG exists and holds one scatter trace group per expected trace. Chromium is a
 /// hard requirement (CI installs it); its absence fails the test rather than skipping it.
 /// </summary>
 // One collection: two Chromium instances at once on a small, busy machine starve each other into timeouts.
@@ -35,12 +35,33 @@ public sealed partial class ChromiumRenderTests
         Assert.True(new FileInfo(Path.Combine(ArtifactDir, "band-3-seeds.png")).Length > 10_000, "Screenshot is missing or blank.");
     }
 
+    [Fact]
+    public void IndexPage_RendersEveryFigureOffline_FromTheSharedScript()
+    {
+        FigureSpec band = SampleFigures.BandWithReference(), margins = SampleFigures.MarginsAgainstLoss();
+        var page = new PlotPage("Index test", [("band", band), ("margins", margins)])
+        {
+            Table = new PageTable(["run", "status"], [["ngd", "target-reached"]]),
+        };
+
+        // A page one folder below the shared script, as a run's plots load the experiment's single copy.
+        Directory.CreateDirectory(ArtifactDir);
+        string html = Path.Combine(ArtifactDir, "index-run", "index.html");
+        PlotlyRenderer.WritePage(html, page, ArtifactDir);
+        string dom = RunChromium(html, "--dump-dom");
+
+        // Every figure drew its own plot with all its traces, and the table is there.
+        Assert.Equal(2, PlotContainer().Count(dom));
+        Assert.Equal(PlotlyRenderer.TraceCount(band) + PlotlyRenderer.TraceCount(margins), ScatterTraceGroups(dom));
+        Assert.Contains("<td>target-reached</td>", dom);
+        Assert.Contains("mean of 3 seeds", dom);
+        Assert.Contains("Margins against loss", dom);
+    }
+
     internal static int ScatterTraceGroups(string dom) => TraceGroup().Count(dom);
 
     internal static string RenderDom(FigureSpec fig, string name, bool screenshot = false)
     {
-        Assert.True(File.Exists(ChromiumPath),
-            $"Chromium not found at {ChromiumPath}; install it (apt-get install -y chromium) to run the plot render tests.");
         Directory.CreateDirectory(ArtifactDir);
         string html = Path.Combine(ArtifactDir, name + ".html");
         PlotlyRenderer.WriteHtml(html, fig);
@@ -57,6 +78,8 @@ public sealed partial class ChromiumRenderTests
 
     private static string RunChromium(string htmlPath, params string[] extra)
     {
+        Assert.True(File.Exists(ChromiumPath),
+            $"Chromium not found at {ChromiumPath}; install it (apt-get install -y chromium) to run the plot render tests.");
         string profile = Directory.CreateTempSubdirectory("ibflow-chromium-").FullName;
         try
         {
@@ -103,6 +126,10 @@ public sealed partial class ChromiumRenderTests
 
     [GeneratedRegex("<g class=\"trace scatter[ \"]")]
     private static partial Regex TraceGroup();
+
+    // One per drawn plot: plotly.js adds this container inside each chart's div.
+    [GeneratedRegex("class=\"plot-container plotly\"")]
+    private static partial Regex PlotContainer();
 }
 
 /// <summary>The log-axis figure; shares the "chromium" collection so the browser runs are not concurrent.</summary>

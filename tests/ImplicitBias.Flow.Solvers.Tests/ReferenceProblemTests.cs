@@ -7,7 +7,7 @@ namespace ImplicitBias.Flow.Solvers.Tests;
 
 public class ReferenceProblemTests(ITestOutputHelper output)
 {
-    // Every row of ../shared/reference-problems.md. The table is SciPy's solve_ivp (RK23/RK45/DOP853, I controller):
+    // Every row of docs/reference-problems.md. The table is SciPy's solve_ivp (RK23/RK45/DOP853, I controller):
     // run there it gives exactly these counts (see ReferenceLibrary_CountsAreReproducedExactly).
     public static TheoryData<string, double, int, double> ArenstorfTable => new()
     {

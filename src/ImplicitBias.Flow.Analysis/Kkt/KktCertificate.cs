@@ -45,7 +45,7 @@ public sealed record KktResult(
 
 /// <summary>
 /// Measures how close a trained direction is to a KKT point of the max-margin problem in a given norm
-/// (Definition C.4; SPEC §6). Given θ̃ with q_min(θ̃) = 1, the per-sample vectors J_i = y_i ∇_θ f(x_i; θ̃) and
+/// (Definition C.4; docs/mathematics.md §6). Given θ̃ with q_min(θ̃) = 1, the per-sample vectors J_i = y_i ∇_θ f(x_i; θ̃) and
 /// the margins q_i = y_i f(x_i; θ̃), it finds the smallest ε = min over λ ≥ 0 and k ∈ ∂(½‖θ̃‖²) of
 /// ‖Σ_i λ_i J_i − k‖₂ and reports δ = Σ_i λ_i (q_i − 1) at the minimizing λ.
 /// </summary>

@@ -16,7 +16,7 @@ public sealed record ObservedRun(OdeResult Result, TrajectoryTable Table, PostRu
 /// <summary>Integrates a flow and observes it at every saved time (and at the end).</summary>
 public static class ObservedFlow
 {
-    /// <summary>The optimizer's own norm (SPEC §2 table; Theorems 3.6, 3.7).</summary>
+    /// <summary>The optimizer's own norm (docs/mathematics.md §2 table; Theorems 3.6, 3.7).</summary>
     public static Norm OwnNorm(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);

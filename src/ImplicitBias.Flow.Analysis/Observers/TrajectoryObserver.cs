@@ -17,7 +17,7 @@ namespace ImplicitBias.Flow.Analysis.Observers;
 public readonly record struct SolverCounters(double StepSize, long AcceptedSteps, long RejectedSteps, long Evaluations);
 
 /// <summary>
-/// Measures, at the saved times of a flow, the quantities the paper's theory talks about (SPEC §6): log L,
+/// Measures, at the saved times of a flow, the quantities the paper's theory talks about (docs/mathematics.md §6): log L,
 /// ∫η, and in the ℓ2, ℓ∞, msp and the optimizer's own norm the hard margin γ (Eq. 9), the soft margin γ̃
 /// (Eq. 10), the alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ and ‖θ‖/∫η (Lemma C.10); ‖θ − θ0‖∞/∫η (Lemma B.10);
 /// φ⁻¹(log 1/L)/(γ∞ ‖θ‖^L) (Lemma C.10, computed after the run with γ∞ the last hard margin); r(t) of
@@ -94,7 +94,7 @@ public sealed class TrajectoryObserver
 
         // When the flow's oracle is the CPU evaluator of the model, its forward pass at the saved θ (made by
         // the flow evaluation below) already holds the margins and preactivations: reading them there saves
-        // a forward pass per save (the observer's cost budget, SPEC §6).
+        // a forward pass per save (the observer's cost budget: at most 10 % of a solve at the default save density).
         _oracleEvaluator = flow.Oracle is ModelOracle model && ReferenceEquals(model.Evaluator.Network, evaluator.Network) && ReferenceEquals(model.Evaluator.Data, evaluator.Data) ? model.Evaluator : null;
         FullyConnectedNetwork net = evaluator.Network;
         _hasPattern = net.Depth > 1 && net.Activation.Kind is ActivationKind.Relu or ActivationKind.ReluPower;

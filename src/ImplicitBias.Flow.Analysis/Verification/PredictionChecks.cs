@@ -18,7 +18,7 @@ namespace ImplicitBias.Flow.Analysis.Verification;
 public sealed record KktSummary(IReadOnlyList<KktResult> Results, string OwnNorm, double ThetaTildeL2, int SamplesUsed, double Seconds);
 
 /// <summary>
-/// Checks the paper's predictions (SPEC §6) against an observed run: pure functions of the
+/// Checks the paper's predictions (docs/mathematics.md §6) against an observed run: pure functions of the
 /// <see cref="ObservedRun"/>, the flow and a CPU evaluator of the same model.
 /// </summary>
 public static class PredictionChecks

@@ -13,7 +13,7 @@ public enum Verdict
     Violated,
 }
 
-/// <summary>The family of an optimizer flow, which decides the predictions that apply (SPEC §6).</summary>
+/// <summary>The family of an optimizer flow, which decides the predictions that apply (docs/mathematics.md §6).</summary>
 public enum OptimizerFamily
 {
     /// <summary>Plain (momentum) gradient flow: un-normalized, only the common predictions apply.</summary>

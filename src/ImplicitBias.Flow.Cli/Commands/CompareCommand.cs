@@ -7,9 +7,10 @@ using ImplicitBias.Flow.Flows.Discrete;
 namespace ImplicitBias.Flow.Cli.Commands;
 
 /// <summary>
-/// <c>ibflow compare EXPERIMENT.json [--h 1,0.5,0.25,0.125] [--time T] [--out DIR] [--json] [--polar exact|newton-schulz]
-/// [--Key:Sub=value …]</c>: the discrete optimizer with several time steps h against its flow from the same θ_0 up to a
-/// common time T, and the observed order of convergence (about 1, SPEC §4). See <see cref="DiscretizationComparison"/>.
+/// <c>ibflow compare EXPERIMENT.json [--h 1,0.5,0.25,0.125] [--time T] [--refine N] [--out DIR] [--json]
+/// [--polar exact|newton-schulz] [--Key:Sub=value …]</c>: the discrete optimizer with several time steps h against its flow
+/// from the same θ_0 up to a common time T, the observed order between consecutive h, and the order fitted over the
+/// asymptotic range (about 1; docs/mathematics.md §4). See <see cref="DiscretizationComparison"/>.
 /// </summary>
 internal sealed class CompareCommand : ICommand
 {
@@ -31,7 +32,7 @@ internal sealed class CompareCommand : ICommand
             return 0;
         }
 
-        var line = new CommandLine(args, ["--out", "--h", "--time", "--polar"], ["--json"], Name);
+        var line = new CommandLine(args, ["--out", "--h", "--time", "--polar", "--refine"], ["--json"], Name);
         string path = line.SingleExperiment("ibflow compare EXPERIMENT.json [options] (see ibflow compare --help).");
         string? outDir = line.Value("--out");
         bool json = line.Has("--json");
@@ -42,6 +43,14 @@ internal sealed class CompareCommand : ICommand
             time = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double t) && t > 0 && double.IsFinite(t)
                 ? t
                 : throw new UserError($"--time '{text}' must be a positive number (the common flow time T).");
+        }
+
+        int refine = ComparisonOptions.DefaultMaxRefinements;
+        if (line.Value("--refine") is { } refineText)
+        {
+            refine = int.TryParse(refineText, NumberStyles.None, CultureInfo.InvariantCulture, out int r) && r <= 20
+                ? r
+                : throw new UserError($"--refine '{refineText}' must be a whole number from 0 to 20 (how often the finest h may be halved; 0 turns refining off).");
         }
 
         PolarMethod polar = line.Value("--polar") switch
@@ -62,7 +71,7 @@ internal sealed class CompareCommand : ICommand
             throw new UserError(e.Message);
         }
 
-        var options = new ComparisonOptions { Steps = steps ?? ComparisonOptions.DefaultSteps, Time = time, Polar = polar };
+        var options = new ComparisonOptions { Steps = steps ?? ComparisonOptions.DefaultSteps, Time = time, Polar = polar, MaxRefinements = refine };
         double horizon = options.ResolveTime(settings);
         if (ComparisonOptions.CheckSteps(options.Steps, horizon) is string problem)
         {
@@ -94,7 +103,7 @@ internal sealed class CompareCommand : ICommand
         }
 
         output.Write(ComparisonOutputs.FormatTable(result));
-        output.WriteLine($"Wrote {ComparisonOutputs.CsvFile}, {ComparisonOutputs.JsonFile} and {string.Join(", ", ComparisonOutputs.PlotFiles)} to {directory}.");
+        output.WriteLine($"Wrote {ComparisonOutputs.CsvFile}, {ComparisonOutputs.JsonFile}, {string.Join(", ", ComparisonOutputs.PlotFiles)} and {ComparisonOutputs.IndexFile} (all figures on one page) to {directory}.");
         return 0;
     }
 
@@ -116,25 +125,31 @@ internal sealed class CompareCommand : ICommand
 
     private static void PrintHelp(TextWriter output)
     {
-        output.WriteLine("Usage: ibflow compare EXPERIMENT.json [--h 1,0.5,0.25,0.125] [--time T] [--out DIR] [--json]");
+        output.WriteLine("Usage: ibflow compare EXPERIMENT.json [--h 1,0.5,0.25,0.125] [--time T] [--refine N] [--out DIR] [--json]");
         output.WriteLine("                      [--polar exact|newton-schulz] [--Key:Sub=value …]");
         output.WriteLine();
         output.WriteLine("Runs the experiment's first optimizer (first seed) as a flow and as the discrete optimizer with each time");
-        output.WriteLine("step h (β = e^{−c h}, steps h η(t_{n−1}), SPEC §4) from the same θ_0 up to a common flow time T, and");
-        output.WriteLine("compares them at every t_n = n h. The discrete scheme is first order: the error at T falls like h.");
+        output.WriteLine("step h (β = e^{−c h}, steps h η(t_{n−1}); docs/mathematics.md §4) from the same θ_0 up");
+        output.WriteLine("to a common flow time T, and compares them at every t_n = n h. The discrete scheme is first order: once h is");
+        output.WriteLine("small enough, the error at T halves with h.");
+        output.WriteLine();
+        output.WriteLine("It prints the observed order between each pair of consecutive h and fits the order only over the asymptotic");
+        output.WriteLine($"range: the finest h whose observed orders agree within ±{DiscretizationComparison.OrderAgreement:G} over at least {DiscretizationComparison.MinimumRangeSteps} consecutive h. When they do not");
+        output.WriteLine("agree, it halves the finest h and compares again (up to --refine times), and says from which h on the discrete");
+        output.WriteLine("optimizer follows its flow.");
         output.WriteLine();
         output.WriteLine($"  --h LIST     time steps, each dividing T (default {string.Join(",", ComparisonOptions.DefaultSteps.Select(h => h.ToString(CultureInfo.InvariantCulture)))})");
         output.WriteLine($"  --time T     the common flow time (default: Stop:MaxTime if below {ComparisonOptions.DefaultTime:G}, else {ComparisonOptions.DefaultTime:G})");
+        output.WriteLine($"  --refine N   halve the finest h at most N times to find the asymptotic range (default {ComparisonOptions.DefaultMaxRefinements}; 0: off;");
+        output.WriteLine($"               an h is added only while T/h ≤ {new ComparisonOptions().MaxRefinedSteps} steps)");
         output.WriteLine("  --out DIR    output folder (default runs/<name>-compare/)");
-        output.WriteLine("  --json       print {\"order\": …, \"rows\": [{\"h\", \"error\", \"cosine\", …}], …} and nothing else on stdout");
+        output.WriteLine("  --json       print {\"order\": …, \"asymptoticFrom\": …, \"verdict\": …, \"rows\": [{\"h\", \"error\", \"observedOrder\", …}], …}");
+        output.WriteLine("               and nothing else on stdout");
         output.WriteLine("  --polar M    U Vᵀ of the discrete Muon/SpectralGD runs: exact (default) or newton-schulz; the other one is");
         output.WriteLine("               also run at the finest h and the Newton–Schulz vs exact differences are reported");
         output.WriteLine();
-        output.WriteLine("The error at T should halve with h. If it does not, h is not yet in the asymptotic range (a small initial");
-        output.WriteLine("scale with a large η0 takes steps h η0 far larger than ‖θ_0‖): try smaller steps, e.g. --h 0.0625,0.03125,0.015625.");
-        output.WriteLine();
-        output.WriteLine("The flow is integrated once at rtol 1e-10 (DOP853 unless Solver:Method names a stepper) and saved at every t_n.");
+        output.WriteLine("The flow is integrated at rtol 1e-10 (DOP853 unless Solver:Method names a stepper) and saved at every t_n.");
         output.WriteLine($"Writes {ComparisonOutputs.CsvFile} (h, n, t, relative distance, cosine, log L and ℓ2 margins of both),");
-        output.WriteLine($"{ComparisonOutputs.JsonFile} and the plots {string.Join(", ", ComparisonOutputs.PlotFiles)}.");
+        output.WriteLine($"{ComparisonOutputs.JsonFile}, the plots {string.Join(", ", ComparisonOutputs.PlotFiles)} and {ComparisonOutputs.IndexFile} (all on one page).");
     }
 }

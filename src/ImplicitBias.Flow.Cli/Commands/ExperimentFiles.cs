@@ -6,8 +6,12 @@ internal static class ExperimentFiles
     /// <summary>The default experiment of <c>ibflow run</c>.</summary>
     public const string Quickstart = "experiments/quickstart.json";
 
-    /// <summary>experiments/quickstart.json found from the working directory or the program's folder upwards.</summary>
-    public static string FindQuickstart()
+    /// <summary>
+    /// experiments/quickstart.json found from the working directory or the program's folder upwards (a clone of the
+    /// repository); elsewhere (an installed tool) the copy built into the program, written to a temporary file.
+    /// </summary>
+    /// <returns>The file to load and how to name it to the user.</returns>
+    public static (string Path, string Shown) FindQuickstart()
     {
         foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
         {
@@ -16,12 +20,25 @@ internal static class ExperimentFiles
                 string candidate = Path.Combine(dir, Quickstart);
                 if (File.Exists(candidate))
                 {
-                    return Path.GetRelativePath(Directory.GetCurrentDirectory(), candidate);
+                    string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), candidate);
+                    return (relative, relative);
                 }
             }
         }
 
-        throw new UserError($"no experiment given and {Quickstart} not found from {Directory.GetCurrentDirectory()}; pass an experiment file: ibflow run EXPERIMENT.json");
+        return (BuiltInQuickstart(), "the built-in quickstart");
+    }
+
+    /// <summary>Writes the quickstart embedded in the program to a temporary quickstart.json and returns its path.</summary>
+    public static string BuiltInQuickstart()
+    {
+        using Stream stream = typeof(ExperimentFiles).Assembly.GetManifestResourceStream("quickstart.json")
+            ?? throw new UserError($"no experiment given and this build of ibflow carries no quickstart; pass an experiment file: ibflow run EXPERIMENT.json");
+        using var reader = new StreamReader(stream);
+        string folder = Directory.CreateTempSubdirectory("ibflow-quickstart-").FullName;
+        string path = Path.Combine(folder, "quickstart.json");
+        File.WriteAllText(path, reader.ReadToEnd());
+        return path;
     }
 
     /// <summary>runs/NAME, or runs/NAME-2, -3, … when that folder already holds files, so nothing is overwritten.</summary>

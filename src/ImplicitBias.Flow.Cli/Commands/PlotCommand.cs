@@ -17,7 +17,7 @@ internal sealed class PlotCommand : ICommand
         {
             output.WriteLine("Usage: ibflow plot DIR… [--out DIR]");
             output.WriteLine("  Reads every trajectory.csv under the folders (runs of one optimizer share a line: several seeds give a");
-            output.WriteLine("  mean and a 95% band) and writes plots/*.html into --out (default: DIR/plots for one folder, plots/ here for several).");
+            output.WriteLine("  mean and a 95% band) and writes plots/*.html, index.html (all figures and a table of the runs) and plotly.min.js into --out (default: DIR/plots for one folder, plots/ here for several).");
             return 0;
         }
 
@@ -52,7 +52,7 @@ internal sealed class PlotCommand : ICommand
 
                 try
                 {
-                    runs.Add(new PlottedRun(label, CsvTable.Read(file)));
+                    runs.Add(new PlottedRun(label, CsvTable.Read(file)) { Folder = Path.GetDirectoryName(file) });
                 }
                 catch (InvalidDataException e)
                 {

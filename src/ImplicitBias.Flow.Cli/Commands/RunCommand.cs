@@ -43,7 +43,7 @@ internal sealed class RunCommand : ICommand
             throw new UserError($"expected one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
         }
 
-        string path = line.Positional.Count == 1 ? line.Positional[0] : ExperimentFiles.FindQuickstart();
+        (string path, string shown) = line.Positional.Count == 1 ? (line.Positional[0], line.Positional[0]) : ExperimentFiles.FindQuickstart();
         ExperimentSettings settings;
         try
         {
@@ -55,7 +55,7 @@ internal sealed class RunCommand : ICommand
         }
 
         string outDir = line.Value("--out") ?? ExperimentFiles.FreshRunDirectory(settings.Name);
-        output.WriteLine($"ibflow run {path} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
+        output.WriteLine($"ibflow run {shown} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
 
         return Execute(cancellation => new ExperimentRunner(settings, outDir, output, interactive: ReferenceEquals(output, Console.Out) ? null : false).Run(cancellation), outDir, settings.Seeds.Count > 1, output);
     }

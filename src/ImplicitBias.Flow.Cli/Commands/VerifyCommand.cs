@@ -16,7 +16,7 @@ namespace ImplicitBias.Flow.Cli.Commands;
 
 /// <summary>
 /// <c>ibflow verify EXPERIMENT.json</c>: runs the first seed of every optimizer of an experiment with the
-/// observers and checks the paper's predictions for its family (SPEC §6) — Lemma C.10 and Theorem 3.1 for
+/// observers and checks the paper's predictions for its family (docs/mathematics.md §6) — Lemma C.10 and Theorem 3.1 for
 /// normalized steepest descent, Lemma C.19 and Definition 5.1 for momentum steepest descent, Lemma B.10 and
 /// Lemma C.19 for Adam, alignment, cosine to the last iterate (Fig. 1b) and the KKT certificate of the final
 /// direction (Definition C.4) for all.
@@ -228,7 +228,7 @@ internal sealed class VerifyCommand : ICommand
         output.WriteLine("Usage: ibflow verify EXPERIMENT.json [--json] [--no-kkt] [--kkt-slack S] [--Key:Sub=value ...]");
         output.WriteLine();
         output.WriteLine("Runs the first seed of every optimizer of the experiment with the observers and prints one row per");
-        output.WriteLine("prediction that applies (SPEC §6): quantity, paper reference, predicted limit or bound, value at the");
+        output.WriteLine("prediction that applies (docs/mathematics.md §6): quantity, paper reference, predicted limit or bound, value at the");
         output.WriteLine("end, trend (slope of log|value − predicted| against log t over the last decade; negative = approaching),");
         output.WriteLine("verdict (holds / not yet converged / violated) and the tolerance used.");
         output.WriteLine();

@@ -6,7 +6,7 @@ namespace ImplicitBias.Flow.Core.Geometry;
 /// The weighted max norm ‖θ‖ = max_b r_b ‖θ_b‖_(b) over the blocks of a <see cref="ParameterLayout"/>.
 /// By Lemma C.22 its dual is Σ_b ‖g_b‖_(b)⋆ / r_b (<see cref="BlockSumNorm"/>). With spectral norms on
 /// every block and r = 1 it is msp (Definition C.25); the composite norms of Muon-Signum and Muon-Adam
-/// (SPEC §2) are instances too — see <see cref="Norms"/>.
+/// (docs/mathematics.md §2) are instances too — see <see cref="Norms"/>.
 /// </summary>
 public sealed class BlockMaxNorm : Norm
 {
@@ -182,7 +182,7 @@ public sealed class BlockSumNorm : Norm
     }
 }
 
-/// <summary>Builders for the norms of the optimizers in SPEC §2.</summary>
+/// <summary>Builders for the norms of the optimizers in docs/mathematics.md §2.</summary>
 public static class Norms
 {
     /// <summary>ℓ2 (GD, NGD, MomentumGD, NMomentumGD).</summary>
@@ -196,7 +196,7 @@ public static class Norms
 
     /// <summary>
     /// msp = max over blocks of the spectral norm (SpectralGD, Muon), with the output row a 1×k matrix
-    /// whose spectral norm is its ℓ2 norm (SPEC §2). Its dual is snuc.
+    /// whose spectral norm is its ℓ2 norm (docs/mathematics.md §2). Its dual is snuc.
     /// </summary>
     public static BlockMaxNorm Msp(ParameterLayout layout)
     {

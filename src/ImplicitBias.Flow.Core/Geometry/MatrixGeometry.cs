@@ -25,7 +25,7 @@ public static class MatrixGeometry
     /// <paramref name="rows"/>×<paramref name="cols"/> matrix <paramref name="g"/> into
     /// <paramref name="output"/>. Singular values at or below max(rows, cols)·ε_machine·σ_max are treated as
     /// zero (their directions are left out, as in the reduced SVD); G = 0 gives 0. For a single row or column
-    /// the result is g/‖g‖₂ ("treating the output layer as a matrix with a single row", SPEC §2).
+    /// the result is g/‖g‖₂ ("treating the output layer as a matrix with a single row", docs/mathematics.md §2).
     /// </summary>
     public static void PolarFactor(int rows, int cols, ReadOnlySpan<double> g, Span<double> output)
     {

@@ -2,7 +2,7 @@ namespace ImplicitBias.Flow.Core.Geometry;
 
 /// <summary>
 /// A norm on a flat vector (a plain vector, a single row-major matrix, or a network's θ split by a
-/// <see cref="Parameters.ParameterLayout"/>). Each norm knows its dual (SPEC §5) and its steepest
+/// <see cref="Parameters.ParameterLayout"/>). Each norm knows its dual (docs/mathematics.md §5) and its steepest
 /// direction, the object the steepest-descent flows of the paper (Eqs. 2, 3, 5, 6) are built from.
 /// </summary>
 public abstract class Norm

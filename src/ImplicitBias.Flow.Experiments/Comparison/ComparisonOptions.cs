@@ -38,6 +38,21 @@ public sealed record ComparisonOptions
     /// <summary>Absolute tolerance of the reference flow.</summary>
     public double AbsTol { get; init; } = 1e-12;
 
+    /// <summary>
+    /// How many times the finest h may be halved when the observed orders of the finest steps do not yet agree (see
+    /// <see cref="DiscretizationComparison.AsymptoticStart"/>); 0 compares exactly <see cref="Steps"/>.
+    /// </summary>
+    public int MaxRefinements { get; init; } = DefaultMaxRefinements;
+
+    /// <summary>The default of <see cref="MaxRefinements"/>: h down to 1/16 of the finest given.</summary>
+    public const int DefaultMaxRefinements = 4;
+
+    /// <summary>
+    /// The refinement budget in discrete steps: an h is added only while T/h stays at most this (each discrete step costs
+    /// one gradient, and the flow is saved at every t_n).
+    /// </summary>
+    public long MaxRefinedSteps { get; init; } = 100_000;
+
     /// <summary>The comparison time T for an experiment (see the remarks).</summary>
     public double ResolveTime(ExperimentSettings settings)
     {

@@ -61,7 +61,10 @@ public sealed record FlowReference(string Method, double RelTol, long AcceptedSt
 /// <param name="Polar">The polar method of the discrete runs in <paramref name="Rows"/>.</param>
 /// <param name="Rows">One row per h, coarsest first.</param>
 /// <param name="Traces">One trace per h, coarsest first.</param>
-/// <param name="Order">Least-squares slope of log error at T against log h (NaN with fewer than two usable h).</param>
+/// <param name="Order">
+/// Least-squares slope of log error at T against log h over the asymptotic range (the rows from
+/// <see cref="AsymptoticStart"/> on); NaN when no range was found.
+/// </param>
 /// <param name="Flow">The reference flow.</param>
 /// <param name="NewtonSchulz">The Newton–Schulz vs exact report, for optimizers with polar parts; else null.</param>
 public sealed record ComparisonResult(
@@ -74,4 +77,20 @@ public sealed record ComparisonResult(
     IReadOnlyList<ComparisonTrace> Traces,
     double Order,
     FlowReference Flow,
-    NewtonSchulzReport? NewtonSchulz);
+    NewtonSchulzReport? NewtonSchulz)
+{
+    /// <summary>Index in <see cref="Rows"/> of the coarsest h of the asymptotic range; null when the orders never agreed.</summary>
+    public int? AsymptoticStart { get; init; }
+
+    /// <summary>The step sizes that were added by halving because the orders did not yet agree (finest last).</summary>
+    public IReadOnlyList<double> RefinedSteps { get; init; } = [];
+
+    /// <summary>Why refining stopped short of an asymptotic range (budget spent); null when it was not needed or succeeded.</summary>
+    public string? RefinementLimit { get; init; }
+
+    /// <summary>The observed order between each row and the previous (coarser) one; NaN for the first row.</summary>
+    public IReadOnlyList<double> ObservedOrders => DiscretizationComparison.ObservedOrders(Rows);
+
+    /// <summary>The coarsest h from which on the errors fall at one order (NaN when none was found).</summary>
+    public double AsymptoticFrom => AsymptoticStart is int k ? Rows[k].H : double.NaN;
+}

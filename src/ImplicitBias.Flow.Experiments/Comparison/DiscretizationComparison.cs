@@ -14,7 +14,7 @@ using ImplicitBias.Flow.Solvers;
 namespace ImplicitBias.Flow.Experiments.Comparison;
 
 /// <summary>
-/// <c>ibflow compare</c>: the discrete optimizer with time step h as a numerical scheme for its flow (SPEC §4). With
+/// <c>ibflow compare</c>: the discrete optimizer with time step h as a numerical scheme for its flow (docs/mathematics.md §4). With
 /// β = e^{−c h} and steps h η(t_{n−1}), θ_n is a first-order approximation of θ(t_n), t_n = n h: the error at a fixed
 /// time T falls like h, so the slope of log error against log h is about 1.
 /// </summary>
@@ -33,12 +33,107 @@ namespace ImplicitBias.Flow.Experiments.Comparison;
 /// </remarks>
 public static class DiscretizationComparison
 {
-    /// <summary>Runs the comparison. Mistakes in the experiment throw <see cref="ExperimentException"/>.</summary>
+    /// <summary>How far apart the observed orders of an asymptotic range may be: each within ± this of their midpoint.</summary>
+    public const double OrderAgreement = 0.25;
+
+    /// <summary>The fewest consecutive step sizes (so two observed orders) that make an asymptotic range.</summary>
+    public const int MinimumRangeSteps = 3;
+
+    /// <summary>
+    /// Runs the comparison, then, while the observed orders of the finest step sizes do not agree (no asymptotic range,
+    /// see <see cref="AsymptoticStart"/>), halves the finest h and compares again, up to
+    /// <see cref="ComparisonOptions.MaxRefinements"/> times and <see cref="ComparisonOptions.MaxRefinedSteps"/> steps.
+    /// The order is fitted over the asymptotic range only. Mistakes in the experiment throw <see cref="ExperimentException"/>.
+    /// </summary>
     /// <param name="settings">The experiment.</param>
-    /// <param name="options">Time steps, T and polar method.</param>
+    /// <param name="options">Time steps, T, polar method and refinement budget.</param>
     /// <param name="progress">Receives the flow's progress (may be null).</param>
     /// <exception cref="ArgumentException">The steps cannot be compared up to T (see <see cref="ComparisonOptions.CheckSteps"/>).</exception>
     public static ComparisonResult Run(ExperimentSettings settings, ComparisonOptions options, ProgressReporter? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(options);
+        double time = options.ResolveTime(settings);
+        ComparisonResult result = RunOnce(settings, options, progress);
+        var refined = new List<double>();
+        string? limit = null;
+        while (AsymptoticStart(result.Rows) is null)
+        {
+            double h = result.Rows[^1].H / 2;
+            if (refined.Count >= options.MaxRefinements)
+            {
+                limit = $"{options.MaxRefinements} halving(s) of h allowed";
+                break;
+            }
+
+            if (ComparisonOptions.StepCount(h, time) is not long n || n > options.MaxRefinedSteps)
+            {
+                limit = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"h = {h:G6} would take more than {options.MaxRefinedSteps} steps");
+                break;
+            }
+
+            // Only the new h is run; the flow is integrated again, saved on the finer grid that contains the old ones.
+            ComparisonResult finer = RunOnce(settings, options with { Steps = [h] }, progress);
+            refined.Add(h);
+            result = finer with { Rows = [.. result.Rows, .. finer.Rows], Traces = [.. result.Traces, .. finer.Traces] };
+        }
+
+        int? start = AsymptoticStart(result.Rows);
+        double order = start is int k ? FitOrder(result.Rows.Skip(k).ToArray()) : double.NaN;
+        return result with { Order = order, AsymptoticStart = start, RefinedSteps = refined, RefinementLimit = start is null ? limit : null };
+    }
+
+    /// <summary>
+    /// The observed order between consecutive rows (coarsest first): log(e_{i−1}/e_i) / log(h_{i−1}/h_i); NaN for the
+    /// first row and where an error is not positive and finite.
+    /// </summary>
+    public static double[] ObservedOrders(IReadOnlyList<ComparisonRow> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var orders = new double[rows.Count];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            ComparisonRow? previous = i == 0 ? null : rows[i - 1];
+            bool usable = previous is not null && Usable(previous.Error) && Usable(rows[i].Error);
+            orders[i] = usable ? Math.Log(previous!.Error / rows[i].Error) / Math.Log(previous.H / rows[i].H) : double.NaN;
+        }
+
+        return orders;
+    }
+
+    /// <summary>
+    /// The asymptotic range: the longest run of consecutive step sizes ending at the finest whose observed orders all lie
+    /// within ±<see cref="OrderAgreement"/> of their midpoint, when it spans at least <see cref="MinimumRangeSteps"/> step
+    /// sizes. Returns the index of its coarsest row, or null when the finest orders disagree (h is not yet small enough).
+    /// </summary>
+    /// <remarks>
+    /// Anchored at the finest h because the order of a scheme is a statement about h → 0: at coarse h the error can
+    /// stall or even grow (a large first step h η0 that the flow takes gradually) and a fit over all h misreads it.
+    /// </remarks>
+    public static int? AsymptoticStart(IReadOnlyList<ComparisonRow> rows)
+    {
+        double[] orders = ObservedOrders(rows);
+        int start = rows.Count - 1;
+        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+        for (int i = rows.Count - 1; i >= 1; i--)
+        {
+            double p = orders[i];
+            if (!double.IsFinite(p) || Math.Max(hi, p) - Math.Min(lo, p) > 2 * OrderAgreement)
+            {
+                break;
+            }
+
+            lo = Math.Min(lo, p);
+            hi = Math.Max(hi, p);
+            start = i - 1;
+        }
+
+        return rows.Count - start >= MinimumRangeSteps ? start : null;
+    }
+
+    private static bool Usable(double error) => error > 0 && double.IsFinite(error);
+
+    private static ComparisonResult RunOnce(ExperimentSettings settings, ComparisonOptions options, ProgressReporter? progress)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(options);

@@ -50,7 +50,7 @@ public static class ExperimentLoader
         return settings;
     }
 
-    /// <summary>The homogeneity degree L = 1 + q + … + q^{D−1} of a model (SPEC §1).</summary>
+    /// <summary>The homogeneity degree L = 1 + q + … + q^{D−1} of a model (docs/mathematics.md §1).</summary>
     public static double Homogeneity(ModelSettings model)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -223,7 +223,7 @@ public static class ExperimentLoader
             throw new ExperimentException(r.File, $"{prefix}:Beta1", beta1.ToString(CultureInfo.InvariantCulture), "β must lie in (0, 1)");
         }
 
-        // A discrete step takes unit time, so β = e^{−c} (SPEC §4); either may be given, the other is derived.
+        // A discrete step takes unit time, so β = e^{−c} (docs/mathematics.md §4); either may be given, the other is derived.
         double c1 = r.Has($"{prefix}:C1") ? r.Double($"{prefix}:C1", 0, 0, double.MaxValue, minExclusive: true) : -Math.Log(beta1);
         double c2 = r.Has($"{prefix}:C2") ? r.Double($"{prefix}:C2", 0, 0, double.MaxValue, minExclusive: true) : -Math.Log(beta2);
         if (r.Has($"{prefix}:C1") && r.Has($"{prefix}:Beta1"))

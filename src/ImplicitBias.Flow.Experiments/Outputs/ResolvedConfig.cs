@@ -72,7 +72,7 @@ public static class ResolvedConfig
 
     private static JsonObject Optimizer(OptimizerSettings o, bool withBlocks)
     {
-        // Rates are written as c (exact); β = e^{−c} is derived on reading (SPEC §4).
+        // Rates are written as c (exact); β = e^{−c} is derived on reading (docs/mathematics.md §4).
         var json = new JsonObject
         {
             ["Name"] = o.Name,

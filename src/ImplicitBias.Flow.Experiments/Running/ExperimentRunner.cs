@@ -206,7 +206,7 @@ public sealed class ExperimentRunner
         {
             // One line (or one mean-and-band over seeds) per optimizer entry: runs are grouped by the entry's folder.
             RunPlots.Write(Path.Combine(_root, "plots"), outcomes.Where(o => File.Exists(Path.Combine(o.Directory, "trajectory.csv")))
-                .Select(o => new PlottedRun(Label(o), CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv")))).ToArray());
+                .Select(o => new PlottedRun(Label(o), CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv"))) { Folder = o.Directory }).ToArray(), new RunPlotOptions { ScriptDirectory = SharedScripts, Title = _settings.Name });
         }
 
         string Label(RunOutcome o)
@@ -286,6 +286,9 @@ public sealed class ExperimentRunner
             ["message"] = message,
             ["finished"] = false,
         });
+
+    // One copy of plotly.js for the whole experiment (3.6 MB), in its top plots folder; every run's pages load it.
+    private string SharedScripts => Path.Combine(_root, "plots");
 
     private RunOutcome RunOne(ExperimentSettings settings, BuiltModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
     {
@@ -370,7 +373,7 @@ public sealed class ExperimentRunner
 
         if (settings.Outputs.Plots)
         {
-            RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv")))]);
+            RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv"))) { Folder = dir }], new RunPlotOptions { ScriptDirectory = SharedScripts, Title = $"{settings.Name}: {planned.Label}" });
         }
 
         progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last("stepSize"), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");

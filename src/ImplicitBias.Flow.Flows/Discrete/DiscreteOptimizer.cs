@@ -25,7 +25,7 @@ public enum DiscreteStopReason
 public sealed record DiscreteRunResult(DiscreteOptimizer Optimizer, DiscreteStopReason Reason);
 
 /// <summary>
-/// The discrete optimizers of SPEC §4 (App. B) over the same <see cref="IGradientOracle"/> and
+/// The discrete optimizers of docs/mathematics.md §4 (App. B) over the same <see cref="IGradientOracle"/> and
 /// <see cref="OptimizerPart"/>s as <see cref="OptimizerFlow"/>: GD, NGD, SignGD, SpectralGD, MomentumGD and its
 /// normalized form, Signum, Muon, Adam, and per-block composites such as Muon-Signum and Muon-Adam.
 /// </summary>
@@ -40,7 +40,7 @@ public sealed record DiscreteRunResult(DiscreteOptimizer Optimizer, DiscreteStop
 /// Newton–Schulz factor is about 0.696 u/‖u‖₂), or Adam's m̂_n/(√v̂_n + ε) with m̂_n = m_n/(1 − β1ⁿ), v̂_n = v_n/(1 − β2ⁿ) (Eq. 20).
 /// </para>
 /// <para>
-/// The map to the flow (SPEC §4): β = e^{−c h} with c the part's rate, so β1ⁿ = e^{−c1 t_n} and the bias corrections
+/// The map to the flow (docs/mathematics.md §4): β = e^{−c h} with c the part's rate, so β1ⁿ = e^{−c1 t_n} and the bias corrections
 /// are the flow's 1 − e^{−c t}. As h → 0 this is a first-order scheme for the flow; with h = 1, t_off = 1 and
 /// c = −log β it is exactly the classic optimizer with β and η_n = η0 n^{−a}.
 /// </para>
@@ -347,7 +347,7 @@ public sealed class DiscreteOptimizer
                 Directions.NormalizedL2(source, d);
                 break;
             case UpdateGeometry.Sign:
-                // The discrete optimizers use the exact sign (0 at 0), SPEC §4.
+                // The discrete optimizers use the exact sign (0 at 0), docs/mathematics.md §4.
                 Directions.Sign(source, 0, SignMode.Exact, d);
                 break;
             case UpdateGeometry.Polar:

@@ -5,7 +5,7 @@ namespace ImplicitBias.Flow.Flows.Discrete;
 /// <summary>How the discrete Muon / SpectralGD step computes the polar factor U Vᵀ of a matrix.</summary>
 public enum PolarMethod
 {
-    /// <summary>The exact U Vᵀ of the reduced SVD (MathNet), as the paper studies (SPEC §2).</summary>
+    /// <summary>The exact U Vᵀ of the reduced SVD (MathNet), as the paper studies (docs/mathematics.md §2).</summary>
     Exact,
 
     /// <summary>The quintic Newton–Schulz iteration used in practice (see <see cref="NewtonSchulz"/>).</summary>
@@ -13,7 +13,7 @@ public enum PolarMethod
 }
 
 /// <summary>
-/// The Newton–Schulz iteration that practical Muon uses in place of the exact U Vᵀ (SPEC §4): X ← M/‖M‖_F, then
+/// The Newton–Schulz iteration that practical Muon uses in place of the exact U Vᵀ (docs/mathematics.md §4): X ← M/‖M‖_F, then
 /// <see cref="Steps"/> times X ← a X + (b A + c A²) X with A = X Xᵀ and (a, b, c) = (3.4445, −4.7750, 2.0315),
 /// iterating on the orientation with fewer rows (a tall matrix is transposed, iterated, and transposed back) so A
 /// is the smaller Gram matrix.

@@ -13,7 +13,7 @@ public sealed record PolarDifference(double RelativeDifference, double MinSingul
 
 /// <summary>
 /// Compares the Newton–Schulz polar factor with the exact U Vᵀ on one matrix, for <c>ibflow compare</c> to report
-/// what the practical Muon changes in a single update (SPEC §4). A diagnostic: it allocates (two SVDs).
+/// what the practical Muon changes in a single update (docs/mathematics.md §4). A diagnostic: it allocates (two SVDs).
 /// </summary>
 public static class PolarComparison
 {

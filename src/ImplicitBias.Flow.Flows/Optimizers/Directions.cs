@@ -4,7 +4,7 @@ using ImplicitBias.Flow.Core.Numerics;
 namespace ImplicitBias.Flow.Flows.Optimizers;
 
 /// <summary>
-/// The coordinatewise directions of the optimizers (SPEC §2), as span kernels: inputs first, output last,
+/// The coordinatewise directions of the optimizers (docs/mathematics.md §2), as span kernels: inputs first, output last,
 /// no allocation. Each writes the direction d whose negative times η is dθ/dt.
 /// </summary>
 public static class Directions
@@ -58,7 +58,7 @@ public static class Directions
     /// <summary>
     /// Adam's ratio m̂/(√v̂ + ε) with m̂ = m/(1 − e^{−c1 t}), v̂ = v/(1 − e^{−c2 t}) (Eq. 8). The states here are
     /// the scaled m̃ = m e^{−σ}, ṽ = v e^{−2σ}, so ε enters as ε e^{−σ}. At t = 0 (m = v = 0) the ratio takes
-    /// its t → 0⁺ limit sign(g(0)) (SPEC §2); a coordinate with v̂ = 0 and m̂ = 0 gets 0, never NaN.
+    /// its t → 0⁺ limit sign(g(0)) (docs/mathematics.md §2); a coordinate with v̂ = 0 and m̂ = 0 gets 0, never NaN.
     /// </summary>
     public static void AdamRatio(double t, ReadOnlySpan<double> mScaled, ReadOnlySpan<double> vScaled, ReadOnlySpan<double> gradient, double c1, double c2, double scaledEpsilon, Span<double> d)
     {

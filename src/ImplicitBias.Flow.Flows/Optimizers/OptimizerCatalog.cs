@@ -25,7 +25,7 @@ public sealed record OptimizerSpec(
     double? AdamEta0 = null,
     double? MuonC = null);
 
-/// <summary>Turns named optimizers (SPEC §2 table) and per-block composites into <see cref="OptimizerPart"/>s.</summary>
+/// <summary>Turns named optimizers (docs/mathematics.md §2 table) and per-block composites into <see cref="OptimizerPart"/>s.</summary>
 public static class OptimizerCatalog
 {
     /// <summary>Every optimizer name.</summary>

@@ -13,7 +13,7 @@ public enum UpdateSource
     Adam,
 }
 
-/// <summary>How the source is turned into a direction (the norm of steepest descent, SPEC §2).</summary>
+/// <summary>How the source is turned into a direction (the norm of steepest descent, docs/mathematics.md §2).</summary>
 public enum UpdateGeometry
 {
     /// <summary>The source itself (GD, MomentumGD: ℓ2, Eq. 2/5).</summary>

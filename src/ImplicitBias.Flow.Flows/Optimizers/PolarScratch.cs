@@ -5,7 +5,7 @@ namespace ImplicitBias.Flow.Flows.Optimizers;
 
 /// <summary>
 /// Exact U Vᵀ (the polar factor of the reduced SVD) of each parameter block, the Muon / SpectralGD direction
-/// (SPEC §2). The output row is a 1 × k matrix, whose U Vᵀ is u/‖u‖₂ (Sec. 6). One workspace per block, so
+/// (docs/mathematics.md §2). The output row is a 1 × k matrix, whose U Vᵀ is u/‖u‖₂ (Sec. 6). One workspace per block, so
 /// the factorization reuses its buffers across calls (see <see cref="PolarFactorWorkspace"/>).
 /// </summary>
 internal sealed class PolarScratch

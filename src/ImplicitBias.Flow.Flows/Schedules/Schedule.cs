@@ -19,7 +19,7 @@ public abstract class Schedule
 }
 
 /// <summary>
-/// The power law η(t) = η0 (t + t_off)^{−a} (SPEC §3); a = 0 is the constant schedule and t_off = 1 gives η(0) = η0.
+/// The power law η(t) = η0 (t + t_off)^{−a} (docs/mathematics.md §3); a = 0 is the constant schedule and t_off = 1 gives η(0) = η0.
 /// </summary>
 public sealed class PowerLawSchedule : Schedule
 {

@@ -1,7 +1,7 @@
 namespace ImplicitBias.Flow.Models.Data;
 
 /// <summary>
-/// A binary classification data set {(x_i, y_i)} (SPEC §1): inputs X (m × d, row-major) and labels
+/// A binary classification data set {(x_i, y_i)} (docs/mathematics.md §1): inputs X (m × d, row-major) and labels
 /// y_i ∈ {−1, +1}. Immutable after construction; the arrays are copied.
 /// </summary>
 public sealed class Dataset

@@ -47,7 +47,7 @@ public sealed class MnistDigits
     public ReadOnlySpan<double> Digit(int digit, int index) => _classes[digit].AsSpan(index * Pixels, Pixels);
 
     /// <summary>
-    /// The paper's 2048-digit subset (SPEC §7): for c = 0…9 the first 205 digits (c &lt; 8) or 204 (c ≥ 8) in file
+    /// The paper's 2048-digit subset (docs/mathematics.md §7): for c = 0…9 the first 205 digits (c &lt; 8) or 204 (c ≥ 8) in file
     /// order, classes in order; y = +1 for even digits, −1 for odd.
     /// </summary>
     public Dataset PaperSubset()

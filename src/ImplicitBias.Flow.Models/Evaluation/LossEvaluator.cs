@@ -5,7 +5,7 @@ using ImplicitBias.Flow.Models.Networks;
 namespace ImplicitBias.Flow.Models.Evaluation;
 
 /// <summary>
-/// Full-batch CPU evaluator of the summed loss L(θ) = Σ_i ℓ(y_i f(x_i; θ)) and its gradient (SPEC §1), carried in
+/// Full-batch CPU evaluator of the summed loss L(θ) = Σ_i ℓ(y_i f(x_i; θ)) and its gradient (docs/mathematics.md §1), carried in
 /// log space: <see cref="Evaluate"/> returns log L and writes the RELATIVE gradient g/L = Σ_i (ℓ'(z_i)/L) y_i ∇f(x_i),
 /// which is of order one however small L is, so flows can carry σ = log L. All workspaces are allocated once
 /// in the constructor; an instance is not thread-safe (it parallelizes internally with Parallel.For).
@@ -196,7 +196,7 @@ public sealed class LossEvaluator
 
     /// <summary>
     /// ∇_θ f(x_i; θ) for one sample into <paramref name="gradient"/> (length |θ|); returns f(x_i; θ). Used by the
-    /// KKT certificate (SPEC §6). No allocation.
+    /// KKT certificate (docs/mathematics.md §6). No allocation.
     /// </summary>
     public double SampleOutputGradient(ReadOnlySpan<double> theta, int sample, Span<double> gradient)
     {

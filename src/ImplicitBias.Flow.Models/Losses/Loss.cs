@@ -2,7 +2,7 @@ using ImplicitBias.Flow.Core.Numerics;
 
 namespace ImplicitBias.Flow.Models.Losses;
 
-/// <summary>Kinds of margin losses (SPEC §1).</summary>
+/// <summary>Kinds of margin losses (docs/mathematics.md §1).</summary>
 public enum LossKind
 {
     /// <summary>ℓ(u) = e^{−u}, φ(u) = u.</summary>
@@ -15,7 +15,7 @@ public enum LossKind
 /// <summary>
 /// A margin loss ℓ(u) = exp(−φ(u)) written through log-space quantities so that a SUM of losses can be carried
 /// as log L (log-sum-exp of log ℓ(z_i)) and the weights ℓ'(z_i)/L computed without under- or overflow
-/// (SPEC §1: "nothing underflows when L is far below 1e-300").
+/// (docs/mathematics.md §1: nothing may underflow when L is far below 1e-300).
 /// </summary>
 public sealed class Loss
 {

@@ -1,6 +1,6 @@
 namespace ImplicitBias.Flow.Models.Networks;
 
-/// <summary>Kinds of positively homogeneous activations (SPEC §1).</summary>
+/// <summary>Kinds of positively homogeneous activations (docs/mathematics.md §1).</summary>
 public enum ActivationKind
 {
     /// <summary>max(0, z), degree 1; σ'(0) = 0 by convention.</summary>
@@ -85,7 +85,7 @@ public readonly record struct Activation
         _ => z,
     };
 
-    /// <summary>σ'(z), with σ'(0) = 0 for ReLU (SPEC §1).</summary>
+    /// <summary>σ'(z), with σ'(0) = 0 for ReLU (docs/mathematics.md §1).</summary>
     public double Derivative(double z) => Kind switch
     {
         ActivationKind.Relu => z > 0 ? 1.0 : 0.0,

@@ -4,7 +4,7 @@ using ImplicitBias.Flow.Models.Evaluation;
 namespace ImplicitBias.Flow.Models.Networks;
 
 /// <summary>
-/// A bias-free fully connected network of depth D ≥ 1 (SPEC §1): f(x) = W_D σ(W_{D−1} σ(… σ(W_1 x))), with
+/// A bias-free fully connected network of depth D ≥ 1 (docs/mathematics.md §1): f(x) = W_D σ(W_{D−1} σ(… σ(W_1 x))), with
 /// W_D the output row u. D = 1 is the linear predictor f(x) = ⟨u, x⟩. Parameters live in a flat θ laid out by
 /// <see cref="ParameterLayout.FullyConnected"/>. This class holds only the architecture; batch evaluation is in
 /// <see cref="ImplicitBias.Flow.Models.Evaluation.LossEvaluator"/>.

@@ -4,7 +4,7 @@ using ImplicitBias.Flow.Models.Random;
 
 namespace ImplicitBias.Flow.Models.Networks;
 
-/// <summary>Initial parameters θ(0) (SPEC §1, App. D).</summary>
+/// <summary>Initial parameters θ(0) (docs/mathematics.md §1, App. D).</summary>
 public static class Initialization
 {
     /// <summary>The paper's initialization scale α.</summary>

@@ -3,7 +3,7 @@ using ImplicitBias.Flow.Core.State;
 namespace ImplicitBias.Flow.Solvers.ReferenceProblems;
 
 /// <summary>
-/// A published initial-value problem with a known answer at its final time (see /work/shared/reference-problems.md).
+/// A published initial-value problem with a known answer at its final time (docs/reference-problems.md).
 /// </summary>
 /// <param name="Name">CLI name, e.g. "arenstorf".</param>
 /// <param name="Rhs">N(t, y) (the whole right-hand side when <paramref name="DecayRate"/> is 0).</param>

@@ -1,6 +1,6 @@
 namespace ImplicitBias.Flow.Solvers.ReferenceProblems;
 
-/// <summary>The reference problems of /work/shared/reference-problems.md.</summary>
+/// <summary>The reference problems of docs/reference-problems.md.</summary>
 public static class ReferenceProblemSet
 {
     private const double ArenstorfMu = 0.012277471;

@@ -5,7 +5,7 @@ using ImplicitBias.Flow.Flows.Optimizers;
 namespace ImplicitBias.Flow.Flows.Tests.Discrete;
 
 /// <summary>
-/// The h → 0 map of SPEC §4: the discrete run with β = e^{−c h} and steps h η(t_{n−1}) is a first-order scheme for
+/// The h → 0 map of docs/mathematics.md §4: the discrete run with β = e^{−c h} and steps h η(t_{n−1}) is a first-order scheme for
 /// the flow. The flow's reference here is <see cref="OptimizerFlow"/> integrated by a classical fixed-step RK4 (with
 /// the linear decay −c y of the m̃, ṽ blocks added to N), at a step 1/40 of the finest h.
 /// </summary>

@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.Geometry;
 using ImplicitBias.Flow.Flows;
 using ImplicitBias.Flow.Flows.Optimizers;
@@ -16,24 +17,37 @@ public sealed record ObservedRun(OdeResult Result, TrajectoryTable Table, PostRu
 /// <summary>Integrates a flow and observes it at every saved time (and at the end).</summary>
 public static class ObservedFlow
 {
-    /// <summary>The optimizer's own norm (docs/mathematics.md §2 table; Theorems 3.6, 3.7).</summary>
+    /// <summary>
+    /// The optimizer's own norm (docs/mathematics.md §2; Theorems 3.6, 3.7): the norm whose steepest direction the
+    /// flow follows. One part: ℓ2 (GD, NGD, momentum), ℓ∞ (sign, Adam) or msp (spectral, Muon). A per-block
+    /// composite: max_p r_p ‖θ_p‖_(p) over its parts, each part in its own geometry's norm (msp over a polar part's
+    /// matrices), with r_p = η0 of the last part / η0 of part p — Muon-Adam's max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞} (Theorem 3.7)
+    /// and Muon-Signum's max{‖W‖msp, ‖u‖∞}, and the same rule for any composite (say NGD on the matrices and SignGD
+    /// on the output row: max{r ‖W‖₂, ‖u‖∞}).
+    /// </summary>
     public static Norm OwnNorm(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
         IReadOnlyList<OptimizerPart> parts = flow.Parts;
-        if (parts.Count == 2)
+        if (parts.Count == 1)
         {
-            // Muon-Signum: max{‖W‖msp, ‖u‖∞}; Muon-Adam: max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞}.
-            return Norms.MuonAdam(flow.Parameters, parts[1].Eta0 / parts[0].Eta0, $"{parts[0].Name}+{parts[1].Name}");
+            return PartNorm(flow.Parameters, parts[0]);
         }
 
-        return parts[0].Geometry switch
-        {
-            UpdateGeometry.Sign or UpdateGeometry.AdamRatio => Norms.LInf,
-            UpdateGeometry.Polar => Norms.Msp(flow.Parameters),
-            _ => Norms.L2,
-        };
+        // The parts as the blocks of an outer max norm; each part's norm acts on its own slice of θ.
+        ParameterLayout layout = flow.Parameters;
+        var partsLayout = new ParameterLayout(parts.Select((p, i) => new ParameterBlock($"part{i}:{p.Name}", 1, p.Length(layout), IsMatrix: false)));
+        Norm[] norms = parts.Select(p => PartNorm(new ParameterLayout(layout.Blocks.Skip(p.FirstBlock).Take(p.BlockCount)), p)).ToArray();
+        double[] weights = parts.Select(p => parts[^1].Eta0 / p.Eta0).ToArray();
+        return new BlockMaxNorm(partsLayout, norms, weights, string.Join("+", parts.Select(p => p.Name)));
     }
+
+    private static Norm PartNorm(ParameterLayout layout, OptimizerPart part) => part.Geometry switch
+    {
+        UpdateGeometry.Sign or UpdateGeometry.AdamRatio => Norms.LInf,
+        UpdateGeometry.Polar => Norms.Msp(layout),
+        _ => Norms.L2,
+    };
 
     /// <summary>Solves <paramref name="flow"/> from θ(0) and observes it with a CPU evaluator of the same model.</summary>
     /// <param name="flow">The flow.</param>

@@ -142,7 +142,13 @@ public static class RunPlots
         ratios.AddRange(Lines(runs, r => r.Column("t"), "normOverEtaIntegral_own", " ‖θ‖/∫η (Lemma C.10)", logX: true));
         ratios.AddRange(Lines(runs, r => r.Column("t"), "lemmaC10Ratio_own", " φ⁻¹(log 1/L)/(γ∞‖θ‖^L) (Lemma C.10)", logX: true, dash: LineDash.Dash));
         ratios.AddRange(Lines(runs, r => r.Column("t"), "driftLinfOverEtaIntegral", " ‖θ−θ0‖∞/∫η (Lemma B.10)", logX: true, dash: LineDash.Dot));
-        ratios.AddRange(Lines(runs, r => r.Column("t"), "momentumRatio", " ‖m‖⋆/‖g‖⋆ (Lemma C.19)", logX: true, dash: LineDash.DashDot));
+        // One momentum line per part: a composite writes momentumRatio_<part> (Muon-Adam's Lemma C.19 curves).
+        foreach (string column in runs.SelectMany(r => r.Table.Columns).Where(c => c == "momentumRatio" || c.StartsWith("momentumRatio_", StringComparison.Ordinal)).Distinct())
+        {
+            string part = column.Length > "momentumRatio".Length ? $" of {column["momentumRatio_".Length..]}" : string.Empty;
+            ratios.AddRange(Lines(runs, r => r.Column("t"), column, $" ‖m‖⋆/‖g‖⋆{part} (Lemma C.19)", logX: true, dash: LineDash.DashDot));
+        }
+
         figures.Add(("ratios", new FigureSpec("The lemmas' ratios against t", "t", "ratio", ratios)
         {
             LogX = true,

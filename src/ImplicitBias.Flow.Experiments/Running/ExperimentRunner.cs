@@ -117,9 +117,9 @@ public sealed class ExperimentRunner
     {
         var clock = Stopwatch.StartNew();
         string label = _settings.Seeds.Count > 1 ? $"{optimizer.Label} seed {seed}" : optimizer.Label;
-        double[] theta0 = ExperimentBuilder.InitialTheta(_settings, network, seed);
         IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
         var observerEvaluator = new LossEvaluator(network, data, loss);
+        double[] theta0 = ExperimentBuilder.InitialTheta(_settings, network, seed, observerEvaluator);
         using GradientBackend backend = ExperimentBuilder.Backend(_settings, network, data, loss);
 
         // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host

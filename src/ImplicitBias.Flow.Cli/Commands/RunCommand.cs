@@ -39,7 +39,7 @@ internal sealed class RunCommand : ICommand
             throw new UserError(e.Message);
         }
 
-        string outDir = line.Value("--out") ?? ExperimentFiles.FreshRunDirectory(settings.Name);
+        string outDir = ExperimentFiles.OutputFolder(line.Value("--out")) ?? ExperimentFiles.FreshRunDirectory(settings.Name);
         output.WriteLine($"ibflow run {path} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
 
         // Ctrl-C ends the solve at the next step; what was computed is written and the status is "interrupted".

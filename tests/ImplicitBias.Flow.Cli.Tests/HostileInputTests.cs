@@ -60,6 +60,21 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains(recorded, File.ReadAllText(Path.Combine(outDir, "config.json")));
     }
 
+    [Theory]
+    [InlineData("1e-3")]
+    [InlineData("1e-6")]
+    public void TinyMaxTime_RunsToMaxTime(string maxTime)
+    {
+        string exp = Path.Combine(_dir, "e.json");
+        File.WriteAllText(exp, """{ "Optimizer": { "Name": "ngd" }, "Data": { "Samples": 4, "Dimension": 2 }, "Model": { "Width": 2 }, "Outputs": { "Plots": false } }""");
+        string outDir = Path.Combine(_dir, "o");
+        (int code, _, string err) = Run("run", exp, "--out", outDir, $"--Stop:MaxTime={maxTime}");
+        Assert.True(code == 0, err);
+        string summary = File.ReadAllText(Path.Combine(outDir, "summary.json"));
+        Assert.Contains("\"status\": \"max-time\"", summary);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(outDir, "trajectory.csv")).Length); // header, t = 0, t = MaxTime
+    }
+
     [Fact]
     public void Seeds_OnTheCommandLine_RunEachSeed()
     {

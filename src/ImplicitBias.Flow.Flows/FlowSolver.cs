@@ -98,12 +98,13 @@ public static class FlowSolver
             return SaveAt.Times(0, last); // a horizon at or below the first save time: the two ends only
         }
 
-        int count = Math.Max(2, (int)Math.Ceiling(Math.Log10(last / first) * perDecade) + 1);
-        double ratio = Math.Log(last / first) / (count - 1);
+        // Differences of logarithms: last / first overflows for last near double.MaxValue.
+        int count = Math.Max(2, (int)Math.Ceiling((Math.Log10(last) - Math.Log10(first)) * perDecade) + 1);
+        double ratio = (Math.Log(last) - Math.Log(first)) / (count - 1);
         var times = new double[count + 1];
         for (int i = 0; i < count; i++)
         {
-            times[i + 1] = first * Math.Exp(ratio * i);
+            times[i + 1] = Math.Exp(Math.Log(first) + (ratio * i));
         }
 
         times[^1] = last;

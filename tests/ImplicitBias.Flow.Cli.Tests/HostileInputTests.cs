@@ -76,6 +76,17 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void MaxTimeNearTheLargestDouble_RunsToItsStepLimit()
+    {
+        string exp = Path.Combine(_dir, "e.json");
+        File.WriteAllText(exp, """{ "Optimizer": { "Name": "ngd" }, "Data": { "Samples": 4, "Dimension": 2 }, "Model": { "Width": 2 }, "Stop": { "MaxSteps": 5, "TargetLogLoss": -1000 }, "Outputs": { "Plots": false } }""");
+        string outDir = Path.Combine(_dir, "o");
+        (int code, _, string err) = Run("run", exp, "--out", outDir, "--Stop:MaxTime=1e308");
+        Assert.True(code == 0, err);
+        Assert.Contains("\"status\": \"max-steps\"", File.ReadAllText(Path.Combine(outDir, "summary.json")));
+    }
+
+    [Fact]
     public void Seeds_OnTheCommandLine_RunEachSeed()
     {
         string exp = Path.Combine(_dir, "e.json");

@@ -217,6 +217,22 @@ public sealed class ExperimentLoaderTests : IDisposable
     }
 
     [Fact]
+    public void HugeInitialRate_NamesTheKeyThatMakesIt()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "adam" } }""");
+        Assert.Equal("Optimizer:Eta0", Fails(path, "--Optimizer:Eta0=1e300").Key);
+        Assert.Equal("Optimizer:TimeOffset", Fails(path, "--Optimizer:TimeOffset=1e-12", "--Optimizer:Power=10").Key);
+    }
+
+    [Fact]
+    public void EndlessDiscreteRun_IsWarnedAbout()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "ngd" }, "Solver": { "Method": "discrete", "Step": 1e-9 }, "Stop": { "MaxSteps": 1000000000 } }""");
+        Assert.Contains("discrete steps", Assert.Single(ExperimentLoader.Load(path, [], false).Warnings));
+        Assert.Empty(ExperimentLoader.Load(path, ["--Stop:MaxSteps=1000"], false).Warnings);
+    }
+
+    [Fact]
     public void TopLevelKeys_CanBeOverridden()
     {
         ExperimentSettings s = ExperimentLoader.Load(Write("""{ "Optimizer": { "Name": "adam" } }"""), ["--Loss=logistic", "--Seeds=4,5", "--Name=other"], false);

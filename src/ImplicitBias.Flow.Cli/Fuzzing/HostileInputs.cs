@@ -68,7 +68,7 @@ public static class HostileInputs
         ("Model:InitScale", ["0.5", "1e-3"]),
         ("Model:Seed", ["3"]),
         ("Loss", ["logistic", "exponential"]),
-        ("Optimizer:Name", ["gd", "ngd", "signgd", "momentum", "nmomentum", "signum", "adam"]),
+        ("Optimizer:Name", ["gd", "ngd", "signgd", "momentum", "nmomentum", "signum", "adam", "muon", "spectral", "muon-signum", "muon-adam"]),
         ("Optimizer:Eta0", ["0.5", "2"]),
         ("Optimizer:Power", ["0.9", "0.5"]),
         ("Optimizer:TimeOffset", ["2", "0.5"]),
@@ -77,7 +77,7 @@ public static class HostileInputs
         ("Optimizer:Epsilon", ["1e-8", "0"]),
         ("Optimizer:SignWidth", ["0.01"]),
         ("Optimizer:SignMode", ["exact", "smooth"]),
-        ("Solver:Method", ["dopri5", "tsit5", "bs3", "dop853", "discrete"]),
+        ("Solver:Method", ["dopri5", "tsit5", "bs3", "dop853", "discrete", "euler", "rk4", "heun-euler", "etd2", "etdrk4"]),
         ("Solver:RelTol", ["1e-4", "1e-8"]),
         ("Solver:AbsTol", ["1e-6"]),
         ("Solver:BlockScale", ["0", "0.01"]),
@@ -85,7 +85,7 @@ public static class HostileInputs
         ("Solver:Step", ["0.5", "0.1"]),
         ("Stop:TargetLogLoss", ["-1", "-5"]),
         ("Stop:TargetLoss", ["0.1"]),
-        ("Stop:MaxTime", ["5", "1e-3", "1e-6"]),
+        ("Stop:MaxTime", ["5", "1e-3", "1e-6", "1e308"]),
         ("Stop:MaxSteps", ["1", "30"]),
         ("Save:PointsPerDecade", ["1", "5"]),
         ("Save:Times", ["1,2,3", "0.5"]),
@@ -118,7 +118,7 @@ public static class HostileInputs
         var expected = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         string description;
         bool writeJson = true;
-        int kind = Pick(rng, 12);
+        int kind = Pick(rng, 13);
         switch (kind)
         {
             case 0 or 1 or 2:
@@ -285,6 +285,27 @@ public static class HostileInputs
                 return Case(index, $"plot of trajectory '{Escape(content)}'", ["plot", runDir, "--out", outDir], env, expected, null);
             }
 
+            case 12:
+            {
+                // A per-block composite with one defect, or none.
+                var blocks = new JsonArray(
+                    new JsonObject { ["Block"] = "matrices", ["Name"] = "muon", ["Eta0"] = 0.05 },
+                    new JsonObject { ["Block"] = "output", ["Name"] = "adam", ["Eta0"] = 0.05 });
+                int defect = Pick(rng, 6);
+                switch (defect)
+                {
+                    case 0: blocks[1]!["Block"] = "matrices"; break;
+                    case 1: blocks[0]!["Block"] = "hidden"; break;
+                    case 2: blocks[0]!["Blocks"] = new JsonArray(new JsonObject { ["Name"] = "adam" }); break;
+                    case 3: blocks[1]!["Name"] = "muon"; break;
+                    default: break;
+                }
+
+                json["Optimizer"] = new JsonObject { ["Name"] = "ngd", ["Blocks"] = blocks };
+                description = $"per-block composite, defect {defect}";
+                break;
+            }
+
             case 10:
             {
                 string h = Choose(rng, ["1e-9", "0", "-1", "abc", "1,1", "0.5,0.25", "3", "1e308", "", "NaN", "0.3"]);
@@ -313,7 +334,16 @@ public static class HostileInputs
             File.WriteAllText(experiment, json.ToJsonString());
         }
 
-        return Case(index, description, ["run", experiment, "--out", outDir, .. args], env, expected, outDir);
+        // Now and then the same mutation goes to verify or compare, which read experiments the same way.
+        switch (Pick(rng, 10))
+        {
+            case 0:
+                return Case(index, "verify: " + description, ["verify", experiment, .. args], env, [], null);
+            case 1:
+                return Case(index, "compare: " + description, ["compare", experiment, "--h", "0.5,0.25", "--time", "1", "--out", outDir, .. args], env, [], null);
+            default:
+                return Case(index, description, ["run", experiment, "--out", outDir, .. args], env, expected, outDir);
+        }
     }
 
     /// <summary>Runs one case in-process and judges it; a case still running after <paramref name="timeout"/> is a hang.</summary>

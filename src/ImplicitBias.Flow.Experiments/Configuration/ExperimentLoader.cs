@@ -165,6 +165,9 @@ public static class ExperimentLoader
     /// <summary>Largest Model:InitScale α.</summary>
     public const double MaxInitScale = 1e6;
 
+    /// <summary>Discrete steps beyond which a run is warned about as effectively endless.</summary>
+    public const double LongRunSteps = 1e7;
+
     /// <summary>Samples of the paper's MNIST subset, the default of Data:Samples for mnist and idx.</summary>
     public const int PaperSamples = 2048;
 
@@ -372,6 +375,12 @@ public static class ExperimentLoader
             }
         }
 
+        // A discrete run (or a fixed-step solve) of min(MaxSteps, MaxTime / Step) steps can be effectively endless.
+        if (solver.Method == "discrete" && Math.Min(stop.MaxSteps, stop.MaxTime / solver.Step) > LongRunSteps)
+        {
+            warnings.Add(string.Create(CultureInfo.InvariantCulture, $"{path}: Solver:Step = {solver.Step:G3} with Stop:MaxTime = {stop.MaxTime:G3} and Stop:MaxSteps = {stop.MaxSteps} asks for up to {Math.Min(stop.MaxSteps, stop.MaxTime / solver.Step):G3} discrete steps, hours of work; lower Stop:MaxSteps or raise Solver:Step if that is not meant."));
+        }
+
         return new ExperimentSettings(
             name,
             path,
@@ -439,7 +448,10 @@ public static class ExperimentLoader
         double eta0Effective = Math.Max(eta0, Math.Max(muonEta0, adamEta0)) * Math.Pow(timeOffset, -power);
         if (!double.IsFinite(eta0Effective) || eta0Effective > 1e100)
         {
-            throw new ExperimentException(r.File, $"{prefix}:TimeOffset", r.Raw($"{prefix}:TimeOffset") ?? timeOffset.ToString("R", CultureInfo.InvariantCulture), $"η(0) = η0 · t_off^(−a) = {eta0Effective.ToString("G3", CultureInfo.InvariantCulture)} is not a usable rate; raise TimeOffset or lower Eta0 / Power");
+            // Blame the offset when t_off^(−a) alone is huge, else the rate itself.
+            string blamed = Math.Pow(timeOffset, -power) > 1e6 ? "TimeOffset" : eta0 >= Math.Max(muonEta0, adamEta0) ? "Eta0" : muonEta0 >= adamEta0 ? "MuonEta0" : "AdamEta0";
+            double shown = blamed switch { "TimeOffset" => timeOffset, "Eta0" => eta0, "MuonEta0" => muonEta0, _ => adamEta0 };
+            throw new ExperimentException(r.File, $"{prefix}:{blamed}", r.Raw($"{prefix}:{blamed}") ?? shown.ToString("R", CultureInfo.InvariantCulture), $"η(0) = η0 · t_off^(−a) = {eta0Effective.ToString("G3", CultureInfo.InvariantCulture)} is not a usable rate (at most 1e100); raise TimeOffset or lower Eta0 / Power");
         }
 
         return new OptimizerSettings(

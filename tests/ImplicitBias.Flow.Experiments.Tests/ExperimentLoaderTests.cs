@@ -210,6 +210,7 @@ public sealed class ExperimentLoaderTests : IDisposable
     [InlineData("""{ "Data": 5 }""", "Data")]
     [InlineData("""{ "Seeds": { "a": 1 } }""", "Seeds:a")]
     [InlineData("""{ "Save": { "Times": [[1]] } }""", "Save:Times:0")]
+    [InlineData("""{ "Optimizers": [] }""", "Optimizers")]
     public void WrongShape_ListWhereValueOrValueWhereSection_IsRejected(string json, string key)
     {
         ExperimentException e = Fails(Write(json));

@@ -40,7 +40,7 @@ internal sealed class DataCommand : ICommand
         }
 
         var options = ParseOptions(args.Skip(1).ToList());
-        string dir = options.GetValueOrDefault("--dir") ?? Path.Combine(".", "data", "mnist");
+        string dir = ExperimentFiles.OutputFolder(options.GetValueOrDefault("--dir"), "--dir") ?? Path.Combine(".", "data", "mnist");
         string target = Path.Combine(dir, CacheFileName);
         MnistDigits digits;
         if (args[0] == "idx")

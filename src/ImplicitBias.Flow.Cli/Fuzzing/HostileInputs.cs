@@ -539,6 +539,45 @@ public static class HostileInputs
             return $"mnist cache, defect {defect}, Samples {samples}";
         }
 
+        if (Pick(rng, 3) == 0)
+        {
+            // IDX files: good, truncated, wrong magic, wrong size, a label beyond 9, junk gzip.
+            data.Clear();
+            data["Kind"] = "idx";
+            data["Directory"] = folder;
+            data["Samples"] = 10;
+            json["Model"]!["Width"] = 2;
+            const int n = 12;
+            byte[] images = new byte[16 + (n * MnistDigits.Pixels)], labels = new byte[8 + n];
+            BinaryPrimitives.WriteInt32BigEndian(images, 2051);
+            BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), n);
+            BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), 28);
+            BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(12), 28);
+            BinaryPrimitives.WriteInt32BigEndian(labels, 2049);
+            BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), n);
+            for (int i = 0; i < n; i++)
+            {
+                labels[8 + i] = (byte)(i % 10);
+                images.AsSpan(16 + (i * MnistDigits.Pixels), MnistDigits.Pixels).Fill((byte)(7 * i));
+            }
+
+            int defect = Pick(rng, 7);
+            switch (defect)
+            {
+                case 0: images = images[..(images.Length / 2)]; break;
+                case 1: BinaryPrimitives.WriteInt32BigEndian(images, 2049); break;
+                case 2: BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), 1 << 20); break;
+                case 3: labels[10] = 200; break;
+                case 4: BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), -5); break;
+                case 5: images = [0x1f, 0x8b, 1, 2, 3]; break;
+                default: break;
+            }
+
+            File.WriteAllBytes(Path.Combine(folder, "train-images-idx3-ubyte"), images);
+            File.WriteAllBytes(Path.Combine(folder, "train-labels-idx1-ubyte"), labels);
+            return $"idx files, defect {defect}";
+        }
+
         string init = Path.Combine(folder, "init.npy");
         int parameters = (3 * 4) + 4;
         double[] theta = Enumerable.Range(0, parameters).Select(k => 0.1 * Math.Cos(k)).ToArray();

@@ -296,6 +296,10 @@ public static class ExperimentLoader
 
         var optimizers = new List<OptimizerSettings>();
         IReadOnlyList<IConfigurationSection> listed = r.Sections("Optimizers");
+        if (listed.Count == 0 && r.Mentions("Optimizers"))
+        {
+            throw new ExperimentException(path, "Optimizers", "[]", "the list is empty; give at least one optimizer section, or use Optimizer for one");
+        }
         if (listed.Count > 0)
         {
             if (r.Has("Optimizer:Name"))

@@ -30,6 +30,9 @@ public sealed class SettingsReader
     /// <summary>Keys read as lists of values (their items Key:0, Key:1, … are known too).</summary>
     public IReadOnlySet<string> ListKeys => _lists;
 
+    /// <summary>True when the key appears in the configuration at all, even as an empty list (<c>"Optimizers": []</c>).</summary>
+    public bool Mentions(string key) => _configuration.AsEnumerable().Any(p => string.Equals(p.Key, key, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>Marks a key as known without reading it.</summary>
     public void Declare(string key) => _known.Add(key);
 

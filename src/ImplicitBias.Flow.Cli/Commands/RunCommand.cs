@@ -18,7 +18,7 @@ internal sealed class RunCommand : ICommand
             output.WriteLine("  Integrates every optimizer × seed of the experiment and writes, per run: config.json, trajectory.csv,");
             output.WriteLine("  summary.json, theta_initial.npy, theta_final.npy, theta_t<time>.npy, plots/*.html.");
             output.WriteLine("  --out DIR   output folder (default runs/<Name>, or runs/<Name>-2, … if that one holds files)");
-            output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1; see experiments/README.md.");
+            output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1, --Loss=logistic, --Seeds=1,2; see experiments/README.md.");
             return 0;
         }
 

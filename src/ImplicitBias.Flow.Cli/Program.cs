@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Cli.Commands;
+using ImplicitBias.Flow.Experiments.Configuration;
 
 namespace ImplicitBias.Flow.Cli;
 
@@ -34,15 +35,65 @@ public static class Program
             return 2;
         }
 
+        // Every failure ends in one line on stderr and a non-zero exit code, never a stack trace: 2 for a mistake in
+        // what the user typed or wrote, 1 for a file that could not be read or written (a full disk, no permission),
+        // 70 (EX_SOFTWARE) for a fault of the program itself, which the hostile-input tests treat as a bug.
         try
         {
             return command.Run(args.Skip(1).ToArray(), output, error);
         }
         catch (UserError e)
         {
-            error.WriteLine($"ibflow {command.Name}: {e.Message}");
+            error.WriteLine($"ibflow {command.Name}: {OneLine(e.Message)}");
             return 2;
         }
+        catch (ExperimentException e)
+        {
+            error.WriteLine($"ibflow {command.Name}: {OneLine(e.Message)}");
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"ibflow {command.Name}: could not read or write a file: {OneLine(e.Message)}");
+            return 1;
+        }
+        catch (OutOfMemoryException)
+        {
+            error.WriteLine($"ibflow {command.Name}: ran out of memory; use fewer samples, a narrower or shallower model, or fewer steps.");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            // The first frame in this program's own code says where to look, without printing a stack trace.
+            System.Reflection.MethodBase? site = new System.Diagnostics.StackTrace(e).GetFrames()
+                .Select(f => f.GetMethod())
+                .FirstOrDefault(m => m?.DeclaringType?.Namespace?.StartsWith("ImplicitBias", StringComparison.Ordinal) == true) ?? e.TargetSite;
+            string where = site is null ? string.Empty : $" in {site.DeclaringType?.Name}.{site.Name}";
+            error.WriteLine($"ibflow {command.Name}: internal error{where}: {e.GetType().Name}: {OneLine(e.Message)} (please report this with the command line).");
+            return InternalError;
+        }
+    }
+
+    /// <summary>Exit code of a fault of the program itself (EX_SOFTWARE), as opposed to a user's mistake.</summary>
+    public const int InternalError = 70;
+
+    /// <summary>A message on one line: line breaks and other control characters are shown escaped.</summary>
+    internal static string OneLine(string message)
+    {
+        var line = new System.Text.StringBuilder(message.Length);
+        foreach (char c in message.TrimEnd())
+        {
+            if (c == '\n')
+            {
+                line.Append(' ');
+            }
+            else if (!char.IsControl(c))
+            {
+                line.Append(c);
+            }
+        }
+
+        return line.ToString();
     }
 
     private static void PrintHelp(IReadOnlyList<ICommand> commands, TextWriter output)

@@ -108,12 +108,18 @@ public static class FlowSolver
     /// <summary>Log-spaced save times: t = 0 and <paramref name="perDecade"/> points per decade from <paramref name="first"/> to <paramref name="last"/>.</summary>
     public static SaveAt LogSpacedTimes(double last, int perDecade = 10, double first = 1e-3)
     {
-        int count = Math.Max(2, (int)Math.Ceiling(Math.Log10(last / first) * perDecade) + 1);
-        double ratio = Math.Log(last / first) / (count - 1);
+        if (!(last > first))
+        {
+            return SaveAt.Times(0, last); // a horizon at or below the first save time: the two ends only
+        }
+
+        // Differences of logarithms: last / first overflows for last near double.MaxValue.
+        int count = Math.Max(2, (int)Math.Ceiling((Math.Log10(last) - Math.Log10(first)) * perDecade) + 1);
+        double ratio = (Math.Log(last) - Math.Log(first)) / (count - 1);
         var times = new double[count + 1];
         for (int i = 0; i < count; i++)
         {
-            times[i + 1] = first * Math.Exp(ratio * i);
+            times[i + 1] = Math.Exp(Math.Log(first) + (ratio * i));
         }
 
         times[^1] = last;

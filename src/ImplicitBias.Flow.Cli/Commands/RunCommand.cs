@@ -22,7 +22,7 @@ internal sealed class RunCommand : ICommand
             output.WriteLine("  --out DIR   output folder (default runs/<Name>, or runs/<Name>-2, … if that one holds files)");
             output.WriteLine("  --resume DIR  continue the unfinished runs in DIR (a run folder or an experiment's folder) from their");
             output.WriteLine("                checkpoints, bit for bit; finished runs are kept");
-            output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1; see experiments/README.md.");
+            output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1, --Loss=logistic, --Seeds=1,2; see experiments/README.md.");
             output.WriteLine("  Ctrl-C or SIGTERM stops cleanly: outputs and the checkpoint are written, the status is \"interrupted\".");
             return 0;
         }
@@ -54,7 +54,7 @@ internal sealed class RunCommand : ICommand
             throw new UserError(e.Message);
         }
 
-        string outDir = line.Value("--out") ?? ExperimentFiles.FreshRunDirectory(settings.Name);
+        string outDir = ExperimentFiles.OutputFolder(line.Value("--out")) ?? ExperimentFiles.FreshRunDirectory(settings.Name);
         output.WriteLine($"ibflow run {shown} → {outDir} ({settings.Optimizers.Count} optimizer(s) × {settings.Seeds.Count} seed(s))");
 
         return Execute(cancellation => new ExperimentRunner(settings, outDir, output, interactive: ReferenceEquals(output, Console.Out) ? null : false).Run(cancellation), outDir, settings.Seeds.Count > 1, output);

@@ -82,7 +82,7 @@ internal sealed class VerifyCommand : ICommand
         double[] theta0;
         try
         {
-            theta0 = ExperimentBuilder.InitialTheta(settings, network, seed);
+            theta0 = ExperimentBuilder.InitialTheta(settings, network, seed, new LossEvaluator(network, data, loss));
         }
         catch (ExperimentException e)
         {

@@ -63,6 +63,12 @@ public static class AtomicFile
 
             File.Move(tempPath, fullPath, overwrite: true);
         }
+        catch (IOException e) when (e.Message.Contains(tempPath, StringComparison.Ordinal))
+        {
+            // "No space left on device : '/out/.summary.json.<guid>.tmp'": name the file the user knows instead.
+            TryDelete(tempPath);
+            throw new IOException(e.Message.Replace(tempPath, fullPath, StringComparison.Ordinal), e);
+        }
         catch
         {
             TryDelete(tempPath);

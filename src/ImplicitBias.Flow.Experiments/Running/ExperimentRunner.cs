@@ -296,9 +296,9 @@ public sealed class ExperimentRunner
         string dir = planned.Directory;
         OptimizerSettings optimizer = planned.Optimizer;
         ulong seed = planned.Seed;
-        double[] theta0 = ExperimentBuilder.InitialTheta(settings, built.Network, seed);
         IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, built.Network);
         var observerEvaluator = new LossEvaluator(built.Network, built.Data, built.Loss);
+        double[] theta0 = ExperimentBuilder.InitialTheta(settings, built.Network, seed, observerEvaluator);
         using GradientBackend backend = ExperimentBuilder.Backend(settings, built.Network, built.Data, built.Loss);
 
         // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host

@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
+using ImplicitBias.Flow.Core.IO;
 
 namespace ImplicitBias.Flow.Models.Data;
 
@@ -48,34 +49,64 @@ public sealed class MnistDigits
 
     /// <summary>
     /// The paper's 2048-digit subset (docs/mathematics.md §7): for c = 0…9 the first 205 digits (c &lt; 8) or 204 (c ≥ 8) in file
-    /// order, classes in order; y = +1 for even digits, −1 for odd.
+    /// order, classes in order; y = +1 for even digits, −1 for odd. Equal to <c>BalancedSubset(2048)</c>.
     /// </summary>
-    public Dataset PaperSubset()
+    public Dataset PaperSubset() => BalancedSubset(2048);
+
+    /// <summary>
+    /// Digits taken from class c by the class-balanced rule for m samples: m = 10 q + r with 0 ≤ r &lt; 10, and the
+    /// first r classes get one more, n_c = q + (c &lt; r ? 1 : 0). At m = 2048 (q = 204, r = 8) this is the paper's
+    /// 205 for digits 0–7 and 204 for 8 and 9.
+    /// </summary>
+    public static int BalancedCount(int samples, int digit) => (samples / 10) + (digit < samples % 10 ? 1 : 0);
+
+    /// <summary>
+    /// A class-balanced subset of m digits: the first <see cref="BalancedCount"/> digits of each class c in file
+    /// order, classes in order; y = +1 for even digits, −1 for odd (the paper's labels).
+    /// </summary>
+    /// <param name="samples">m ≥ 2 (so that both labels occur).</param>
+    public Dataset BalancedSubset(int samples)
     {
-        int total = 0;
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples, 2);
         for (int c = 0; c < 10; c++)
         {
-            int take = c < 8 ? 205 : 204;
+            int take = BalancedCount(samples, c);
             if (Count(c) < take)
             {
-                throw new InvalidDataException($"Class {c} has only {Count(c)} digits; the paper's subset needs {take}.");
+                throw new InvalidDataException($"class {c} has only {Count(c)} digits; a class-balanced subset of {samples} samples needs {take} (at most {MaxBalancedSamples} samples from these digits).");
             }
-
-            total += take;
         }
 
-        var x = new double[total * Pixels];
-        var y = new double[total];
+        var x = new double[samples * Pixels];
+        var y = new double[samples];
         int row = 0;
         for (int c = 0; c < 10; c++)
         {
-            int take = c < 8 ? 205 : 204;
+            int take = BalancedCount(samples, c);
             _classes[c].AsSpan(0, take * Pixels).CopyTo(x.AsSpan(row * Pixels));
             y.AsSpan(row, take).Fill(c % 2 == 0 ? 1.0 : -1.0);
             row += take;
         }
 
         return new Dataset(x, y, Pixels);
+    }
+
+    /// <summary>The largest m whose class-balanced subset these digits hold.</summary>
+    public int MaxBalancedSamples
+    {
+        get
+        {
+            int best = 0;
+            for (int m = 10 * Enumerable.Range(0, 10).Min(Count); m <= 10 * (Enumerable.Range(0, 10).Min(Count) + 1); m++)
+            {
+                if (Enumerable.Range(0, 10).All(c => BalancedCount(m, c) <= Count(c)))
+                {
+                    best = m;
+                }
+            }
+
+            return best;
+        }
     }
 
     /// <summary>Reads an extracted npm package folder (the folder holding <c>src/digits/0.json</c> …).</summary>
@@ -155,21 +186,14 @@ public sealed class MnistDigits
 
     /// <summary>
     /// Writes the compact cache: magic "IBFMNST1", then per class an int32 count followed by count·784 float64
-    /// values (little-endian), written atomically (temporary file, then rename).
+    /// values (little-endian), written atomically (see <see cref="AtomicFile"/>).
     /// </summary>
     public void WriteCache(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null)
+        AtomicFile.Write(path, stream =>
         {
-            Directory.CreateDirectory(dir);
-        }
-
-        string temp = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        using (var fs = File.Create(temp))
-        using (var bw = new BinaryWriter(fs))
-        {
+            using var bw = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             bw.Write(CacheMagic);
             var buffer = new byte[8 * Pixels];
             for (int c = 0; c < 10; c++)
@@ -186,41 +210,60 @@ public sealed class MnistDigits
                     bw.Write(buffer);
                 }
             }
-        }
-
-        File.Move(temp, path, overwrite: true);
+        });
     }
 
-    /// <summary>Reads a cache written by <see cref="WriteCache"/>.</summary>
+    /// <summary>
+    /// Reads a cache written by <see cref="WriteCache"/>. Every defect (empty, truncated, bad magic, a count out of
+    /// range, a pixel that is not a finite number) is an <see cref="InvalidDataException"/> naming the file.
+    /// </summary>
     public static MnistDigits ReadCache(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
         using var fs = File.OpenRead(path);
         using var br = new BinaryReader(fs);
         if (!br.ReadBytes(CacheMagic.Length).AsSpan().SequenceEqual(CacheMagic))
         {
-            throw new InvalidDataException($"'{path}' is not an ImplicitBias.Flow MNIST cache.");
+            throw new InvalidDataException($"'{path}' is not an ImplicitBias.Flow MNIST cache (bad magic; write one with ibflow data mnist).");
         }
 
         var classes = new double[10][];
         for (int c = 0; c < 10; c++)
         {
+            if (fs.Length - fs.Position < 4)
+            {
+                throw new InvalidDataException($"'{path}' is truncated (it ends before class {c}).");
+            }
+
             int count = br.ReadInt32();
             if (count < 0 || count > 100_000)
             {
-                throw new InvalidDataException($"'{path}': bad count {count} for class {c}.");
+                throw new InvalidDataException($"'{path}': bad count {count} for class {c} (expected 0 … 100000).");
             }
 
-            byte[] bytes = br.ReadBytes(checked(count * Pixels * 8));
-            if (bytes.Length != count * Pixels * 8)
+            long bytesNeeded = (long)count * Pixels * 8;
+            if (fs.Length - fs.Position < bytesNeeded)
             {
-                throw new InvalidDataException($"'{path}' is truncated.");
+                throw new InvalidDataException($"'{path}' is truncated: class {c} should have {count} digits ({bytesNeeded} bytes) but {fs.Length - fs.Position} bytes remain.");
             }
 
+            byte[] bytes = br.ReadBytes((int)bytesNeeded);
             classes[c] = new double[count * Pixels];
             for (int k = 0; k < classes[c].Length; k++)
             {
-                classes[c][k] = BinaryPrimitives.ReadDoubleLittleEndian(bytes.AsSpan(8 * k));
+                double v = BinaryPrimitives.ReadDoubleLittleEndian(bytes.AsSpan(8 * k));
+                if (!double.IsFinite(v))
+                {
+                    throw new InvalidDataException($"'{path}': pixel {k % Pixels} of digit {k / Pixels} of class {c} is {v}, not a finite number.");
+                }
+
+                classes[c][k] = v;
             }
+        }
+
+        if (fs.Position != fs.Length)
+        {
+            throw new InvalidDataException($"'{path}' has {fs.Length - fs.Position} bytes after the last class: not a cache written by ibflow data.");
         }
 
         return new MnistDigits(classes);
@@ -248,9 +291,9 @@ public sealed class MnistDigits
         int rows = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(8));
         int cols = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(12));
         int nl = BinaryPrimitives.ReadInt32BigEndian(labels.AsSpan(4));
-        if (rows * cols != Pixels || nl != n || images.Length < 16 + (long)n * Pixels || labels.Length < 8 + n)
+        if (rows != 28 || cols != 28 || n < 0 || nl != n || images.Length < 16 + ((long)n * Pixels) || labels.Length < 8L + n)
         {
-            throw new InvalidDataException($"IDX files disagree or are truncated ({n} images of {rows}×{cols}, {nl} labels).");
+            throw new InvalidDataException($"IDX files '{imagesPath}' and '{labelsPath}' disagree or are truncated ({n} images of {rows}×{cols}, {nl} labels; expected 28×28 images and as many labels).");
         }
 
         var lists = Enumerable.Range(0, 10).Select(_ => new List<double>()).ToArray();
@@ -259,7 +302,7 @@ public sealed class MnistDigits
             int label = labels[8 + i];
             if (label > 9)
             {
-                throw new InvalidDataException($"Label {label} at index {i} is not a digit.");
+                throw new InvalidDataException($"'{labelsPath}': label {label} at index {i} is not a digit.");
             }
 
             var px = images.AsSpan(16 + i * Pixels, Pixels);
@@ -277,10 +320,17 @@ public sealed class MnistDigits
         byte[] raw = File.ReadAllBytes(path);
         if (raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b)
         {
-            using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
-            using var ms = new MemoryStream();
-            gz.CopyTo(ms);
-            return ms.ToArray();
+            try
+            {
+                using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
+                using var ms = new MemoryStream();
+                gz.CopyTo(ms);
+                return ms.ToArray();
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"'{path}' is not a readable gzip file ({e.Message})", e);
+            }
         }
 
         return raw;

@@ -63,4 +63,15 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Throws<IOException>(() => AtomicFile.Write(path, _ => throw new IOException("disk full")));
         Assert.Empty(Directory.GetFiles(_dir));
     }
+
+    [Fact]
+    public void Write_FailingWithTheTemporaryPath_NamesTheTargetInstead()
+    {
+        string path = Path.Combine(_dir, "f.txt");
+        File.WriteAllText(path, "before");
+        IOException e = Assert.Throws<IOException>(() => AtomicFile.Write(path, s => throw new IOException($"No space left on device : '{((FileStream)s).Name}'")));
+        Assert.Equal($"No space left on device : '{path}'", e.Message);
+        Assert.Equal("before", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(_dir));
+    }
 }

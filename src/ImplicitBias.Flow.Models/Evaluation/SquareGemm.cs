@@ -1,0 +1,159 @@
+namespace ImplicitBias.Flow.Models.Evaluation;
+
+/// <summary>
+/// C = A·B for square n × n matrices with the evaluator's own kernel (<see cref="PackedGemm"/>), packing
+/// included and split over the same threads, to measure what this machine's cores do with it: the "peak"
+/// against which <c>ibflow bench</c> reports a gradient's efficiency. The inner dimension is cut into slices of
+/// <see cref="InnerSlice"/> so that a slice of A stays in the last-level cache and one B panel in L2.
+/// </summary>
+public sealed unsafe class SquareGemm
+{
+    /// <summary>Length of an inner-dimension slice.</summary>
+    public const int InnerSlice = 512;
+
+    private const int Mr = PackedGemm.RowsPerTile;
+    private const int Ns = PackedGemm.ColumnsPerTile;
+    private readonly int _n;
+    private readonly int _panels;
+    private readonly int _blocks;
+    private readonly int _parts;
+    private readonly double[] _a;
+    private readonly double[] _b;
+    private readonly double[] _c;
+    private readonly AlignedBuffer _aPack;
+    private readonly AlignedBuffer _bPack;
+    private readonly AlignedBuffer[] _tiles;
+    private readonly Action<int> _packBody;
+    private readonly Action<int> _multiplyBody;
+
+    /// <summary>Creates the problem with reproducible pseudo-random entries in [−1, 1).</summary>
+    /// <param name="n">The size.</param>
+    /// <param name="maxDegreeOfParallelism">Threads (−1: all cores).</param>
+    public SquareGemm(int n, int maxDegreeOfParallelism = -1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        _n = n;
+        _panels = (n + Mr - 1) / Mr;
+        _blocks = (n + Ns - 1) / Ns;
+        int requested = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        _parts = Math.Max(1, Math.Min(Math.Min(requested, _blocks), WorkerTeam.Shared.MaxParts));
+        _a = new double[n * n];
+        _b = new double[n * n];
+        _c = new double[n * n];
+        var random = new Random.Xoshiro256StarStar(20_000_000 + (ulong)n);
+        for (int k = 0; k < n * n; k++)
+        {
+            _a[k] = (2 * random.NextDouble()) - 1;
+            _b[k] = (2 * random.NextDouble()) - 1;
+        }
+
+        _aPack = new AlignedBuffer(_panels * Mr * n);
+        _bPack = new AlignedBuffer(_blocks * Ns * n);
+        _tiles = new AlignedBuffer[_parts];
+        for (int t = 0; t < _parts; t++)
+        {
+            _tiles[t] = new AlignedBuffer(Mr * Ns);
+        }
+
+        _packBody = PackPart;
+        _multiplyBody = MultiplyPart;
+    }
+
+    /// <summary>Floating-point operations of one product, 2n³.</summary>
+    public double Flops => 2.0 * _n * _n * _n;
+
+    /// <summary>The product of the last <see cref="Run"/> (row-major n × n).</summary>
+    public ReadOnlySpan<double> Product => _c;
+
+    /// <summary>The left factor (row-major).</summary>
+    public ReadOnlySpan<double> Left => _a;
+
+    /// <summary>The right factor (row-major).</summary>
+    public ReadOnlySpan<double> Right => _b;
+
+    /// <summary>Packs both factors and multiplies them.</summary>
+    public void Run()
+    {
+        WorkerTeam.Shared.Run(_parts, _packBody);
+        WorkerTeam.Shared.Run(_parts, _multiplyBody);
+    }
+
+    // A by 5-row panels within each inner slice ([slice][panel][p][5]), B by 32-column blocks ([slice][block][p][32]).
+    private void PackPart(int part)
+    {
+        int n = _n;
+        for (int panel = part * _panels / _parts; panel < (part + 1) * _panels / _parts; panel++)
+        {
+            for (int r = 0; r < Mr && (panel * Mr) + r < n; r++)
+            {
+                int row = (panel * Mr) + r;
+                for (int p = 0; p < n; p++)
+                {
+                    _aPack.Pointer[ASliceOffset(p, panel) + ((p % InnerSlice) * Mr) + r] = _a[(row * n) + p];
+                }
+            }
+        }
+
+        for (int block = part * _blocks / _parts; block < (part + 1) * _blocks / _parts; block++)
+        {
+            for (int p = 0; p < n; p++)
+            {
+                double* target = _bPack.Pointer + BSliceOffset(p, block) + ((p % InnerSlice) * Ns);
+                for (int q = 0; q < Ns; q++)
+                {
+                    int column = (block * Ns) + q;
+                    target[q] = column < n ? _b[(p * n) + column] : 0;
+                }
+            }
+        }
+    }
+
+    private long ASliceOffset(int p, int panel)
+    {
+        int slice = p / InnerSlice, start = slice * InnerSlice, length = Math.Min(InnerSlice, _n - start);
+        return ((long)start * _panels * Mr) + ((long)panel * length * Mr);
+    }
+
+    private long BSliceOffset(int p, int block)
+    {
+        int slice = p / InnerSlice, start = slice * InnerSlice, length = Math.Min(InnerSlice, _n - start);
+        return ((long)start * _blocks * Ns) + ((long)block * length * Ns);
+    }
+
+    private void MultiplyPart(int part)
+    {
+        int n = _n;
+        double* tile = _tiles[part].Pointer;
+        int b0 = part * _blocks / _parts, b1 = (part + 1) * _blocks / _parts;
+        for (int start = 0; start < n; start += InnerSlice)
+        {
+            int length = Math.Min(InnerSlice, n - start);
+            for (int block = b0; block < b1; block++)
+            {
+                double* b = _bPack.Pointer + BSliceOffset(start, block);
+                int columns = Math.Min(Ns, n - (block * Ns));
+                for (int panel = 0; panel < _panels; panel++)
+                {
+                    PackedGemm.Tile(_aPack.Pointer + ASliceOffset(start, panel), b, length, tile);
+                    int rows = Math.Min(Mr, n - (panel * Mr));
+                    for (int r = 0; r < rows; r++)
+                    {
+                        Span<double> target = _c.AsSpan((((panel * Mr) + r) * n) + (block * Ns), columns);
+                        var source = new ReadOnlySpan<double>(tile + (r * Ns), columns);
+                        if (start == 0)
+                        {
+                            source.CopyTo(target);
+                        }
+                        else
+                        {
+                            for (int q = 0; q < columns; q++)
+                            {
+                                target[q] += source[q];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

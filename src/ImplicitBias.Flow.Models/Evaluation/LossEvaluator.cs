@@ -13,15 +13,15 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// the cores).
 /// </summary>
 /// <remarks>
-/// <para>How the work is organised. Every product is a sequence of 5 × 32 tiles of <see cref="PackedGemm"/>.
+/// <para>How the work is organised. Every product is a sequence of 10 × 16 tiles of <see cref="PackedGemm"/>.
 /// Per-layer m × n matrices (preactivations z_l, activations a_l, back-propagated δ_l) are kept
-/// "sample-blocked": block s holds samples 32s … 32s+31, unit by unit, 32 contiguous samples per unit. That is
+/// "sample-blocked": block s holds samples 16s … 16s+15, unit by unit, 16 contiguous samples per unit. That is
 /// exactly the vector operand of the next layer's product, so the forward pass z_{l+1}ᵀ = W_{l+1} a_lᵀ and the
 /// backward pass δ_{l−1}ᵀ = (W_lᵀ δ_lᵀ) ⊙ σ'(z_{l−1}ᵀ) run block by block with no transposition, the activation,
 /// its derivative and the output row fused into the tile's epilogue. The data X never changes, so it is packed
-/// once, twice: sample-blocked (forward) and feature-blocked (32 features × all samples, the vector operand
+/// once, twice: sample-blocked (forward) and feature-blocked (16 features × all samples, the vector operand
 /// of ∂W_1 = δ_1ᵀ X). The weight gradients ∂W_l = δ_lᵀ a_{l−1} sum over all samples inside one tile; δ_l is
-/// scattered into 5-unit panels for them. Padding samples (m rounded up to 32) have x = 0 and weight 0.</para>
+/// scattered into 10-unit panels for them. Padding samples (m rounded up to 16) have x = 0 and weight 0.</para>
 /// <para>Threads and determinism. A call runs three phases on a shared team of threads (no allocation): the
 /// forward pass split by sample blocks, the backward pass split by sample blocks, and the weight-gradient tiles
 /// split by cost. Every output value is written by exactly one tile whose summation order is fixed, so the
@@ -42,18 +42,18 @@ public sealed unsafe class LossEvaluator
     private readonly double[] _y;
     private readonly Activation _activation;
 
-    private readonly AlignedBuffer _xT;        // X sample-blocked [s][f][32]
-    private readonly AlignedBuffer? _xB;       // X feature-blocked [fb][i][32] (depth ≥ 2)
+    private readonly AlignedBuffer _xT;        // X sample-blocked [s][f][16]
+    private readonly AlignedBuffer? _xB;       // X feature-blocked [fb][i][16] (depth ≥ 2)
     private readonly AlignedBuffer?[] _zT;     // z_l sample-blocked, l = 1 … D−1
     private readonly AlignedBuffer?[] _aT;     // a_l sample-blocked, l = 1 … D−1
     private readonly AlignedBuffer?[] _dT;     // δ_l sample-blocked, l = 1 … D−1
-    private readonly AlignedBuffer?[] _dPack;  // δ_l in 5-unit panels [J][i][5], l = 1 … D−1
-    private readonly AlignedBuffer?[] _aB;     // a_l feature-blocked [fb][i][32], l = 1 … D−2
-    private readonly AlignedBuffer?[] _wPack;  // W_l in 5-row panels [J][p][5], l = 1 … D
-    private readonly AlignedBuffer?[] _wtPack; // W_lᵀ in 5-row panels, l = 2 … D
+    private readonly AlignedBuffer?[] _dPack;  // δ_l in 10-unit panels [J][i][10], l = 1 … D−1
+    private readonly AlignedBuffer?[] _aB;     // a_l feature-blocked [fb][i][16], l = 1 … D−2
+    private readonly AlignedBuffer?[] _wPack;  // W_l in 10-row panels [J][p][10], l = 1 … D
+    private readonly AlignedBuffer?[] _wtPack; // W_lᵀ in 10-row panels, l = 2 … D
     private readonly AlignedBuffer _f;         // outputs, padded to m̃
     private readonly AlignedBuffer _c;         // c_i = (ℓ'(z_i)/L) y_i, 0 on padding
-    private readonly AlignedBuffer[] _work;    // per part: one tile + 32 vector accumulators
+    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators
 
     private readonly double[] _grad;
     private readonly double[] _outputs;
@@ -262,7 +262,7 @@ public sealed unsafe class LossEvaluator
             c[i] = _weights[i] * _y[i];
         }
 
-        // W_lᵀ in 5-row panels: row j of W_lᵀ is column j of W_l (l ≥ 2).
+        // W_lᵀ in 10-row panels: row j of W_lᵀ is column j of W_l (l ≥ 2).
         for (int l = 2; l <= _depth; l++)
         {
             int nIn = _n[l - 1], nOut = _n[l];
@@ -321,7 +321,7 @@ public sealed unsafe class LossEvaluator
             throw new ArgumentException($"θ has {theta.Length} values; the network has {_grad.Length}.", nameof(theta));
         }
 
-        // W_l in 5-row panels (padding rows stay zero from the allocation).
+        // W_l in 10-row panels (padding rows stay zero from the allocation).
         for (int l = 1; l <= _depth; l++)
         {
             int nIn = _n[l - 1], nOut = _n[l];
@@ -385,7 +385,7 @@ public sealed unsafe class LossEvaluator
         }
     }
 
-    // δ_{l−1}ᵀ = (W_lᵀ δ_lᵀ) ⊙ σ'(z_{l−1}ᵀ) block by block (δ_D = c); then δ_l into 5-unit panels and, for depth
+    // δ_{l−1}ᵀ = (W_lᵀ δ_lᵀ) ⊙ σ'(z_{l−1}ᵀ) block by block (δ_D = c); then δ_l into 10-unit panels and, for depth
     // ≥ 3, a_l feature-blocked, the operands of the weight-gradient tiles.
     private void BackwardPart(int part)
     {
@@ -465,7 +465,7 @@ public sealed unsafe class LossEvaluator
         }
     }
 
-    // ∂W_D[j] = Σ_i c_i a_{D−1}[i, j] for 32 columns j, summed over the sample blocks in order.
+    // ∂W_D[j] = Σ_i c_i a_{D−1}[i, j] for 16 columns j, summed over the sample blocks in order.
     private void OutputRowGradient(int l, int c0, int columns, double* accumulators, double* g)
     {
         int width = Vector<double>.Count, nIn = _n[l - 1];
@@ -494,7 +494,7 @@ public sealed unsafe class LossEvaluator
         }
     }
 
-    // z → z and σ(z) for 32 samples of one unit.
+    // z → z and σ(z) for 16 samples of one unit.
     private void Activate(double* tile, double* z, double* a)
     {
         int width = Vector<double>.Count;
@@ -541,7 +541,7 @@ public sealed unsafe class LossEvaluator
         }
     }
 
-    // δ = t ⊙ σ'(z) for 32 samples of one unit (t = the unit's row of W_lᵀ δ_l).
+    // δ = t ⊙ σ'(z) for 16 samples of one unit (t = the unit's row of W_lᵀ δ_l).
     private void TimesDerivative(double* tile, double* z, double* delta)
     {
         int width = Vector<double>.Count;
@@ -581,8 +581,8 @@ public sealed unsafe class LossEvaluator
         }
     }
 
-    // The weight-gradient tiles (layer, 5-row panel, 32-column block), ordered so that consecutive tiles of one
-    // part share the column block (its 32 × m̃ panel stays in cache), then cut into contiguous runs of equal cost.
+    // The weight-gradient tiles (layer, 10-row panel, 16-column block), ordered so that consecutive tiles of one
+    // part share the column block (its 16 × m̃ panel stays in cache), then cut into contiguous runs of equal cost.
     private (GradientTask[] Tasks, int[] Start) PlanGradientTasks()
     {
         var tasks = new List<GradientTask>();

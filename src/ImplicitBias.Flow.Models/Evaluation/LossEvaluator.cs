@@ -157,7 +157,8 @@ public sealed unsafe class LossEvaluator
 
         _f = new AlignedBuffer(_mPad);
         _c = new AlignedBuffer(_mPad);
-        _grad = new double[network.Layout.Length];
+        // Pinned: the weight-gradient tiles write into it through raw pointers from the worker threads.
+        _grad = GC.AllocateArray<double>(network.Layout.Length, pinned: true);
         _outputs = new double[_m];
         _margins = new double[_m];
         _weights = new double[_m];

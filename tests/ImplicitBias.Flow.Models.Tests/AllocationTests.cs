@@ -5,41 +5,54 @@ using ImplicitBias.Flow.Models.Networks;
 
 namespace ImplicitBias.Flow.Models.Tests;
 
+[Collection(RunsAlone.Name)]
 public class AllocationTests
 {
-    private static long AllocatedPerCall(int m)
+    private static (long Thread, long Workers) AllocatedPerCall(int m, int depth, int threads)
     {
         var data = SyntheticData.Gaussian(m, 30, 1);
-        var net = new FullyConnectedNetwork(30, [20], Activation.SquaredRelu);
+        int[] widths = depth == 3 ? [20, 10] : [20];
+        var net = new FullyConnectedNetwork(30, widths, Activation.SquaredRelu);
         var theta = Initialization.KaimingNormal(net.Layout, 1, 1.0);
-        var eval = new LossEvaluator(net, data, Loss.Logistic, 1);
+        var eval = new LossEvaluator(net, data, Loss.Logistic, threads);
         var g = new double[theta.Length];
-        for (int k = 0; k < 3; k++)
-        {
-            eval.Evaluate(theta, g);
-        }
-
-        const int calls = 20;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < calls; k++)
+        for (int k = 0; k < 5; k++)
         {
             eval.Evaluate(theta, g);
             eval.SampleOutputGradient(theta, 0, g);
         }
 
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / calls;
+        // Steady state: the runtime itself may allocate a few bytes once (tiering, lazily created wait handles), so
+        // the least of several rounds is taken; an evaluator that allocated per call would show in every round.
+        const int calls = 20;
+        (long Thread, long Workers) least = (long.MaxValue, long.MaxValue);
+        for (int round = 0; round < 10 && (least.Thread > 0 || least.Workers > 0); round++)
+        {
+            long thread = GC.GetAllocatedBytesForCurrentThread();
+            long workers = WorkerTeam.Shared.WorkerAllocatedBytes;
+            for (int k = 0; k < calls; k++)
+            {
+                eval.Evaluate(theta, g);
+                eval.SampleOutputGradient(theta, 0, g);
+            }
+
+            least = (Math.Min(least.Thread, GC.GetAllocatedBytesForCurrentThread() - thread), Math.Min(least.Workers, WorkerTeam.Shared.WorkerAllocatedBytes - workers));
+        }
+
+        return least;
     }
 
-    [Fact]
-    public void Evaluate_AllocatesOnlyParallelForBookkeeping_IndependentOfM()
+    [Theory]
+    [InlineData(100, 2, 1)]
+    [InlineData(4000, 2, 1)]
+    [InlineData(4000, 2, -1)]
+    [InlineData(3000, 3, -1)]
+    public void Evaluate_AllocatesNothing(int m, int depth, int threads)
     {
-        // Parallel.For allocates a small amount of bookkeeping per call (its loop state); the evaluator itself
-        // allocates nothing. The bound must not grow with m.
-        long small = AllocatedPerCall(100);
-        long large = AllocatedPerCall(4000);
-        // Measured: about 4.3 KB per Evaluate + SampleOutputGradient (three Parallel.For calls) on .NET 10.
-        Assert.True(small <= 8192, $"small m: {small} B/call");
-        Assert.True(large <= 8192, $"large m: {large} B/call");
-        Assert.True(Math.Abs(large - small) <= 1024, $"{small} vs {large}");
+        // The calling thread and the team's worker threads (each records its own count after every part; a
+        // process-wide count would also see the test host's threads).
+        var (thread, workers) = AllocatedPerCall(m, depth, threads);
+        Assert.Equal(0, thread);
+        Assert.Equal(0, workers);
     }
 }

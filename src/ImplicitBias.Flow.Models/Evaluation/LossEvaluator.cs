@@ -1,3 +1,4 @@
+using System.Numerics;
 using ImplicitBias.Flow.Models.Data;
 using ImplicitBias.Flow.Models.Losses;
 using ImplicitBias.Flow.Models.Networks;
@@ -8,41 +9,73 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// Full-batch CPU evaluator of the summed loss L(θ) = Σ_i ℓ(y_i f(x_i; θ)) and its gradient (docs/mathematics.md §1), carried in
 /// log space: <see cref="Evaluate"/> returns log L and writes the RELATIVE gradient g/L = Σ_i (ℓ'(z_i)/L) y_i ∇f(x_i),
 /// which is of order one however small L is, so flows can carry σ = log L. All workspaces are allocated once
-/// in the constructor; an instance is not thread-safe (it parallelizes internally with Parallel.For).
+/// in the constructor and a call allocates nothing; an instance is not thread-safe (it splits its own work over
+/// the cores).
 /// </summary>
-public sealed class LossEvaluator
+/// <remarks>
+/// <para>How the work is organised. Every product is a sequence of 10 × 16 tiles of <see cref="PackedGemm"/>.
+/// Per-layer m × n matrices (preactivations z_l, activations a_l, back-propagated δ_l) are kept
+/// "sample-blocked": block s holds samples 16s … 16s+15, unit by unit, 16 contiguous samples per unit. That is
+/// exactly the vector operand of the next layer's product, so the forward pass z_{l+1}ᵀ = W_{l+1} a_lᵀ and the
+/// backward pass δ_{l−1}ᵀ = (W_lᵀ δ_lᵀ) ⊙ σ'(z_{l−1}ᵀ) run block by block with no transposition, the activation,
+/// its derivative and the output row fused into the tile's epilogue. The data X never changes, so it is packed
+/// once, twice: sample-blocked (forward) and feature-blocked (16 features × all samples, the vector operand
+/// of ∂W_1 = δ_1ᵀ X). The weight gradients ∂W_l = δ_lᵀ a_{l−1} sum over all samples inside one tile; δ_l is
+/// scattered into 10-unit panels for them. Padding samples (m rounded up to 16) have x = 0 and weight 0.</para>
+/// <para>Threads and determinism. A call runs three phases on a shared team of threads (no allocation): the
+/// forward pass split by sample blocks, the backward pass split by sample blocks, and the weight-gradient tiles
+/// split by cost. Every output value is written by exactly one tile whose summation order is fixed, so the
+/// results are bit-identical whatever the number of threads and however the phases are timed.</para>
+/// </remarks>
+public sealed unsafe class LossEvaluator
 {
-    // Samples per tile of the gradient rank update: 16 rows of a_{l−1} (≈100 KB at d = 784) stay in L2 while four
-    // gradient rows are updated; measured 64 → 16 cut the gradient at m = 2048, d = 784, k = 100 from ≈115 to ≈70 ms serial.
-    private const int SampleTile = 16;
+    private const int Mr = PackedGemm.RowsPerTile;
+    private const int Ns = PackedGemm.ColumnsPerTile;
+    private const int TileValues = Mr * Ns;
+
     private readonly int _m;
+    private readonly int _mPad;
+    private readonly int _blocks;
     private readonly int _depth;
-    private readonly int[] _widths;
-    private readonly int[] _blockOffsets;
+    private readonly int[] _n;            // n_0 = d, n_1 … n_{D−1}, n_D = 1
+    private readonly int[] _blockOffsets; // offset of W_l in θ at index l − 1
     private readonly double[] _y;
-    private readonly double[][] _a;      // a_l, m × n_l; a_0 = X
-    private readonly double[][] _z;      // z_l, m × n_l (l ≥ 1)
-    private readonly double[][] _delta;  // δ_l, m × n_l (l ≥ 1); δ_D = coefficient c_i (m × 1)
-    private readonly double[] _theta;
+    private readonly Activation _activation;
+
+    private readonly AlignedBuffer _xT;        // X sample-blocked [s][f][16]
+    private readonly AlignedBuffer? _xB;       // X feature-blocked [fb][i][16] (depth ≥ 2)
+    private readonly AlignedBuffer?[] _zT;     // z_l sample-blocked, l = 1 … D−1
+    private readonly AlignedBuffer?[] _aT;     // a_l sample-blocked, l = 1 … D−1
+    private readonly AlignedBuffer?[] _dT;     // δ_l sample-blocked, l = 1 … D−1
+    private readonly AlignedBuffer?[] _dPack;  // δ_l in 10-unit panels [J][i][10], l = 1 … D−1
+    private readonly AlignedBuffer?[] _aB;     // a_l feature-blocked [fb][i][16], l = 1 … D−2
+    private readonly AlignedBuffer?[] _wPack;  // W_l in 10-row panels [J][p][10], l = 1 … D
+    private readonly AlignedBuffer?[] _wtPack; // W_lᵀ in 10-row panels, l = 2 … D
+    private readonly AlignedBuffer _f;         // outputs, padded to m̃
+    private readonly AlignedBuffer _c;         // c_i = (ℓ'(z_i)/L) y_i, 0 on padding
+    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators
+
     private readonly double[] _grad;
     private readonly double[] _outputs;
     private readonly double[] _margins;
     private readonly double[] _weights;
     private readonly double[] _scratch;
     private readonly double[] _sampleScratch;
-    private readonly (int Layer, int RowStart, int RowEnd)[] _rowTasks;
-    private readonly int _sampleChunks;
-    private readonly int _sampleChunkSize;
+    private readonly double[]?[] _zRow;
+    private readonly bool[] _zRowValid;
+
+    private readonly int _parts;
+    private readonly GradientTask[] _tasks;
+    private readonly int[] _taskStart;
     private readonly Action<int> _forwardBody;
     private readonly Action<int> _backwardBody;
     private readonly Action<int> _gradientBody;
-    private readonly ParallelOptions _parallel;
 
     /// <summary>Creates an evaluator for a network, a data set and a loss.</summary>
     /// <param name="network">Architecture; its input dimension must equal the data's.</param>
     /// <param name="data">The training set.</param>
     /// <param name="loss">Exponential or logistic.</param>
-    /// <param name="maxDegreeOfParallelism">Threads to use (−1: all cores; 1: serial).</param>
+    /// <param name="maxDegreeOfParallelism">Threads to use (−1: all cores; 1: serial). The results do not depend on it.</param>
     public LossEvaluator(FullyConnectedNetwork network, Dataset data, Loss loss, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -56,58 +89,94 @@ public sealed class LossEvaluator
         Network = network;
         Data = data;
         Loss = loss;
+        _activation = network.Activation;
         _m = data.Count;
+        _blocks = (_m + Ns - 1) / Ns;
+        _mPad = _blocks * Ns;
         _depth = network.Depth;
-        _widths = [.. network.Widths, 1];
-        _blockOffsets = new int[_depth + 1];
-        for (int b = 0; b <= _depth; b++)
+        _n = [.. network.Widths, 1];
+        _blockOffsets = new int[_depth];
+        for (int b = 0; b < _depth; b++)
         {
-            _blockOffsets[b] = b < _depth ? network.Layout.Offset(b) : network.Layout.Length;
+            _blockOffsets[b] = network.Layout.Offset(b);
         }
 
         _y = data.Y.ToArray();
-        _a = new double[_depth][];
-        _z = new double[_depth][];
-        _delta = new double[_depth + 1][];
-        _a[0] = data.X.ToArray();
-        for (int l = 1; l < _depth; l++)
+        int d = _n[0];
+        _xT = new AlignedBuffer(_blocks * d * Ns);
+        ReadOnlySpan<double> x = data.X;
+        for (int i = 0; i < _m; i++)
         {
-            _a[l] = new double[_m * _widths[l]];
-            _z[l] = new double[_m * _widths[l]];
-            _delta[l] = new double[_m * _widths[l]];
+            for (int f = 0; f < d; f++)
+            {
+                _xT.Pointer[(((i / Ns) * d) + f) * Ns + (i % Ns)] = x[(i * d) + f];
+            }
         }
 
-        _delta[_depth] = new double[_m];
-        _theta = new double[network.Layout.Length];
-        _grad = new double[network.Layout.Length];
+        if (_depth >= 2)
+        {
+            _xB = FeatureBlocked(d);
+            for (int i = 0; i < _m; i++)
+            {
+                for (int f = 0; f < d; f++)
+                {
+                    _xB.Pointer[((((f / Ns) * _mPad) + i) * Ns) + (f % Ns)] = x[(i * d) + f];
+                }
+            }
+        }
+
+        _zT = new AlignedBuffer?[_depth];
+        _aT = new AlignedBuffer?[_depth];
+        _dT = new AlignedBuffer?[_depth];
+        _dPack = new AlignedBuffer?[_depth];
+        _aB = new AlignedBuffer?[_depth];
+        _zRow = new double[]?[_depth];
+        _zRowValid = new bool[_depth];
+        for (int l = 1; l < _depth; l++)
+        {
+            _zT[l] = new AlignedBuffer(_mPad * _n[l]);
+            _aT[l] = new AlignedBuffer(_mPad * _n[l]);
+            _dT[l] = new AlignedBuffer(_mPad * _n[l]);
+            _dPack[l] = new AlignedBuffer(Panels(_n[l]) * Mr * _mPad);
+            if (l <= _depth - 2)
+            {
+                _aB[l] = FeatureBlocked(_n[l]);
+            }
+        }
+
+        _wPack = new AlignedBuffer?[_depth + 1];
+        _wtPack = new AlignedBuffer?[_depth + 1];
+        for (int l = 1; l <= _depth; l++)
+        {
+            _wPack[l] = new AlignedBuffer(Panels(_n[l]) * Mr * _n[l - 1]);
+            if (l >= 2)
+            {
+                _wtPack[l] = new AlignedBuffer(Panels(_n[l - 1]) * Mr * _n[l]);
+            }
+        }
+
+        _f = new AlignedBuffer(_mPad);
+        _c = new AlignedBuffer(_mPad);
+        // Pinned: the weight-gradient tiles write into it through raw pointers from the worker threads.
+        _grad = GC.AllocateArray<double>(network.Layout.Length, pinned: true);
         _outputs = new double[_m];
         _margins = new double[_m];
         _weights = new double[_m];
         _scratch = new double[_m];
         _sampleScratch = new double[network.SampleScratchLength];
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
 
-        int threads = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
-        _sampleChunks = Math.Max(1, Math.Min(_m / 16, 4 * threads));
-        _sampleChunkSize = (_m + _sampleChunks - 1) / _sampleChunks;
-        _sampleChunks = (_m + _sampleChunkSize - 1) / _sampleChunkSize;
-
-        // Gradient tasks: ranges of output rows of each block, so every task owns its rows of g (no reduction).
-        var tasks = new List<(int, int, int)>();
-        for (int l = 1; l <= _depth; l++)
+        int requested = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        _parts = Math.Max(1, Math.Min(Math.Min(requested, _blocks), WorkerTeam.Shared.MaxParts));
+        _work = new AlignedBuffer[_parts];
+        for (int t = 0; t < _parts; t++)
         {
-            int rows = _widths[l];
-            int per = Math.Max(1, (rows + 4 * threads - 1) / (4 * threads));
-            for (int r = 0; r < rows; r += per)
-            {
-                tasks.Add((l, r, Math.Min(rows, r + per)));
-            }
+            _work[t] = new AlignedBuffer(TileValues + (Ns * Vector<double>.Count));
         }
 
-        _rowTasks = [.. tasks];
-        _forwardBody = ForwardChunk;
-        _backwardBody = BackwardChunk;
-        _gradientBody = GradientTask;
+        (_tasks, _taskStart) = PlanGradientTasks();
+        _forwardBody = ForwardPart;
+        _backwardBody = BackwardPart;
+        _gradientBody = GradientPart;
     }
 
     /// <summary>The network.</summary>
@@ -120,7 +189,7 @@ public sealed class LossEvaluator
     public Loss Loss { get; }
 
     /// <summary>Number of parameters |θ|.</summary>
-    public int ParameterCount => _theta.Length;
+    public int ParameterCount => _grad.Length;
 
     /// <summary>Outputs f(x_i; θ) of the last evaluation.</summary>
     public ReadOnlySpan<double> Outputs => _outputs;
@@ -137,12 +206,29 @@ public sealed class LossEvaluator
     /// <summary>
     /// The preactivations z_l (m × n_l, row-major by sample) of hidden layer <paramref name="layer"/>
     /// (1 ≤ layer &lt; depth) from the last forward pass, for analyses that need the activation pattern.
+    /// (Unpacked from the evaluator's sample-blocked layout on the first request after a forward pass.)
     /// </summary>
     public ReadOnlySpan<double> Preactivations(int layer)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(layer, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, _depth);
-        return _z[layer];
+        double[] row = _zRow[layer] ??= new double[_m * _n[layer]];
+        if (!_zRowValid[layer])
+        {
+            int n = _n[layer];
+            double* z = _zT[layer]!.Pointer;
+            for (int i = 0; i < _m; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    row[(i * n) + j] = z[((((i / Ns) * n) + j) * Ns) + (i % Ns)];
+                }
+            }
+
+            _zRowValid[layer] = true;
+        }
+
+        return row;
     }
 
     /// <summary>Relative per-sample weights ℓ'(z_i)/L (≤ 0) of the last <see cref="Evaluate"/>.</summary>
@@ -164,25 +250,41 @@ public sealed class LossEvaluator
     /// </summary>
     public double Evaluate(ReadOnlySpan<double> theta, Span<double> relativeGradient)
     {
-        if (relativeGradient.Length != _theta.Length)
+        if (relativeGradient.Length != _grad.Length)
         {
-            throw new ArgumentException($"The gradient needs {_theta.Length} values.", nameof(relativeGradient));
+            throw new ArgumentException($"The gradient needs {_grad.Length} values.", nameof(relativeGradient));
         }
 
         double logLoss = EvaluateLoss(theta);
         Loss.RelativeWeights(_margins, logLoss, _weights);
-        double[] c = _delta[_depth];
+        double* c = _c.Pointer;
         for (int i = 0; i < _m; i++)
         {
             c[i] = _weights[i] * _y[i];
         }
 
-        if (_depth > 1)
+        // W_lᵀ in 10-row panels: row j of W_lᵀ is column j of W_l (l ≥ 2).
+        for (int l = 2; l <= _depth; l++)
         {
-            Parallel.For(0, _sampleChunks, _parallel, _backwardBody);
+            int nIn = _n[l - 1], nOut = _n[l];
+            ReadOnlySpan<double> w = theta.Slice(_blockOffsets[l - 1], nIn * nOut);
+            double* pack = _wtPack[l]!.Pointer;
+            for (int j = 0; j < nIn; j++)
+            {
+                double* panel = pack + ((j / Mr) * nOut * Mr) + (j % Mr);
+                for (int p = 0; p < nOut; p++)
+                {
+                    panel[p * Mr] = w[(p * nIn) + j];
+                }
+            }
         }
 
-        Parallel.For(0, _rowTasks.Length, _parallel, _gradientBody);
+        if (_depth >= 2)
+        {
+            WorkerTeam.Shared.Run(_parts, _backwardBody);
+        }
+
+        WorkerTeam.Shared.Run(_parts, _gradientBody);
         _grad.CopyTo(relativeGradient);
         return logLoss;
     }
@@ -205,19 +307,46 @@ public sealed class LossEvaluator
         return Network.OutputGradient(theta, Data.Input(sample), gradient, _sampleScratch);
     }
 
+    private static int Panels(int rows) => (rows + Mr - 1) / Mr;
+
+    private static int ColumnBlocks(int columns) => (columns + Ns - 1) / Ns;
+
+    private AlignedBuffer FeatureBlocked(int features) => new(ColumnBlocks(features) * _mPad * Ns);
+
+    private (int Start, int End) SampleBlocks(int part) => (part * _blocks / _parts, (part + 1) * _blocks / _parts);
+
     private void Forward(ReadOnlySpan<double> theta)
     {
-        if (theta.Length != _theta.Length)
+        if (theta.Length != _grad.Length)
         {
-            throw new ArgumentException($"θ has {theta.Length} values; the network has {_theta.Length}.", nameof(theta));
+            throw new ArgumentException($"θ has {theta.Length} values; the network has {_grad.Length}.", nameof(theta));
         }
 
-        theta.CopyTo(_theta);
-        Parallel.For(0, _sampleChunks, _parallel, _forwardBody);
+        // W_l in 10-row panels (padding rows stay zero from the allocation).
+        for (int l = 1; l <= _depth; l++)
+        {
+            int nIn = _n[l - 1], nOut = _n[l];
+            ReadOnlySpan<double> w = theta.Slice(_blockOffsets[l - 1], nIn * nOut);
+            double* pack = _wPack[l]!.Pointer;
+            for (int j = 0; j < nOut; j++)
+            {
+                double* panel = pack + ((j / Mr) * nIn * Mr) + (j % Mr);
+                ReadOnlySpan<double> row = w.Slice(j * nIn, nIn);
+                for (int p = 0; p < nIn; p++)
+                {
+                    panel[p * Mr] = row[p];
+                }
+            }
+        }
+
+        Array.Clear(_zRowValid);
+        WorkerTeam.Shared.Run(_parts, _forwardBody);
         double qmin = double.PositiveInfinity;
+        double* f = _f.Pointer;
         for (int i = 0; i < _m; i++)
         {
-            double zi = _y[i] * _outputs[i];
+            _outputs[i] = f[i];
+            double zi = _y[i] * f[i];
             _margins[i] = zi;
             qmin = Math.Min(qmin, zi);
         }
@@ -225,106 +354,282 @@ public sealed class LossEvaluator
         MinMargin = qmin;
     }
 
-    private void ForwardChunk(int chunk)
+    // z_lᵀ = W_l a_{l−1}ᵀ block by block; the epilogue stores z_l and a_l = σ(z_l), or f for the output row.
+    private void ForwardPart(int part)
     {
-        int i0 = chunk * _sampleChunkSize, i1 = Math.Min(_m, i0 + _sampleChunkSize);
-        var act = Network.Activation;
+        double* tile = _work[part].Pointer;
+        var (s0, s1) = SampleBlocks(part);
+        for (int s = s0; s < s1; s++)
+        {
+            for (int l = 1; l <= _depth; l++)
+            {
+                int nIn = _n[l - 1], nOut = _n[l];
+                double* input = (l == 1 ? _xT.Pointer : _aT[l - 1]!.Pointer) + ((long)s * nIn * Ns);
+                double* w = _wPack[l]!.Pointer;
+                for (int panel = 0; panel < Panels(nOut); panel++)
+                {
+                    PackedGemm.Tile(w + ((long)panel * nIn * Mr), input, nIn, tile);
+                    if (l == _depth)
+                    {
+                        new ReadOnlySpan<double>(tile, Ns).CopyTo(new Span<double>(_f.Pointer + ((long)s * Ns), Ns));
+                        continue;
+                    }
+
+                    int rows = Math.Min(Mr, nOut - (panel * Mr));
+                    for (int r = 0; r < rows; r++)
+                    {
+                        long at = (((long)s * nOut) + (panel * Mr) + r) * Ns;
+                        Activate(tile + (r * Ns), _zT[l]!.Pointer + at, _aT[l]!.Pointer + at);
+                    }
+                }
+            }
+        }
+    }
+
+    // δ_{l−1}ᵀ = (W_lᵀ δ_lᵀ) ⊙ σ'(z_{l−1}ᵀ) block by block (δ_D = c); then δ_l into 10-unit panels and, for depth
+    // ≥ 3, a_l feature-blocked, the operands of the weight-gradient tiles.
+    private void BackwardPart(int part)
+    {
+        double* tile = _work[part].Pointer;
+        var (s0, s1) = SampleBlocks(part);
+        for (int s = s0; s < s1; s++)
+        {
+            for (int l = _depth; l >= 2; l--)
+            {
+                int nIn = _n[l - 1], nOut = _n[l];
+                double* deltaOut = (l == _depth ? _c.Pointer : _dT[l]!.Pointer) + ((long)s * nOut * Ns);
+                double* wt = _wtPack[l]!.Pointer;
+                for (int panel = 0; panel < Panels(nIn); panel++)
+                {
+                    PackedGemm.Tile(wt + ((long)panel * nOut * Mr), deltaOut, nOut, tile);
+                    int rows = Math.Min(Mr, nIn - (panel * Mr));
+                    for (int r = 0; r < rows; r++)
+                    {
+                        long at = (((long)s * nIn) + (panel * Mr) + r) * Ns;
+                        TimesDerivative(tile + (r * Ns), _zT[l - 1]!.Pointer + at, _dT[l - 1]!.Pointer + at);
+                    }
+                }
+            }
+
+            for (int l = 1; l < _depth; l++)
+            {
+                int n = _n[l];
+                double* delta = _dT[l]!.Pointer + ((long)s * n * Ns);
+                double* pack = _dPack[l]!.Pointer;
+                double* act = _aT[l]!.Pointer + ((long)s * n * Ns);
+                double* blocked = _aB[l] is { } aB ? aB.Pointer : null;
+                for (int j = 0; j < n; j++)
+                {
+                    double* target = pack + ((((long)(j / Mr) * _mPad) + (s * Ns)) * Mr) + (j % Mr);
+                    for (int q = 0; q < Ns; q++)
+                    {
+                        target[q * Mr] = delta[(j * Ns) + q];
+                    }
+
+                    if (blocked is not null)
+                    {
+                        double* column = blocked + ((((long)(j / Ns) * _mPad) + (s * Ns)) * Ns) + (j % Ns);
+                        for (int q = 0; q < Ns; q++)
+                        {
+                            column[q * Ns] = act[(j * Ns) + q];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private void GradientPart(int part)
+    {
+        double* tile = _work[part].Pointer;
+        for (int k = _taskStart[part]; k < _taskStart[part + 1]; k++)
+        {
+            GradientTask task = _tasks[k];
+            int l = task.Layer, nIn = _n[l - 1], nOut = _n[l];
+            double* g = (double*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _grad[_blockOffsets[l - 1]]);
+            int c0 = task.ColumnBlock * Ns, columns = Math.Min(Ns, nIn - c0);
+            if (l == _depth)
+            {
+                OutputRowGradient(l, c0, columns, tile + TileValues, g);
+                continue;
+            }
+
+            // ∂W_l[rows, columns] = Σ_i δ_l[i, rows] a_{l−1}[i, columns] over all samples in one tile.
+            double* a = _dPack[l]!.Pointer + ((long)task.Panel * _mPad * Mr);
+            double* b = (l == 1 ? _xB! : _aB[l - 1]!).Pointer + ((long)task.ColumnBlock * _mPad * Ns);
+            PackedGemm.Tile(a, b, _mPad, tile);
+            int rows = Math.Min(Mr, nOut - (task.Panel * Mr));
+            for (int r = 0; r < rows; r++)
+            {
+                new ReadOnlySpan<double>(tile + (r * Ns), columns).CopyTo(new Span<double>(g + (((task.Panel * Mr) + r) * nIn) + c0, columns));
+            }
+        }
+    }
+
+    // ∂W_D[j] = Σ_i c_i a_{D−1}[i, j] for 16 columns j, summed over the sample blocks in order.
+    private void OutputRowGradient(int l, int c0, int columns, double* accumulators, double* g)
+    {
+        int width = Vector<double>.Count, nIn = _n[l - 1];
+        double* source = l == 1 ? _xT.Pointer : _aT[l - 1]!.Pointer;
+        var acc = new Span<Vector<double>>(accumulators, columns);
+        acc.Clear();
+        for (int s = 0; s < _blocks; s++)
+        {
+            double* cs = _c.Pointer + ((long)s * Ns);
+            double* block = source + ((((long)s * nIn) + c0) * Ns);
+            for (int j = 0; j < columns; j++)
+            {
+                Vector<double> sum = acc[j];
+                for (int q = 0; q < Ns; q += width)
+                {
+                    sum += Vector.Load(cs + q) * Vector.Load(block + (j * Ns) + q);
+                }
+
+                acc[j] = sum;
+            }
+        }
+
+        for (int j = 0; j < columns; j++)
+        {
+            g[c0 + j] = Vector.Sum(acc[j]);
+        }
+    }
+
+    // z → z and σ(z) for 16 samples of one unit.
+    private void Activate(double* tile, double* z, double* a)
+    {
+        int width = Vector<double>.Count;
+        var zero = Vector<double>.Zero;
+        switch (_activation.Kind)
+        {
+            case ActivationKind.Relu:
+            case ActivationKind.ReluPower when _activation.Power == 2.0:
+                bool squared = _activation.Kind == ActivationKind.ReluPower;
+                for (int q = 0; q < Ns; q += width)
+                {
+                    Vector<double> v = Vector.Load(tile + q);
+                    v.Store(z + q);
+                    Vector.ConditionalSelect(Vector.GreaterThan(v, zero), squared ? v * v : v, zero).Store(a + q);
+                }
+
+                break;
+            case ActivationKind.Quadratic:
+                for (int q = 0; q < Ns; q += width)
+                {
+                    Vector<double> v = Vector.Load(tile + q);
+                    v.Store(z + q);
+                    (v * v).Store(a + q);
+                }
+
+                break;
+            case ActivationKind.Identity:
+                for (int q = 0; q < Ns; q += width)
+                {
+                    Vector<double> v = Vector.Load(tile + q);
+                    v.Store(z + q);
+                    v.Store(a + q);
+                }
+
+                break;
+            default:
+                for (int q = 0; q < Ns; q++)
+                {
+                    z[q] = tile[q];
+                    a[q] = _activation.Value(tile[q]);
+                }
+
+                break;
+        }
+    }
+
+    // δ = t ⊙ σ'(z) for 16 samples of one unit (t = the unit's row of W_lᵀ δ_l).
+    private void TimesDerivative(double* tile, double* z, double* delta)
+    {
+        int width = Vector<double>.Count;
+        var zero = Vector<double>.Zero;
+        switch (_activation.Kind)
+        {
+            case ActivationKind.Relu:
+            case ActivationKind.ReluPower when _activation.Power == 2.0:
+                bool squared = _activation.Kind == ActivationKind.ReluPower;
+                var one = Vector<double>.One;
+                for (int q = 0; q < Ns; q += width)
+                {
+                    Vector<double> v = Vector.Load(z + q);
+                    Vector<double> derivative = Vector.ConditionalSelect(Vector.GreaterThan(v, zero), squared ? v + v : one, zero);
+                    (Vector.Load(tile + q) * derivative).Store(delta + q);
+                }
+
+                break;
+            case ActivationKind.Quadratic:
+                for (int q = 0; q < Ns; q += width)
+                {
+                    Vector<double> v = Vector.Load(z + q);
+                    (Vector.Load(tile + q) * (v + v)).Store(delta + q);
+                }
+
+                break;
+            case ActivationKind.Identity:
+                new ReadOnlySpan<double>(tile, Ns).CopyTo(new Span<double>(delta, Ns));
+                break;
+            default:
+                for (int q = 0; q < Ns; q++)
+                {
+                    delta[q] = tile[q] * _activation.Derivative(z[q]);
+                }
+
+                break;
+        }
+    }
+
+    // The weight-gradient tiles (layer, 10-row panel, 16-column block), ordered so that consecutive tiles of one
+    // part share the column block (its 16 × m̃ panel stays in cache), then cut into contiguous runs of equal cost.
+    private (GradientTask[] Tasks, int[] Start) PlanGradientTasks()
+    {
+        var tasks = new List<GradientTask>();
+        var cost = new List<long>();
         for (int l = 1; l <= _depth; l++)
         {
-            int nIn = _widths[l - 1], nOut = _widths[l];
-            ReadOnlySpan<double> w = _theta.AsSpan(_blockOffsets[l - 1], nIn * nOut);
-            double[] ain = _a[l - 1];
-            for (int i = i0; i < i1; i++)
+            for (int cb = 0; cb < ColumnBlocks(_n[l - 1]); cb++)
             {
-                ReadOnlySpan<double> x = ain.AsSpan(i * nIn, nIn);
                 if (l == _depth)
                 {
-                    _outputs[i] = Simd.Dot(w, x);
+                    tasks.Add(new GradientTask(l, 0, cb));
+                    cost.Add((long)Ns * _mPad);
                     continue;
                 }
 
-                Span<double> z = _z[l].AsSpan(i * nOut, nOut);
-                Span<double> a = _a[l].AsSpan(i * nOut, nOut);
-                int j = 0;
-                for (; j + 4 <= nOut; j += 4)
+                for (int panel = 0; panel < Panels(_n[l]); panel++)
                 {
-                    Simd.Dot4(w.Slice(j * nIn, 4 * nIn), x, z.Slice(j, 4));
-                }
-
-                for (; j < nOut; j++)
-                {
-                    z[j] = Simd.Dot(w.Slice(j * nIn, nIn), x);
-                }
-
-                for (j = 0; j < nOut; j++)
-                {
-                    a[j] = act.Value(z[j]);
+                    tasks.Add(new GradientTask(l, panel, cb));
+                    cost.Add((long)TileValues * _mPad);
                 }
             }
         }
-    }
 
-    // δ_{D−1}[i] = c_i u ⊙ σ'(z_{D−1}); δ_{l−1}[i] = (W_lᵀ δ_l[i]) ⊙ σ'(z_{l−1}[i]).
-    private void BackwardChunk(int chunk)
-    {
-        int i0 = chunk * _sampleChunkSize, i1 = Math.Min(_m, i0 + _sampleChunkSize);
-        var act = Network.Activation;
-        for (int l = _depth; l >= 2; l--)
+        long total = cost.Sum();
+        var start = new int[_parts + 1];
+        long before = 0;
+        int next = 1;
+        for (int k = 0; k < tasks.Count; k++)
         {
-            int nIn = _widths[l - 1], nOut = _widths[l];
-            ReadOnlySpan<double> w = _theta.AsSpan(_blockOffsets[l - 1], nIn * nOut);
-            double[] dOutAll = _delta[l], dInAll = _delta[l - 1], zIn = _z[l - 1];
-            for (int i = i0; i < i1; i++)
+            // Task k goes to the part whose share holds its midpoint.
+            int owner = (int)Math.Min(_parts - 1, ((2 * before) + cost[k]) * _parts / (2 * total));
+            while (next <= owner)
             {
-                Span<double> dIn = dInAll.AsSpan(i * nIn, nIn);
-                dIn.Clear();
-                for (int j = 0; j < nOut; j++)
-                {
-                    double dj = dOutAll[i * nOut + j];
-                    if (dj != 0)
-                    {
-                        Simd.Axpy(dj, w.Slice(j * nIn, nIn), dIn);
-                    }
-                }
-
-                for (int k = 0; k < nIn; k++)
-                {
-                    dIn[k] *= act.Derivative(zIn[i * nIn + k]);
-                }
+                start[next++] = k;
             }
-        }
-    }
 
-    // Rows [r0, r1) of block l−1: g_l[j, :] = Σ_i δ_l[i, j] a_{l−1}[i, :]. Samples are tiled so that a tile of
-    // a_{l−1} stays in cache while every row of the task is updated.
-    private void GradientTask(int task)
-    {
-        var (l, r0, r1) = _rowTasks[task];
-        int nIn = _widths[l - 1], nOut = _widths[l];
-        Span<double> g = _grad.AsSpan(_blockOffsets[l - 1], nIn * nOut);
-        g.Slice(r0 * nIn, (r1 - r0) * nIn).Clear();
-        double[] ain = _a[l - 1], d = _delta[l];
-        for (int t0 = 0; t0 < _m; t0 += SampleTile)
+            before += cost[k];
+        }
+
+        while (next <= _parts)
         {
-            int t1 = Math.Min(_m, t0 + SampleTile);
-            int j = r0;
-            for (; j + 4 <= r1; j += 4)
-            {
-                Simd.RankUpdate4(d.AsSpan(t0 * nOut + j), nOut, ain.AsSpan(t0 * nIn, (t1 - t0) * nIn), t1 - t0, g.Slice(j * nIn, 4 * nIn));
-            }
-
-            for (; j < r1; j++)
-            {
-                Span<double> gj = g.Slice(j * nIn, nIn);
-                for (int i = t0; i < t1; i++)
-                {
-                    double dij = d[i * nOut + j];
-                    if (dij != 0)
-                    {
-                        Simd.Axpy(dij, ain.AsSpan(i * nIn, nIn), gj);
-                    }
-                }
-            }
+            start[next++] = tasks.Count;
         }
+
+        return ([.. tasks], start);
     }
+
+    private readonly record struct GradientTask(int Layer, int Panel, int ColumnBlock);
 }

@@ -78,7 +78,9 @@ public class MarginTests
             // Only asymptotically scale invariant: γ̃(αθ) → γ(θ) as α grows.
             double big = -evaluator.EvaluateLoss(Scale(theta, 1e3)) / Math.Pow(norm.Value(Scale(theta, 1e3)), degree);
             double small = -evaluator.EvaluateLoss(Scale(theta, 10)) / Math.Pow(norm.Value(Scale(theta, 10)), degree);
-            Assert.True(Math.Abs(gamma1 - big) < Math.Abs(gamma1 - small));
+            // (Up to rounding: when the second-smallest margin is far above q_min, γ̃ already equals γ to the last
+            // bits at α = 10, and which of the two lands closer is decided by the evaluator's summation order.)
+            Assert.True(Math.Abs(gamma1 - big) <= Math.Abs(gamma1 - small) + (1e-13 * Math.Abs(gamma1)), $"|γ − γ̃(1e3 θ)| = {Math.Abs(gamma1 - big)}, |γ − γ̃(10 θ)| = {Math.Abs(gamma1 - small)}");
             Assert.True(softChecked >= 2);
         }
     }

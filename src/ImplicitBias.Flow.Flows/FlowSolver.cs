@@ -12,8 +12,8 @@ public sealed record FlowSolveOptions
     public string Method { get; init; } = "auto";
 
     /// <summary>
-    /// Stop when log L ≤ this: a terminal event located on the σ block and confirmed on log L(θ) computed by the
-    /// model at the located state (a drifted σ never ends a run), also when the target holds at t = 0.
+    /// Stop when log L ≤ this: a terminal event seen on the σ block and located on log L(θ) computed by the model
+    /// (a drifted σ never ends a run), also when the target holds at t = 0.
     /// </summary>
     public double TargetLogLoss { get; init; } = Math.Log(1e-8);
 
@@ -195,7 +195,7 @@ public static class FlowSolver
             flow.Drift = new LogLossDrift();
         }
 
-        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift);
+        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift, target);
         var solverOptions = new OdeOptions<TState>
         {
             SaveAt = options.SaveAt ?? LogSpacedTimes(options.MaxTime),
@@ -204,7 +204,7 @@ public static class FlowSolver
                 new OdeEvent<TState>((_, y) => access.Sigma(y) - target, EventDirection.Falling)
                 {
                     FiresAtStart = true,
-                    Confirm = (_, y) => anchor.Confirm(y, target),
+                    ExactCondition = (_, y) => anchor.ExactLogLoss(y) - target,
                 },
             ],
             AfterStep = (_, y) => anchor.Anchor(y),
@@ -218,6 +218,14 @@ public static class FlowSolver
             Checkpoint = options.Checkpoint,
             ResumeFrom = options.ResumeFrom,
         };
-        return OdeSolver.Solve(anchor, algebra, method, 0.0, options.MaxTime, y0, solverOptions);
+        OdeResult result = OdeSolver.Solve(anchor, algebra, method, 0.0, options.MaxTime, y0, solverOptions);
+        if (result.Status == OdeStatus.EventReached && result.FinalState.Length > 0)
+        {
+            // The event was located on log L(θ) itself; σ of the final state is that value (host copy of the state).
+            result.FinalState[flow.Parameters.Length] = flow.EvaluateLogLoss(result.FinalState);
+            flow.Drift.ExactEvaluations++;
+        }
+
+        return result;
     }
 }

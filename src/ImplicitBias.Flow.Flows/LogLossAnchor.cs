@@ -20,11 +20,11 @@ public sealed class LogLossDrift
     /// <summary>Accepted steps at which σ was re-anchored to log L(θ).</summary>
     public long Anchors { get; set; }
 
-    /// <summary>Crossings of the target by σ that log L(θ) did not confirm (the solve went on).</summary>
+    /// <summary>Steps in which σ crossed the target but log L(θ) did not (the solve went on).</summary>
     public long UnconfirmedCrossings { get; set; }
 
-    /// <summary>Gradient evaluations spent confirming crossings.</summary>
-    public long ConfirmEvaluations { get; set; }
+    /// <summary>Gradient evaluations of log L(θ) spent checking and locating crossings.</summary>
+    public long ExactEvaluations { get; set; }
 }
 
 /// <summary>
@@ -34,11 +34,12 @@ public sealed class LogLossDrift
 /// stepper evaluates the term at the accepted state (the FSAL stage or the next step's first stage), so after
 /// each accepted step σ is replaced by that exact value at no cost (<see cref="Anchor"/>). σ enters the vector
 /// field only through the blend weight of the moments' log-scale rates, so the stepper's cached derivative stays
-/// valid. A target crossing located on σ is confirmed on log L(θ) at the located state (<see cref="Confirm"/>),
-/// so no run ends as "target reached" unless the model's loss is at or below the target there.
+/// valid. A target crossing seen on σ counts only if log L(θ) computed by the model has crossed by the end of the
+/// step, and it is then located on log L(θ) itself (<see cref="ExactLogLoss"/>), so no run ends as "target
+/// reached" unless the model's loss is at or below the target there.
 /// </summary>
 /// <typeparam name="TState">The storage of one state vector.</typeparam>
-internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift) : IOdeTerm<TState>
+internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>
     where TState : class
 {
     private TState? _lastState;
@@ -61,9 +62,15 @@ internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAcc
             return false;
         }
 
-        double drift = access.Sigma(y) - _lastLogLoss;
+        double sigma = access.Sigma(y);
+        double drift = sigma - _lastLogLoss;
         Drift.MaxAbsolute = Math.Max(Drift.MaxAbsolute, Math.Abs(drift));
         Drift.Anchors++;
+        if (sigma <= target && _lastLogLoss > target)
+        {
+            Drift.UnconfirmedCrossings++;
+        }
+
         if (drift == 0)
         {
             return false;
@@ -73,25 +80,14 @@ internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAcc
         return true;
     }
 
-    /// <summary>At a located crossing: computes log L(θ), writes it into σ, and says whether it is ≤ the target.</summary>
-    public bool Confirm(TState y, double target)
+    /// <summary>
+    /// log L(θ) of a state computed by the model: the exact condition of the target event, asked when σ has crossed
+    /// the target in a step (at the step's ends, then while the crossing is located on it).
+    /// </summary>
+    public double ExactLogLoss(TState y)
     {
         double logLoss = access.EvaluateLogLoss(y);
-        Drift.ConfirmEvaluations++;
-        _lastState = null;
-        double drift = access.Sigma(y) - logLoss;
-        if (double.IsFinite(drift))
-        {
-            Drift.MaxAbsolute = Math.Max(Drift.MaxAbsolute, Math.Abs(drift));
-        }
-
-        access.SetSigma(y, logLoss);
-        bool reached = logLoss <= target;
-        if (!reached)
-        {
-            Drift.UnconfirmedCrossings++;
-        }
-
-        return reached;
+        Drift.ExactEvaluations++;
+        return logLoss;
     }
 }

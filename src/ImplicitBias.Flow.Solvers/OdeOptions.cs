@@ -33,12 +33,13 @@ public sealed record OdeEvent<TState>(Func<double, TState, double> Condition, Ev
     public bool FiresAtStart { get; init; }
 
     /// <summary>
-    /// Checks a located root before the solve ends, with (t, the state there), which it may correct in place
-    /// (e.g. replace a tracked quantity by its exact value). True ends the solve with that state; false means the
-    /// crossing was not real (the condition's tracked quantity had drifted): the solve goes on from the corrected
-    /// state, the stepper restarted there. Null accepts every root.
+    /// The exact value of a condition that <see cref="Condition"/> only tracks (e.g. a quantity recomputed from the
+    /// state at a cost, where the condition reads an integrated copy that may drift). When set, a crossing seen by
+    /// <see cref="Condition"/> counts only if the exact condition has crossed by the end of the step, and the event is
+    /// then located on the exact condition, so the solve ends at a state where it holds; otherwise the solve goes on
+    /// from the end of the step. Also checked at t0 with <see cref="FiresAtStart"/>. Null: the condition is exact.
     /// </summary>
-    public Func<double, TState, bool>? Confirm { get; init; }
+    public Func<double, TState, double>? ExactCondition { get; init; }
 }
 
 /// <summary>What one step reports to <see cref="OdeOptions{TState}.StepCallback"/>.</summary>

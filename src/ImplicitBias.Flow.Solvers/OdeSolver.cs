@@ -117,7 +117,7 @@ public static class OdeSolver
                     EventDirection.Rising => g >= 0,
                     _ => g == 0,
                 };
-                if (ev.FiresAtStart && metAlready && (ev.Confirm?.Invoke(t, _y) ?? true))
+                if (ev.FiresAtStart && metAlready && (ev.ExactCondition is not { } exact || PastCrossing(ev.Direction, exact(t, _y))))
                 {
                     _result.EventIndex = e;
                     return Finish(t, OdeStatus.EventReached, $"Event {e} held at the start, t = {t}.");
@@ -266,16 +266,9 @@ public static class OdeSolver
 
                 if (error <= 1.0)
                 {
-                    switch (AcceptStep(t, h, tNew, error))
+                    if (AcceptStep(t, h, tNew, error) is { } ended)
                     {
-                        case { Ended: { } ended }:
-                            return ended;
-                        case { RestartAt: double tRestart }:
-                            // A located crossing was not confirmed: go on from the corrected state there.
-                            t = tRestart;
-                            _rejectedLast = false;
-                            _lastWasNonFinite = false;
-                            continue;
+                        return ended;
                     }
 
                     if (!fixedSteps)
@@ -334,35 +327,43 @@ public static class OdeSolver
             return double.IsFinite(h) && h > 0 ? Math.Min(h, maxStep) : Math.Min(1e-6, maxStep);
         }
 
-        /// <summary>What an accepted step led to: nothing special, the end of the solve, or a restart after an unconfirmed event.</summary>
-        private readonly record struct StepOutcome(OdeResult? Ended, double? RestartAt);
-
-        private StepOutcome AcceptStep(double t, double h, double tNew, double error)
+        private OdeResult? AcceptStep(double t, double h, double tNew, double error)
         {
             if (!_algebra.AllFinite(_yNew))
             {
-                return new(Finish(t, OdeStatus.NonFiniteState, $"The state became non-finite in the step from t = {t}."), null);
+                return Finish(t, OdeStatus.NonFiniteState, $"The state became non-finite in the step from t = {t}.");
             }
 
             _stepper.Accept(t, h, _y, _yNew);
             _result.AcceptedSteps++;
-            if (_eventValues.Length > 0)
+            if (_eventValues.Length > 0 && LocateEvent(t, h, tNew) is { } ended)
             {
-                StepOutcome located = LocateEvent(t, h, tNew);
-                if (located.Ended is not null || located.RestartAt is not null)
-                {
-                    return located;
-                }
+                return ended;
             }
 
             SaveWithin(t, h, tNew, tNew);
-            _options.AfterStep?.Invoke(tNew, _yNew);
+            if (_options.AfterStep?.Invoke(tNew, _yNew) == true)
+            {
+                // The state was corrected: the next step's crossings are judged from the corrected values.
+                for (int e = 0; e < _eventValues.Length; e++)
+                {
+                    _eventValues[e] = _options.Events[e].Condition(tNew, _yNew);
+                }
+            }
+
             (_y, _yNew) = (_yNew, _y);
             Report(tNew, h, error, true);
-            return default;
+            return null;
         }
 
-        private StepOutcome LocateEvent(double t, double h, double tNew)
+        private static bool PastCrossing(EventDirection direction, double g) => direction switch
+        {
+            EventDirection.Falling => g <= 0,
+            EventDirection.Rising => g >= 0,
+            _ => g == 0,
+        };
+
+        private OdeResult? LocateEvent(double t, double h, double tNew)
         {
             int firstEvent = -1;
             double firstTheta = double.PositiveInfinity;
@@ -380,12 +381,35 @@ public static class OdeSolver
                     EventDirection.Falling => falling,
                     _ => rising || falling,
                 };
-                if (!crossed)
+                double theta;
+                if (ev.ExactCondition is { } exact)
+                {
+                    // The tracked condition crossed (or stays past its crossing); the event is real only if the exact
+                    // one has crossed by the end of the step. Then locate it on the exact condition (from the step's
+                    // start, or at the start if it had already crossed there unseen), so the final state satisfies it.
+                    if (!crossed && !PastCrossing(ev.Direction, g1))
+                    {
+                        continue;
+                    }
+
+                    double e1 = exact(tNew, _yNew);
+                    if (!PastCrossing(ev.Direction, e1))
+                    {
+                        continue;
+                    }
+
+                    double e0 = exact(t, _y);
+                    theta = PastCrossing(ev.Direction, e0) ? 0.0 : FindRoot(exact, t, h, e0, e1);
+                }
+                else if (crossed)
+                {
+                    theta = FindRoot(ev.Condition, t, h, g0, g1);
+                }
+                else
                 {
                     continue;
                 }
 
-                double theta = FindRoot(ev, t, h, g0, g1);
                 if (theta < firstTheta)
                 {
                     firstTheta = theta;
@@ -395,46 +419,31 @@ public static class OdeSolver
 
             if (firstEvent < 0)
             {
-                return default;
+                return null;
             }
 
             double tEvent = t + (firstTheta * h);
             SaveWithin(t, h, tNew, tEvent);
             if (firstTheta >= 1)
             {
-                _algebra.Copy(_yNew, _scratch);
+                _algebra.Copy(_yNew, _y);
             }
-            else
+            else if (firstTheta > 0)
             {
                 _stepper.Interpolate(firstTheta, _scratch);
-            }
-
-            _algebra.Copy(_scratch, _y);
-            OdeEvent<TState> located = _options.Events[firstEvent];
-            if (located.Confirm is { } confirm && !confirm(tEvent, _y))
-            {
-                // The crossing was in a tracked quantity that had drifted from the truth: the hook has corrected
-                // the state; restart the stepper there and go on.
-                _stepper.Start(tEvent, _y);
-                for (int e = 0; e < _eventValues.Length; e++)
-                {
-                    _eventValues[e] = _options.Events[e].Condition(tEvent, _y);
-                }
-
-                Report(tEvent, h, 0.0, true);
-                return new(null, tEvent);
+                _algebra.Copy(_scratch, _y);
             }
 
             _result.EventIndex = firstEvent;
             Report(tEvent, h, 0.0, true);
-            return new(Finish(tEvent, OdeStatus.EventReached, $"Event {firstEvent} reached at t = {tEvent}."), null);
+            return Finish(tEvent, OdeStatus.EventReached, $"Event {firstEvent} reached at t = {tEvent}.");
         }
 
         /// <summary>
         /// The Illinois variant of regula falsi (Dowell &amp; Jarratt, BIT 11 (1971) 168–174) on the dense output, to
         /// 1e-10 relative in t: superlinear and always bracketing.
         /// </summary>
-        private double FindRoot(OdeEvent<TState> ev, double t, double h, double g0, double g1)
+        private double FindRoot(Func<double, TState, double> condition, double t, double h, double g0, double g1)
         {
             double a = 0.0;
             double b = 1.0;
@@ -451,7 +460,7 @@ public static class OdeSolver
                 }
 
                 _stepper.Interpolate(m, _scratch);
-                double gm = ev.Condition(t + (m * h), _scratch);
+                double gm = condition(t + (m * h), _scratch);
                 if (double.IsNaN(gm))
                 {
                     // The interpolant is not finite there (a wild step): look for the crossing before it.

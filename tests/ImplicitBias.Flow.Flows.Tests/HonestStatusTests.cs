@@ -59,7 +59,7 @@ public class HonestStatusTests
             Assert.True(ModelLogLoss(check, flow, result) <= Target);
         }
 
-        Assert.True(flow.Drift.ConfirmEvaluations >= (result.Status == OdeStatus.EventReached ? 1 : 0));
+        Assert.True(flow.Drift.ExactEvaluations >= (result.Status == OdeStatus.EventReached ? 1 : 0));
     }
 
     [Theory]

@@ -7,7 +7,7 @@ namespace ImplicitBias.Flow.Models.Tests;
 
 /// <summary>
 /// The evaluator as it was before the packed GEMM kernels (straightforward per-sample dot products and rank
-/// updates), kept verbatim as the reference the new one must match. Full-batch CPU evaluator of the summed loss L(θ) = Σ_i ℓ(y_i f(x_i; θ)) and its gradient (SPEC §1), carried in
+/// updates), kept verbatim as the reference the new one must match. Full-batch CPU evaluator of the summed loss L(θ) = Σ_i ℓ(y_i f(x_i; θ)) and its gradient (docs/mathematics.md §1), carried in
 /// log space: <see cref="Evaluate"/> returns log L and writes the RELATIVE gradient g/L = Σ_i (ℓ'(z_i)/L) y_i ∇f(x_i),
 /// which is of order one however small L is, so flows can carry σ = log L. All workspaces are allocated once
 /// in the constructor; an instance is not thread-safe (it parallelizes internally with Parallel.For).
@@ -198,7 +198,7 @@ internal sealed class LegacyLossEvaluator
 
     /// <summary>
     /// ∇_θ f(x_i; θ) for one sample into <paramref name="gradient"/> (length |θ|); returns f(x_i; θ). Used by the
-    /// KKT certificate (SPEC §6). No allocation.
+    /// KKT certificate (docs/mathematics.md §6). No allocation.
     /// </summary>
     public double SampleOutputGradient(ReadOnlySpan<double> theta, int sample, Span<double> gradient)
     {

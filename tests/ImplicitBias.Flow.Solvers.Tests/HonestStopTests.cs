@@ -59,31 +59,40 @@ public class HonestStopTests
     }
 
     [Fact]
-    public void UnconfirmedEvent_LetsTheSolveGoOnFromTheCorrectedState()
+    public void EventWithAnExactCondition_IsLocatedOnTheExactCondition()
     {
-        // The tracked component y[1] integrates y' = −1 but "drifts": it is 0.5 lower than the truth 1 − t. The event
-        // y[1] ≤ 0 is first located at t = 0.5; the confirm hook corrects y[1] to the truth and refuses, and the
-        // solve goes on to the real crossing at t = 1.
+        // The tracked component y[1] integrates y' = −1 from 0.5, "drifted" 0.5 below the truth 1 − t. The tracked
+        // condition crosses at t = 0.5, where the exact one (1 − t) has not: the solve goes on, and ends where the
+        // exact condition crosses, t = 1.
         HostRhs rhs = (t, y, f) =>
         {
             f[0] = -y[0];
             f[1] = -1;
         };
-        int confirmations = 0;
+        int exactCalls = 0;
         var ev = new OdeEvent<HostState>((_, y) => y.Values[1], EventDirection.Falling)
         {
-            Confirm = (t, y) =>
+            ExactCondition = (t, _) =>
             {
-                confirmations++;
-                y.Values[1] = 1 - t;
-                return y.Values[1] <= 1e-12;
+                exactCalls++;
+                return 1 - t;
             },
         };
-        OdeResult result = OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(StateLayout.Single(2, 1e-10, 1e-10)), new DormandPrince5(), 0, 10, new HostState([1.0, 0.5]), new OdeOptions<HostState> { Events = [ev] });
+        OdeResult result = OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(StateLayout.Single(2, 1e-10, 1e-10)), new DormandPrince5(), 0, 10, new HostState([1.0, 0.5]), new OdeOptions<HostState> { Events = [ev], MaxStep = 0.05 });
         Assert.Equal(OdeStatus.EventReached, result.Status);
-        Assert.Equal(2, confirmations);
-        Assert.Equal(1.0, result.FinalTime, 1e-9);
-        Assert.Equal(Math.Exp(-1.0), result.FinalState[0], 1e-8);
+        Assert.InRange(result.FinalTime, 1.0, 1.0 + 1e-9);
+        Assert.Equal(Math.Exp(-result.FinalTime), result.FinalState[0], 1e-8);
+        Assert.InRange(exactCalls, 2, 200);
+    }
+
+    [Fact]
+    public void ExactConditionThatNeverCrosses_NeverEndsTheSolve()
+    {
+        // The tracked condition crosses; the exact one stays positive (the target is never met): no event, no loop.
+        var ev = new OdeEvent<HostState>((_, y) => y.Values[0] - 0.5, EventDirection.Falling) { ExactCondition = (_, _) => 1e-13 };
+        OdeResult result = SolveDecay(new DormandPrince5(), 10, new OdeOptions<HostState> { Events = [ev] });
+        Assert.Equal(OdeStatus.Success, result.Status);
+        Assert.Equal(10.0, result.FinalTime);
     }
 
     [Fact]

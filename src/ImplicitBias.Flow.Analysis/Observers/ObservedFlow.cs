@@ -34,12 +34,39 @@ public static class ObservedFlow
             return PartNorm(flow.Parameters, parts[0]);
         }
 
-        // The parts as the blocks of an outer max norm; each part's norm acts on its own slice of θ.
         ParameterLayout layout = flow.Parameters;
+        double[] partWeights = parts.Select(p => parts[^1].Eta0 / p.Eta0).ToArray();
+
+        // When every part's norm is a max over its blocks (spectral per matrix, ℓ∞, or ℓ2 of a one-block part), the
+        // composite is a weighted max over the layout's blocks: Muon-Adam's norm exactly as Theorem 3.7 writes it,
+        // in the form the KKT certificate handles block by block.
+        if (parts.All(p => p.Geometry is UpdateGeometry.Polar or UpdateGeometry.Sign or UpdateGeometry.AdamRatio || p.BlockCount == 1))
+        {
+            var blockNorms = new Norm[layout.Blocks.Count];
+            var blockWeights = new double[layout.Blocks.Count];
+            for (int i = 0; i < parts.Count; i++)
+            {
+                for (int b = parts[i].FirstBlock; b < parts[i].FirstBlock + parts[i].BlockCount; b++)
+                {
+                    ParameterBlock block = layout.Blocks[b];
+                    blockNorms[b] = parts[i].Geometry switch
+                    {
+                        UpdateGeometry.Polar => new SpectralNorm(block.Rows, block.Cols),
+                        UpdateGeometry.Sign or UpdateGeometry.AdamRatio => Norms.LInf,
+                        _ => Norms.L2,
+                    };
+                    blockWeights[b] = partWeights[i];
+                }
+            }
+
+            return new BlockMaxNorm(layout, blockNorms, blockWeights, string.Join("+", parts.Select(p => p.Name)));
+        }
+
+        // Otherwise (an ℓ2 part over several matrices is not a max over them) the parts are the blocks of an outer
+        // max norm, each part's norm acting on its own slice of θ.
         var partsLayout = new ParameterLayout(parts.Select((p, i) => new ParameterBlock($"part{i}:{p.Name}", 1, p.Length(layout), IsMatrix: false)));
         Norm[] norms = parts.Select(p => PartNorm(new ParameterLayout(layout.Blocks.Skip(p.FirstBlock).Take(p.BlockCount)), p)).ToArray();
-        double[] weights = parts.Select(p => parts[^1].Eta0 / p.Eta0).ToArray();
-        return new BlockMaxNorm(partsLayout, norms, weights, string.Join("+", parts.Select(p => p.Name)));
+        return new BlockMaxNorm(partsLayout, norms, partWeights, string.Join("+", parts.Select(p => p.Name)));
     }
 
     private static Norm PartNorm(ParameterLayout layout, OptimizerPart part) => part.Geometry switch

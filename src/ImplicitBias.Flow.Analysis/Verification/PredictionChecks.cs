@@ -223,7 +223,18 @@ public static class PredictionChecks
         string ownName;
         if (own is BlockMaxNorm block && flow.Parts.Count > 1)
         {
-            KktResult composite = KktCertificate.Compute(block, thetaTilde, jacobian, margins);
+            KktResult composite;
+            try
+            {
+                composite = KktCertificate.Compute(block, thetaTilde, jacobian, margins);
+            }
+            catch (NotSupportedException)
+            {
+                // A composite whose own norm is not a max over the layout's blocks (an ℓ2 part over several
+                // matrices): no certificate for it; the run's other rows still stand.
+                return null;
+            }
+
             results.Add(composite);
             ownName = composite.Norm;
         }

@@ -141,7 +141,7 @@ internal sealed class BenchCommand : ICommand
                 throw new UserError($"overrides ({string.Join(" ", line.Overrides)}) need an experiment file: ibflow bench EXPERIMENT.json --Section:Key=value");
             }
 
-            // The paper's size (SPEC §7): 2048 samples of dimension 784, width 100, two layers, squared ReLU.
+            // The paper's size (docs/mathematics.md §7): 2048 samples of dimension 784, width 100, two layers, squared ReLU.
             Dataset synthetic = SyntheticData.Gaussian(DefaultSamples, DefaultDimension, 1);
             var paper = new FullyConnectedNetwork(DefaultDimension, [DefaultWidth], Activation.SquaredRelu);
             return (paper, synthetic, Loss.Exponential, Initialization.KaimingNormal(paper.Layout, 1, 1.0), "paper size (synthetic Gaussian data)");

@@ -16,7 +16,7 @@ public static class MemoryEstimate
     /// </summary>
     private const double StateVectors = 3 * 20;
 
-    /// <summary>Number of parameters P of a fully connected bias-free network (SPEC §1).</summary>
+    /// <summary>Number of parameters P of a fully connected bias-free network (docs/mathematics.md §1).</summary>
     public static double Parameters(ModelSettings model, double inputDimension)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -604,7 +604,7 @@ public sealed class ExperimentRunner
                 ["maxAbsolute"] = JsonOutput.Number(drift.MaxAbsolute),
                 ["anchoredSteps"] = drift.Anchors,
                 ["unconfirmedCrossings"] = drift.UnconfirmedCrossings,
-                ["confirmEvaluations"] = drift.ConfirmEvaluations,
+                ["exactLogLossEvaluations"] = drift.ExactEvaluations,
             },
             ["wallSeconds"] = wall,
             ["warnings"] = new JsonArray(settings.Warnings.Select(w => (JsonNode?)w).ToArray()),

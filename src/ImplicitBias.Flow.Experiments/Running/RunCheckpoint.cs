@@ -54,7 +54,7 @@ public static class RunCheckpoint
             w.Write(drift.MaxAbsolute);
             w.Write(drift.Anchors);
             w.Write(drift.UnconfirmedCrossings);
-            w.Write(drift.ConfirmEvaluations);
+            w.Write(drift.ExactEvaluations);
             observer.WriteState(w);
         });
     }
@@ -102,7 +102,7 @@ public static class RunCheckpoint
             drift.MaxAbsolute = r.ReadDouble();
             drift.Anchors = r.ReadInt64();
             drift.UnconfirmedCrossings = r.ReadInt64();
-            drift.ConfirmEvaluations = r.ReadInt64();
+            drift.ExactEvaluations = r.ReadInt64();
             observer.ReadState(r);
             return new Contents(engine, wall);
         }

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers;
+using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Cli.Tests;
 
@@ -17,10 +20,16 @@ public class SolversCommandTests
         Assert.Equal("dopri5", row.GetProperty("method").GetString());
         Assert.Equal(1e-8, row.GetProperty("rtol").GetDouble());
         Assert.Equal(1e-8, row.GetProperty("atol").GetDouble());
-        Assert.True(row.GetProperty("error").GetDouble() < 1e-6);
-        Assert.True(row.GetProperty("rhsEvaluations").GetInt64() > 0);
-        Assert.True(row.GetProperty("acceptedSteps").GetInt64() > 0);
-        Assert.True(row.GetProperty("rejectedSteps").GetInt64() >= 0);
+        // The same problem (DETEST A1: y' = −y on [0, 20], y(0) = 1) solved here directly: the command must report
+        // exactly its counts, and its error against the closed form e^{−20}.
+        OdeResult direct = OdeSolver.Solve(new HostOdeTerm((t, y, f) => f[0] = -y[0]), new HostStateAlgebra(StateLayout.Single(1, 1e-8, 1e-8)), MethodCatalog.Find("dopri5")!, 0, 20, new HostState([1.0]));
+        Assert.Equal(OdeStatus.Success, direct.Status);
+        Assert.Equal(Math.Abs(direct.FinalState[0] - Math.Exp(-20)), row.GetProperty("error").GetDouble(), 1e-15);
+        Assert.True(row.GetProperty("error").GetDouble() < 1e-8);
+        Assert.Equal(direct.RhsEvaluations, row.GetProperty("rhsEvaluations").GetInt64());
+        Assert.Equal(direct.AcceptedSteps, row.GetProperty("acceptedSteps").GetInt64());
+        Assert.Equal(direct.RejectedSteps, row.GetProperty("rejectedSteps").GetInt64());
+        Assert.True(direct.AcceptedSteps > 5);
         Assert.True(row.GetProperty("wallSeconds").GetDouble() >= 0);
     }
 

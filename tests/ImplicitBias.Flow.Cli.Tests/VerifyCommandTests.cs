@@ -37,15 +37,19 @@ public sealed class VerifyCommandTests : IDisposable
         using JsonDocument doc = JsonDocument.Parse(output.ToString());
         JsonElement rows = doc.RootElement.GetProperty("rows");
         Assert.True(rows.GetArrayLength() >= 10);
-        string[] verdicts = ["holds", "not yet converged", "violated"];
         foreach (JsonElement row in rows.EnumerateArray())
         {
             Assert.False(string.IsNullOrEmpty(row.GetProperty("quantity").GetString()));
             Assert.False(string.IsNullOrEmpty(row.GetProperty("reference").GetString()));
             Assert.False(string.IsNullOrEmpty(row.GetProperty("predicted").GetString()));
             Assert.True(row.TryGetProperty("measured", out _));
-            Assert.Contains(row.GetProperty("verdict").GetString(), verdicts);
+            AssertVerdictFollowsFromTheNumbers(row);
         }
+
+        // Theorem 3.1 holds exactly for the flow: NGD's soft margin never falls once L < ℓ(0).
+        JsonElement soft = Row(rows, "ngd", "softMargin_own");
+        Assert.Equal("holds", soft.GetProperty("verdict").GetString());
+        Assert.True(soft.GetProperty("measured").GetDouble() <= 1e-9);
 
         // NGD's own prediction of Lemma C.10 and both optimizers' runs are reported.
         Assert.Contains(rows.EnumerateArray(), r => r.GetProperty("optimizer").GetString() == "ngd" && r.GetProperty("reference").GetString() == "Lemma C.10");
@@ -63,7 +67,58 @@ public sealed class VerifyCommandTests : IDisposable
         string text = output.ToString();
         Assert.Contains("Lemma C.10", text);
         Assert.Contains("log L = -20", text);
-        Assert.Contains("holds", text);
+
+        // The verdict on the row it belongs to: Theorem 3.1's soft-margin row says "holds".
+        string line = Assert.Single(text.Split('\n'), l => l.Contains("Theorem 3.1", StringComparison.Ordinal));
+        Assert.Contains("softMargin_own", line);
+        Assert.Contains(" holds ", line);
+    }
+
+    [Fact]
+    public void TooShortRun_LemmaC10IsNotYetConverged()
+    {
+        // Stopped at log L = −2 NGD's ‖θ‖₂/∫η is still far from its limit 1 but approaching it (negative trend):
+        // "not yet converged", neither "holds" (it is not there) nor "violated" (it is getting there).
+        string path = Experiment("""{ "Name": "ngd", "Eta0": 1.0, "Power": 0.8 }""");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.True(Program.Run(["verify", path, "--json", "--Stop:TargetLogLoss=-2"], output, error) == 0, error.ToString());
+        using JsonDocument doc = JsonDocument.Parse(output.ToString());
+        JsonElement rows = doc.RootElement.GetProperty("rows");
+        JsonElement ratio = Row(rows, "ngd", "normOverEtaIntegral_own");
+        Assert.True(Math.Abs(ratio.GetProperty("measured").GetDouble() - 1) > ratio.GetProperty("tolerance").GetDouble());
+        Assert.True(ratio.GetProperty("trend").GetDouble() < 0);
+        Assert.Equal("not yet converged", ratio.GetProperty("verdict").GetString());
+        foreach (JsonElement row in rows.EnumerateArray())
+        {
+            AssertVerdictFollowsFromTheNumbers(row);
+        }
+    }
+
+    private static JsonElement Row(JsonElement rows, string optimizer, string quantity) =>
+        Assert.Single(rows.EnumerateArray(), r => r.GetProperty("optimizer").GetString() == optimizer && r.GetProperty("quantity").GetString()!.StartsWith(quantity, StringComparison.Ordinal));
+
+    /// <summary>
+    /// The rules of a limit row "→ c" (README of Verification): holds when |measured − c| ≤ tolerance, else not yet
+    /// converged when the trend is negative, else violated; recomputed here from the row's own numbers.
+    /// </summary>
+    private static void AssertVerdictFollowsFromTheNumbers(JsonElement row)
+    {
+        string verdict = row.GetProperty("verdict").GetString()!;
+        Assert.Contains(verdict, new[] { "holds", "not yet converged", "violated" });
+        string predicted = row.GetProperty("predicted").GetString()!;
+        if (!predicted.StartsWith("→ ", StringComparison.Ordinal) || row.GetProperty("measured").ValueKind != JsonValueKind.Number)
+        {
+            return;
+        }
+
+        double limit = double.Parse(predicted[2..], System.Globalization.CultureInfo.InvariantCulture);
+        double measured = row.GetProperty("measured").GetDouble(), tolerance = row.GetProperty("tolerance").GetDouble();
+        JsonElement trend = row.GetProperty("trend");
+        string expected = Math.Abs(measured - limit) <= tolerance ? "holds"
+            : trend.ValueKind == JsonValueKind.Number && trend.GetDouble() < 0 ? "not yet converged"
+            : "violated";
+        Assert.True(expected == verdict, $"{row.GetProperty("quantity").GetString()}: measured {measured}, verdict {verdict}, expected {expected}");
     }
 
     [Fact]

@@ -33,6 +33,14 @@ public class MomentScaleTests
         });
 
         Assert.Equal(OdeStatus.EventReached, result.Status);
+        Assert.All(result.FinalState, x => Assert.True(double.IsFinite(x)));
+        double logLoss = LongRunTests.SquaredReluLogLoss(flow.Theta(result.FinalState));
+        Assert.InRange(logLoss, -1000.5, -1000);
+
+        // m̃ = m e^{−λ_m} is kept of order one at the end too: neither overflowed nor collapsed to zero (underflow
+        // is the other way a badly chosen scale fails).
+        double finalMomentum = result.FinalState.AsSpan(mo, length).ToArray().Max(Math.Abs);
+        Assert.InRange(finalMomentum, 1e-6, 1e6);
         Assert.True(largestLag > 50, $"λ_m − σ reached only {largestLag}");
         Assert.True(largestMomentum < 1e6, $"max |m̃| = {largestMomentum}");
     }

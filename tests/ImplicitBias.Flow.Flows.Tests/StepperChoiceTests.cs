@@ -10,6 +10,11 @@ public class StepperChoiceTests
         (OptimizerFlow flow, double[] theta0) = LongRunTests.SquaredReluFlow(optimizer, 0.3);
         OdeResult result = FlowSolver.Solve(flow, theta0, new FlowSolveOptions { Method = method, TargetLogLoss = -30, MaxTime = 1e15, SaveAt = SaveAt.Nothing, KeepSavedStates = false });
         Assert.Equal(OdeStatus.EventReached, result.Status);
+
+        // A cheap stepper counts only if it got there: the model's loss at the final θ is at the target, and the
+        // run ended on the target, not long past it (which a step that skipped over the event would show).
+        double logLoss = LongRunTests.SquaredReluLogLoss(flow.Theta(result.FinalState));
+        Assert.InRange(logLoss, -30.5, -30);
         return result.RhsEvaluations;
     }
 

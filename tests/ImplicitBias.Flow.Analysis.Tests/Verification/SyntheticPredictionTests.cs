@@ -10,6 +10,18 @@ public class SyntheticPredictionTests
 {
     private static readonly Lazy<ObservedProblem> Ngd = new(() => TestProblems.Synthetic("ngd", 1.0, -1e5));
 
+    /// <summary>
+    /// The run ended on its target in the model's own loss: log L(θ_final) from the CPU evaluator (not σ of the
+    /// state, which the stop event set) is at the target and not far past it.
+    /// </summary>
+    private static void AssertReachedInTheModelsLoss(ObservedProblem p, double target)
+    {
+        Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
+        double[] theta = p.Flow.Theta(p.Run.Result.FinalState).ToArray();
+        double logLoss = p.Evaluator.Evaluate(theta, new double[theta.Length]);
+        Assert.True(logLoss <= target && logLoss >= target - (1e-3 * Math.Abs(target)), $"log L(θ_final) = {logLoss}, target {target}");
+    }
+
     private static PredictionRow Row(IReadOnlyList<PredictionRow> rows, string quantity) => rows.Single(r => r.Quantity.StartsWith(quantity, StringComparison.Ordinal));
 
     [Fact]
@@ -17,7 +29,7 @@ public class SyntheticPredictionTests
     {
         ObservedProblem p = Ngd.Value;
         var table = p.Run.Table;
-        Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
+        AssertReachedInTheModelsLoss(p, -1e5);
 
         // Lemma C.10: ‖θ‖₂/∫η → 1 (NGD's own norm is ℓ2).
         double ratio = table.Last("normOverEtaIntegral_l2");
@@ -71,7 +83,7 @@ public class SyntheticPredictionTests
         // faster than η (measured: ‖θ − θ0‖∞/∫η peaks at ≈ 1.38 at ∫η ≈ 0.25, then falls to ≈ 0.43).
         ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100, c1: 10, c2: 0.1, initScale: 0.01);
         var table = p.Run.Table;
-        Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
+        AssertReachedInTheModelsLoss(p, -100);
         IReadOnlyList<double> drift = table.Column("driftLinfOverEtaIntegral"), integral = table.Column("etaIntegral");
 
         // The excess over 1 is real (not a vacuous bound)...
@@ -101,6 +113,7 @@ public class SyntheticPredictionTests
         // β1 = 0.9, β2 = 0.999 (c2 ≪ c1): v remembers the large early gradients, so m̂/√v̂ stays near or below 1
         // (measured: at most 1 + 4.5e−5, early) and the ratio falls to ≈ 0.19 by log L = −100.
         ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100);
+        AssertReachedInTheModelsLoss(p, -100);
         IReadOnlyList<double> drift = p.Run.Table.Column("driftLinfOverEtaIntegral");
         Assert.All(drift.Where(double.IsFinite), v => Assert.True(v <= 1 + 1e-3, $"ratio {v}"));
         Assert.True(drift[^1] <= 1.05);
@@ -119,7 +132,7 @@ public class SyntheticPredictionTests
         // measured 0.9927 at log L = −3e4 (t ≈ 1.2e7; β1 = 0.9 gives 0.9906 there). ETDRK4 integrates the
         // momentum decay exactly; an explicit stepper is held at h ≈ 3.3/c1 and needs ~8× the evaluations.
         ObservedProblem p = TestProblems.Synthetic("muon", 0.3, -3e4, c1: 0.5, initScale: 0.1, method: "etdrk4", relTol: 1e-7);
-        Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
+        AssertReachedInTheModelsLoss(p, -3e4);
         double alignment = p.Run.Table.Last("alignment_msp");
         Assert.True(alignment > 0.99, $"msp alignment = {alignment}");
         Assert.Equal(alignment, p.Run.Table.Last("alignment_own"));
@@ -139,6 +152,7 @@ public class SyntheticPredictionTests
     public void MomentumSteepestDescent_LemmaC19AndDefinition51_VerifyHolds_AlignmentRises(string name, double eta0, string ownNorm)
     {
         ObservedProblem p = TestProblems.Synthetic(name, eta0, -1000);
+        AssertReachedInTheModelsLoss(p, -1000);
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
         Assert.Equal(OptimizerFamily.MomentumSteepestDescent, PredictionChecks.Family(p.Flow));
         Assert.Equal(Verdict.Holds, Row(rows, "momentumDirectionGap").Verdict);
@@ -165,7 +179,7 @@ public class SyntheticPredictionTests
     public void SignumAndAdam_OwnNormAlignmentAbove099_OnASmallerProblem(string name, double eta0, double target, double c2)
     {
         ObservedProblem p = TestProblems.Synthetic(name, eta0, target, c2: c2, samples: 16, dimension: 2, width: 3);
-        Assert.Equal(Solvers.OdeStatus.EventReached, p.Run.Result.Status);
+        AssertReachedInTheModelsLoss(p, target);
         double alignment = p.Run.Table.Last("alignment_linf");
         Assert.True(alignment > 0.99, $"ℓ∞ alignment = {alignment}");
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);

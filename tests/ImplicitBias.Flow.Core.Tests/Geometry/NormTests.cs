@@ -116,7 +116,7 @@ public class NormTests
 
     [Theory]
     [MemberData(nameof(NormNames))]
-    public void Holder_HoldsOnRandomPairs_AndDualOfDualIsTheNorm(string name)
+    public void Holder_HoldsOnRandomPairs_NormDualAndDualOfDual_MatchIndependentFormulas(string name)
     {
         Norm norm = Make(name);
         var rng = new Random(11);
@@ -125,8 +125,119 @@ public class NormTests
             double[] x = Gaussian(rng, Dim(name));
             double[] g = Gaussian(rng, Dim(name));
             Assert.True(Dot(x, g) <= (norm.Value(x) * norm.Dual.Value(g)) + 1e-12);
-            Assert.Equal(norm.Value(x), norm.Dual.Dual.Value(x), 10);
+
+            // The values against formulas computed here from MathNet's SVD, block by block (Lemma C.22), so a
+            // dual that merely returns its primal (or a wrong block weight) fails.
+            (double primal, double dual) = Independent(name, x, g);
+            Assert.Equal(primal, norm.Value(x), 1e-12 * primal);
+            Assert.Equal(dual, norm.Dual.Value(g), 1e-12 * dual);
+            Assert.Equal(primal, norm.Dual.Dual.Value(x), 1e-12 * primal);
         }
+    }
+
+    [Theory]
+    [InlineData("l1")]
+    [InlineData("linf")]
+    public void PolyhedralDual_EqualsTheMaximumOverTheUnitBallsVertices(string name)
+    {
+        // ‖g‖⋆ = max over the unit ball of ⟨x, g⟩, a linear program whose optimum sits at a vertex: for ℓ1 the
+        // 2n vectors ±e_j, for ℓ∞ the 2ⁿ sign vectors (n = 6). Enumerated here, independent of any formula.
+        Norm norm = Make(name);
+        var rng = new Random(23);
+        int n = Dim(name);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            double[] g = Gaussian(rng, n);
+            double best = double.NegativeInfinity;
+            if (name == "l1")
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    best = Math.Max(best, Math.Max(g[j], -g[j]));
+                }
+            }
+            else
+            {
+                for (int mask = 0; mask < 1 << n; mask++)
+                {
+                    double s = 0;
+                    for (int j = 0; j < n; j++)
+                    {
+                        s += ((mask >> j) & 1) == 1 ? g[j] : -g[j];
+                    }
+
+                    best = Math.Max(best, s);
+                }
+            }
+
+            Assert.Equal(best, norm.Dual.Value(g), 12);
+        }
+    }
+
+    private static double[] SingularValues(ReadOnlySpan<double> block, int rows, int cols)
+    {
+        double[] copy = block.ToArray();
+        return Matrix<double>.Build.Dense(rows, cols, (i, j) => copy[(i * cols) + j]).Svd(false).S.ToArray();
+    }
+
+    /// <summary>(‖x‖, ‖g‖⋆) of a named norm, from singular values and coordinates, without the Norm classes.</summary>
+    private static (double Primal, double Dual) Independent(string name, double[] x, double[] g) => name switch
+    {
+        "l1" => (SumAbs(x), MaxAbs(g)),
+        "l2" => (L2(x), L2(g)),
+        "linf" => (MaxAbs(x), SumAbs(g)),
+        "sp" => (SingularValues(x, 3, 5).Max(), SingularValues(g, 3, 5).Sum()),
+        "nuc" => (SingularValues(x, 4, 2).Sum(), SingularValues(g, 4, 2).Max()),
+        "msp" => (MaxForm(TwoLayer, 1, false, x), SumForm(TwoLayer, 1, false, g)),
+        "snuc" => (SumForm(TwoLayer, 1, false, x), MaxForm(TwoLayer, 1, false, g)),
+        "muon-signum" => (MaxForm(TwoLayer, 1, true, x), SumForm(TwoLayer, 1, true, g)),
+        "muon-signum*" => (SumForm(TwoLayer, 1, true, x), MaxForm(TwoLayer, 1, true, g)),
+        "muon-adam" => (MaxForm(TwoLayer, 0.37, true, x), SumForm(TwoLayer, 0.37, true, g)),
+        "muon-adam*" => (SumForm(TwoLayer, 0.37, true, x), MaxForm(TwoLayer, 0.37, true, g)),
+        "deep-msp" => (MaxForm(Deep, 1, false, x), SumForm(Deep, 1, false, g)),
+        "deep-snuc" => (SumForm(Deep, 1, false, x), MaxForm(Deep, 1, false, g)),
+        _ => throw new ArgumentException(name),
+    };
+
+    private static double MaxAbs(ReadOnlySpan<double> v) => v.ToArray().Max(Math.Abs);
+
+    private static double SumAbs(ReadOnlySpan<double> v) => v.ToArray().Sum(Math.Abs);
+
+    private static double L2(ReadOnlySpan<double> v) => Math.Sqrt(v.ToArray().Sum(a => a * a));
+
+    /// <summary>
+    /// max_b r_b ‖v_b‖: spectral norm on matrices (r_b = <paramref name="matrixWeight"/>), and on the output vector
+    /// ℓ∞ when <paramref name="vectorIsLinf"/> (Muon mixtures), else its spectral norm as a 1×k matrix (msp).
+    /// </summary>
+    private static double MaxForm(ParameterLayout layout, double matrixWeight, bool vectorIsLinf, double[] v)
+    {
+        double value = 0;
+        for (int b = 0; b < layout.Blocks.Count; b++)
+        {
+            ParameterBlock block = layout.Blocks[b];
+            double[] part = layout.Slice(v, b).ToArray();
+            value = Math.Max(value, !block.IsMatrix && vectorIsLinf
+                ? MaxAbs(part)
+                : (block.IsMatrix ? matrixWeight : 1.0) * SingularValues(part, block.Rows, block.Cols).Max());
+        }
+
+        return value;
+    }
+
+    /// <summary>Σ_b ‖v_b‖⋆ / r_b, the dual of <see cref="MaxForm"/> by Lemma C.22 (nuclear norms; ℓ1 on ℓ∞ blocks).</summary>
+    private static double SumForm(ParameterLayout layout, double matrixWeight, bool vectorIsLinf, double[] v)
+    {
+        double value = 0;
+        for (int b = 0; b < layout.Blocks.Count; b++)
+        {
+            ParameterBlock block = layout.Blocks[b];
+            double[] part = layout.Slice(v, b).ToArray();
+            value += !block.IsMatrix && vectorIsLinf
+                ? SumAbs(part)
+                : SingularValues(part, block.Rows, block.Cols).Sum() / (block.IsMatrix ? matrixWeight : 1.0);
+        }
+
+        return value;
     }
 
     [Fact]

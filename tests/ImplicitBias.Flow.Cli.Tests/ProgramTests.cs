@@ -25,6 +25,7 @@ public class ProgramTests
     [InlineData("run")]
     [InlineData("compare")]
     [InlineData("verify")]
+    [InlineData("diagnose")]
     public void ExperimentVerbs_ShareOneArgumentGrammar(string verb)
     {
         // Unknown options, a missing value and two experiment files are user errors (exit 2, one line naming

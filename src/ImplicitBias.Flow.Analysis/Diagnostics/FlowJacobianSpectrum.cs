@@ -49,11 +49,15 @@ public sealed record FlowMode(Complex Eigenvalue, double Residual, IReadOnlyList
 /// <remarks>
 /// The blocks of the state have different scales (θ of order ‖θ‖, m̃ and ṽ of order one but with coordinates near
 /// zero for dead units, σ = log L). The Jacobian is therefore taken in scaled coordinates, J_s = S⁻¹ J S with
-/// S = diag(s_i), s_i = max(|y_i|, 10⁻³ max_{j ∈ block}|y_j|) (1 where a block is zero): J_s has the eigenvalues of
+/// S = diag(s_i), s_i = max(|y_i|, 10⁻³ max_{j ∈ block}|y_j|) (1 where a block is zero; |y_i| alone in ṽ, see <see cref="Scales"/>): J_s has the eigenvalues of
 /// J, each difference perturbs every coordinate by at most a fraction ε of its own scale (so ṽ stays positive), and
 /// the eigenvector shares are measured as the error test sees them (relative to each coordinate's size).
 /// J_s w ≈ S⁻¹ (f(y + ε S w) − f(y − ε S w)) / (2ε) with ε = ∛(machine ε) ≈ 6·10⁻⁶, which balances the O(ε²)
 /// truncation against the O(u/ε) round-off of the difference; for a linear field it is exact up to round-off.
+/// Caveat: where coupled blocks sit at very different scales (m̃ ~ 10⁻⁹ against θ ~ 1), J_s has entries of order
+/// 10^{±9} and its eigenvalues are ill-conditioned (round-off of the differences moves them by several per cent while
+/// the Arnoldi residual stays small); along a flow m̃ ~ ∇log L and ṽ ~ (∇log L)², and the θ–m̃ modes agree with the
+/// frequency √(c1 s) that the preconditioned sharpness predicts.
 /// </remarks>
 public static class FlowJacobianSpectrum
 {
@@ -69,7 +73,16 @@ public static class FlowJacobianSpectrum
     {
         ArgumentNullException.ThrowIfNull(flow);
         options ??= new SpectrumOptions();
-        return Compute(Field(flow, options.IncludeDecay), flow.Layout, t, y, options, ParameterNamer(flow));
+        var relative = new bool[flow.Layout.BlockCount];
+        for (int p = 0; p < flow.Parts.Count; p++)
+        {
+            if (flow.SecondMomentBlock(p) >= 0)
+            {
+                relative[flow.SecondMomentBlock(p)] = true;
+            }
+        }
+
+        return Compute(Field(flow, options.IncludeDecay), flow.Layout, t, y, options, ParameterNamer(flow), b => relative[b]);
     }
 
     /// <summary>The leading eigenvalues of the Jacobian of any vector field on a block layout.</summary>
@@ -79,7 +92,8 @@ public static class FlowJacobianSpectrum
     /// <param name="y">State (not modified).</param>
     /// <param name="options">Count, Krylov dimension.</param>
     /// <param name="name">Names coordinate i of block b (null: "block[i]").</param>
-    public static IReadOnlyList<FlowMode> Compute(VectorField field, StateLayout layout, double t, ReadOnlySpan<double> y, SpectrumOptions? options = null, Func<int, int, string>? name = null)
+    /// <param name="relative">The blocks scaled by |y_i| alone (see <see cref="Scales"/>; null: none).</param>
+    public static IReadOnlyList<FlowMode> Compute(VectorField field, StateLayout layout, double t, ReadOnlySpan<double> y, SpectrumOptions? options = null, Func<int, int, string>? name = null, Func<int, bool>? relative = null)
     {
         ArgumentNullException.ThrowIfNull(field);
         ArgumentNullException.ThrowIfNull(layout);
@@ -91,7 +105,7 @@ public static class FlowJacobianSpectrum
         }
 
         double[] state = y.ToArray();
-        double[] scale = Scales(layout, state);
+        double[] scale = Scales(layout, state, relative);
         var plus = new double[n];
         var minus = new double[n];
         var fPlus = new double[n];
@@ -147,8 +161,13 @@ public static class FlowJacobianSpectrum
         };
     }
 
-    /// <summary>s_i = max(|y_i|, 10⁻³ max over the block), 1 where the block is zero (see the remarks).</summary>
-    public static double[] Scales(StateLayout layout, ReadOnlySpan<double> y)
+    /// <summary>
+    /// s_i = max(|y_i|, 10⁻³ max over the block), 1 where the block is zero (see the remarks). In a
+    /// <paramref name="relative"/> block s_i = |y_i| wherever y_i ≠ 0: the second moments ṽ enter the field through
+    /// 1/√ṽ, so a coordinate far below its block's scale (an input pixel that is almost always zero) must be perturbed
+    /// by a fraction of itself, or the difference straddles the singularity and returns a spurious huge eigenvalue.
+    /// </summary>
+    public static double[] Scales(StateLayout layout, ReadOnlySpan<double> y, Func<int, bool>? relative = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         var s = new double[layout.Length];
@@ -163,7 +182,9 @@ public static class FlowJacobianSpectrum
 
             for (int i = o; i < o + len; i++)
             {
-                s[i] = max > 0 ? Math.Max(Math.Abs(y[i]), 1e-3 * max) : 1;
+                s[i] = max == 0 ? 1
+                    : relative?.Invoke(b) == true && y[i] != 0 ? Math.Abs(y[i])
+                    : Math.Max(Math.Abs(y[i]), 1e-3 * max);
             }
         }
 

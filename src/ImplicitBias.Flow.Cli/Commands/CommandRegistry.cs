@@ -12,5 +12,6 @@ internal static class CommandRegistry
         new DataCommand(),
         new VerifyCommand(),
         new CompareCommand(),
+        new DiagnoseCommand(),
     ];
 }

@@ -176,4 +176,49 @@ public sealed class SpectrumTests
         double beta1 = Math.Exp(-c1);
         Assert.Equal((2 + (2 * beta1)) / ((1 - beta1) * flow.Schedules[0].Eta(t)), s.Threshold, 1e-9);
     }
+
+    [Fact]
+    public void AdamThetaMomentumModeHasTheFrequencyTheSharpnessPredicts()
+    {
+        // Linearized Adam flow: θ′ = −η P⁻¹ m, m′ = c1 (∇L − m) gives μ² + c1 μ + c1 s = 0 per eigenvalue s of η P⁻¹∇²L.
+        // With ṽ uniform, P⁻¹∇²L = d A; θ along A's softest eigenvector keeps ∇L ⟂ the stiffest one, whose mode
+        // then decouples from σ and the log scales, and a small m̃ decouples ṽ. (With m̃ ~ 1e-9 against θ ~ 0.3 the scaled
+        // Jacobian is so non-normal, entries 1e±9, that round-off moves this eigenvalue by 10 %: see the remarks of FlowJacobianSpectrum.)
+        double[] spectrum = Enumerable.Range(0, 10).Select(i => 0.1 * (i + 1)).Append(7.0).ToArray();
+        int n = spectrum.Length;
+        var random = new Random(17);
+        Matrix<double> q = Matrix<double>.Build.Dense(n, n, (_, _) => random.NextDouble() - 0.5).QR().Q;
+        Matrix<double> a = q * Matrix<double>.Build.DenseOfDiagonalArray(spectrum) * q.Transpose();
+        var layout = new ParameterLayout([new ParameterBlock("u", 1, n, IsMatrix: false)]);
+        IReadOnlyList<OptimizerPart> parts = OptimizerCatalog.Parts(new OptimizerSpec("adam", 0.5), layout);
+        var flow = new OptimizerFlow(new QuadraticOracle(a, layout), parts, power: 0.8);
+        double[] theta = q.Column(0).ToArray();
+        var y = new double[flow.Layout.Length];
+        flow.InitialState(theta, y);
+        int mo = flow.Layout.Offset(flow.MomentumBlock(0)), vo = flow.Layout.Offset(flow.SecondMomentBlock(0));
+        for (int i = 0; i < n; i++)
+        {
+            y[mo + i] = 1e-4 * (i + 1);
+            y[vo + i] = 0.04;
+        }
+
+        double t = 200;
+        double c1 = parts[0].C1, c2 = parts[0].C2;
+        double eta = flow.Schedules[0].Eta(t);
+        double loss = Math.Exp(flow.LogLoss(y));
+        double p = (1 - Math.Exp(-c1 * t)) * loss * Math.Sqrt(0.04 / (1 - Math.Exp(-c2 * t)));
+        double s = eta * 7.0 / p;
+        var expected = new Complex(-c1 / 2, Math.Sqrt((c1 * s) - (c1 * c1 / 4)));
+
+        IReadOnlyList<FlowMode> modes = FlowJacobianSpectrum.Compute(flow, t, y, new SpectrumOptions(Count: 2, KrylovDimension: 40));
+        Assert.True(s > 1, $"s = {s}: not in the oscillating regime this test is about");
+        Assert.Equal(expected.Real, modes[0].Eigenvalue.Real, 1e-4 * expected.Magnitude);
+        Assert.Equal(expected.Imaginary, Math.Abs(modes[0].Eigenvalue.Imaginary), 1e-4 * expected.Magnitude);
+        Assert.Equal(-modes[0].Eigenvalue.Imaginary, modes[1].Eigenvalue.Imaginary, 1e-8 * expected.Magnitude);
+        Assert.Contains(modes[0].MainBlock, new[] { "theta", "m:adam" });
+        Assert.True(modes[0].BlockShares.Where(b => b.Block is "theta" or "m:adam").Sum(b => b.Share) > 0.99);
+
+        SharpnessResult sharpness = PreconditionedSharpness.Compute(flow, t, y)!;
+        Assert.Equal(s, eta * sharpness.Largest, 1e-5 * s);
+    }
 }

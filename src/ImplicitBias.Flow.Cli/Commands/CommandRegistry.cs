@@ -13,5 +13,6 @@ internal static class CommandRegistry
         new VerifyCommand(),
         new CompareCommand(),
         new DiagnoseCommand(),
+        new WorkPrecisionCommand(),
     ];
 }

@@ -63,6 +63,11 @@ public sealed class DiagnoseCommandTests : IDisposable
                 Assert.Equal(1.0, shares, 9);
             }
 
+            // The θ–m stability limits: one per stepper, each positive.
+            Dictionary<string, double> limits = p.GetProperty("pairStability").EnumerateArray().ToDictionary(x => x.GetProperty("method").GetString()!, x => x.GetProperty("maxStep").GetDouble());
+            Assert.Equal(["etdrk4", "etd2", "bs3", "dopri5", "tsit5", "dop853"], limits.Keys);
+            Assert.All(limits.Values, v => Assert.True(v > 0));
+
             // Adam with β1 = 0.9: threshold (2 + 2β1)/((1 − β1) η) = 38/η, and the ratio is λmax over it.
             JsonElement sharpness = p.GetProperty("sharpness");
             double eta = sharpness.GetProperty("eta").GetDouble();

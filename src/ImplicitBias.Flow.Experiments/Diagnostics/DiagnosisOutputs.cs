@@ -38,6 +38,7 @@ public static class DiagnosisOutputs
                 sharpness = p.Sharpness is { } s
                     ? new { preconditioner = s.Preconditioner, largest = Finite(s.Largest), smallest = Finite(s.Smallest), residual = Finite(s.Residual), eta = s.Eta, threshold = Finite(s.Threshold), ratio = Finite(s.RatioToThreshold) }
                     : null,
+                pairStability = p.PairStability.Select(x => new { method = x.Method, maxStep = Finite(x.MaxStep) }).ToArray(),
             }).ToArray(),
         };
         return JsonSerializer.Serialize(document);
@@ -56,6 +57,11 @@ public static class DiagnosisOutputs
             if (p.Sharpness is { } s)
             {
                 text.AppendLine(string.Create(Ci, $"  sharpness λmax(P⁻¹∇²L) = {s.Largest:G4} (λmin {s.Smallest:G3}; P = {s.Preconditioner}); η = {s.Eta:G4}, η·λmax = {s.Eta * s.Largest:G4}; discrete threshold {s.Threshold:G4} (ratio {s.RatioToThreshold:G3})"));
+            }
+
+            if (p.PairStability.Count > 0 && p.Sharpness is { } ps)
+            {
+                text.AppendLine(string.Create(Ci, $"  θ–m pair at s = η·λmax: stable steps up to {string.Join(", ", p.PairStability.Select(x => string.Create(Ci, $"{x.Method} {x.MaxStep:G3}")))} (accepted h = {p.StepSize:G3})"));
             }
 
             text.AppendLine(string.Create(Ci, $"  {"#",2} {"eigenvalue λ of ∂f/∂y",28} {"|λ|",10} {"h|λ|",8} {"residual",9}  blocks (share of |x|²)          top coordinates"));

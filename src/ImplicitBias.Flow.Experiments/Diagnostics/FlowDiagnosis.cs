@@ -3,6 +3,7 @@ using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Running;
 using ImplicitBias.Flow.Flows;
 using ImplicitBias.Flow.Solvers;
+using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Experiments.Diagnostics;
 
@@ -33,7 +34,11 @@ public sealed record DiagnosisOptions
 /// <param name="Modes">Eigenvalues of the whole Jacobian ∂f/∂y, largest |λ| first.</param>
 /// <param name="NonlinearModes">Eigenvalues of ∂N/∂y (without the decay −c_b that an exponential stepper integrates exactly).</param>
 /// <param name="Sharpness">The preconditioned sharpness, or null for a flow without one.</param>
-public sealed record DiagnosisPoint(double Time, double LogLoss, double StepSize, long Evaluations, IReadOnlyList<FlowMode> Modes, IReadOnlyList<FlowMode> NonlinearModes, SharpnessResult? Sharpness);
+/// <param name="PairStability">
+/// For a flow with momentum: per adaptive stepper, the largest stable step on the linearized θ–m pair with
+/// s = η λmax(P⁻¹∇²L) (<see cref="StepperStability"/>); empty otherwise.
+/// </param>
+public sealed record DiagnosisPoint(double Time, double LogLoss, double StepSize, long Evaluations, IReadOnlyList<FlowMode> Modes, IReadOnlyList<FlowMode> NonlinearModes, SharpnessResult? Sharpness, IReadOnlyList<(string Method, double MaxStep)> PairStability);
 
 /// <summary>The result of <c>ibflow diagnose</c>.</summary>
 /// <param name="Name">The experiment's name.</param>
@@ -52,6 +57,9 @@ public sealed record DiagnosisResult(string Name, string Optimizer, string Metho
 /// </summary>
 public static class FlowDiagnosis
 {
+    /// <summary>The steppers whose θ–m stability limit is reported.</summary>
+    public static readonly IReadOnlyList<string> PairMethods = ["etdrk4", "etd2", "bs3", "dopri5", "tsit5", "dop853"];
+
     /// <summary>Runs the diagnosis; mistakes in the experiment throw <see cref="ExperimentException"/>.</summary>
     /// <param name="settings">The experiment (Solver:Method = discrete diagnoses the flow with the default stepper).</param>
     /// <param name="options">Times and Krylov sizes.</param>
@@ -102,7 +110,11 @@ public static class FlowDiagnosis
                 ? FlowJacobianSpectrum.Compute(flow, t, y, spectrum with { IncludeDecay = false })
                 : modes;
             SharpnessResult? sharpness = PreconditionedSharpness.Compute(flow, t, y, options.LanczosDimension);
-            points.Add(new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness));
+            double c1 = flow.Parts[0].C1;
+            (string, double)[] pair = sharpness is not null && flow.Parts[0].HasMomentum && c1 > 0
+                ? PairMethods.Select(m => (m, StepperStability.LargestStableStep(MethodCatalog.Find(m)!, c1, sharpness.Eta * sharpness.Largest))).ToArray()
+                : [];
+            points.Add(new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness, pair));
         }
 
         return new DiagnosisResult(settings.Name, setup.Optimizer.Label, methodName, setup.Tolerances.RelTol, points, result.Status.ToString(), result.FinalTime);

@@ -4,6 +4,7 @@ using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Flows;
 using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Solvers.Methods;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace ImplicitBias.Flow.Analysis.Tests.Diagnostics;
@@ -220,5 +221,23 @@ public sealed class SpectrumTests
 
         SharpnessResult sharpness = PreconditionedSharpness.Compute(flow, t, y)!;
         Assert.Equal(s, eta * sharpness.Largest, 1e-5 * s);
+    }
+
+    [Fact]
+    public void StabilityOfTheThetaMomentumPairMatchesKnownRegions()
+    {
+        // c1 → 0 with c1 s = 1: the pair is ±i, and the classical RK4 is stable on the imaginary axis up to 2√2.
+        double rk4 = StepperStability.LargestStableStep(MethodCatalog.Find("rk4")!, 1e-8, 1e8);
+        Assert.Equal(2 * Math.Sqrt(2), rk4, 1e-4);
+
+        // Forward Euler never is (up to the damping and the 1e-12 round-off allowance on the radius: h ≈ 1e-6).
+        Assert.True(StepperStability.LargestStableStep(MethodCatalog.Find("euler")!, 1e-8, 1e8) < 1e-5);
+
+        // s = 0: the decay of m is exact in ETDRK4 and x′ = −y is then a quadrature, stable for every h.
+        Assert.Equal(double.PositiveInfinity, StepperStability.LargestStableStep(MethodCatalog.Find("etdrk4")!, 0.1, 0, hMax: 1e3));
+
+        // The amplification of an exact step is e^{−c1 h/2} for the oscillating pair; rk4 is close at small h.
+        double c1 = 0.1, s = 10, h = 0.05;
+        Assert.Equal(Math.Exp(-c1 * h / 2), StepperStability.AmplificationRadius(MethodCatalog.Find("rk4")!, c1, s, h), 1e-7);
     }
 }

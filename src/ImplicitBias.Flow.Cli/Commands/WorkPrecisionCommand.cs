@@ -117,7 +117,8 @@ internal sealed class WorkPrecisionCommand : ICommand
         output.WriteLine("                             [--reference-rtol R] [--json] [--out DIR] [--Key:Sub=value …]");
         output.WriteLine();
         output.WriteLine("Solves the experiment's first optimizer (first seed) as a flow with each method at each relative tolerance");
-        output.WriteLine("(atol keeps the experiment's atol/rtol ratio; Stop:TargetLoss, MaxTime and MaxSteps apply to every solve) and");
+        output.WriteLine("(atol and the moments' block scale κ keep the experiment's ratios to rtol, so the experiment's own tolerances");
+        output.WriteLine("are the run at its rtol; Stop:TargetLoss, MaxTime and MaxSteps apply to every solve) and");
         output.WriteLine("reports its cost (gradient evaluations, accepted and rejected steps, wall time) against its error, relative to a");
         output.WriteLine("reference solve, in what a researcher reads: the final ℓ∞ and ℓ2 hard margins (relative), the final alignment in");
         output.WriteLine("the optimizer's norm, θ/‖θ‖ at the save times (5 per decade of t; largest ℓ2 distance) and the time the target");

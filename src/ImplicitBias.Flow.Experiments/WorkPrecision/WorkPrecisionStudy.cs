@@ -184,8 +184,8 @@ public static class WorkPrecisionStudy
     private static SolveOutcome Solve(FlowSetup setup, string method, double rtol, SaveAt saves, TextWriter? log)
     {
         ExperimentSettings settings = setup.Settings;
-        // Every tolerance scales with rtol, the block scale κ of the moments included: κ is an absolute floor
-        // (κ max|y_b|) that rtol alone never tightens, and with it fixed the errors of the Adam flow stall at ~1e-4.
+        // Every tolerance scales with rtol, the block scale κ of the moments included: κ sets an absolute floor
+        // (κ max|y_b|) on the moments' error that rtol alone never tightens.
         double ratio = rtol / settings.Solver.RelTol;
         OptimizerFlow flow = setup.NewFlow(new FlowTolerances(rtol, settings.Solver.AbsTol * ratio, settings.Solver.BlockScale * ratio));
         string name = method == "auto" ? FlowSolver.DefaultMethod(flow).Name : method;

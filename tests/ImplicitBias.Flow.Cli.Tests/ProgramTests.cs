@@ -54,6 +54,8 @@ public class ProgramTests
     [InlineData("run")]
     [InlineData("compare")]
     [InlineData("verify")]
+    [InlineData("diagnose")]
+    [InlineData("work-precision")]
     public void ExperimentVerbs_ShareOneArgumentGrammar(string verb)
     {
         // Unknown options, a missing value and two experiment files are user errors (exit 2, one line naming

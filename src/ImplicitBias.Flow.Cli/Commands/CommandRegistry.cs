@@ -14,5 +14,7 @@ internal static class CommandRegistry
         new CompareCommand(),
         new FuzzCommand(),
         new BenchCommand(),
+        new DiagnoseCommand(),
+        new WorkPrecisionCommand(),
     ];
 }

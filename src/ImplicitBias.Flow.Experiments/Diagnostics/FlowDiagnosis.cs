@@ -1,0 +1,122 @@
+using ImplicitBias.Flow.Analysis.Diagnostics;
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Running;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Solvers;
+using ImplicitBias.Flow.Solvers.Methods;
+
+namespace ImplicitBias.Flow.Experiments.Diagnostics;
+
+/// <summary>What <c>ibflow diagnose</c> computes.</summary>
+public sealed record DiagnosisOptions
+{
+    /// <summary>The flow times to diagnose at (positive, ascending after sorting).</summary>
+    public required IReadOnlyList<double> Times { get; init; }
+
+    /// <summary>How many Jacobian eigenvalues to report.</summary>
+    public int Count { get; init; } = 6;
+
+    /// <summary>Arnoldi steps (two gradient evaluations each).</summary>
+    public int KrylovDimension { get; init; } = 30;
+
+    /// <summary>Lanczos steps of the sharpness (two gradient evaluations each).</summary>
+    public int LanczosDimension { get; init; } = 20;
+
+    /// <summary>Coordinates named per eigenvector.</summary>
+    public int TopCoordinates { get; init; } = 4;
+}
+
+/// <summary>The diagnosis at one time.</summary>
+/// <param name="Time">t.</param>
+/// <param name="LogLoss">σ ≈ log L.</param>
+/// <param name="StepSize">The last accepted step size before t.</param>
+/// <param name="Evaluations">Gradient evaluations of the solve up to t.</param>
+/// <param name="Modes">Eigenvalues of the whole Jacobian ∂f/∂y, largest |λ| first.</param>
+/// <param name="NonlinearModes">Eigenvalues of ∂N/∂y (without the decay −c_b that an exponential stepper integrates exactly).</param>
+/// <param name="Sharpness">The preconditioned sharpness, or null for a flow without one.</param>
+/// <param name="PairStability">
+/// For a flow with momentum: per adaptive stepper, the largest stable step on the linearized θ–m pair with
+/// s = η λmax(P⁻¹∇²L) (<see cref="StepperStability"/>); empty otherwise.
+/// </param>
+public sealed record DiagnosisPoint(double Time, double LogLoss, double StepSize, long Evaluations, IReadOnlyList<FlowMode> Modes, IReadOnlyList<FlowMode> NonlinearModes, SharpnessResult? Sharpness, IReadOnlyList<(string Method, double MaxStep)> PairStability);
+
+/// <summary>The result of <c>ibflow diagnose</c>.</summary>
+/// <param name="Name">The experiment's name.</param>
+/// <param name="Optimizer">The optimizer's label.</param>
+/// <param name="Method">The stepper that produced the states and step sizes.</param>
+/// <param name="RelTol">Its relative tolerance.</param>
+/// <param name="Points">One per requested time the solve reached.</param>
+/// <param name="Status">How the solve ended.</param>
+/// <param name="FinalTime">Where it ended.</param>
+public sealed record DiagnosisResult(string Name, string Optimizer, string Method, double RelTol, IReadOnlyList<DiagnosisPoint> Points, string Status, double FinalTime);
+
+/// <summary>
+/// Solves an experiment's flow (first optimizer, first seed, Solver:Method and tolerances) to each requested time
+/// and there measures what limits the step: the leading eigenvalues of the Jacobian (h|λ| against the accepted h)
+/// and the preconditioned sharpness against the discrete optimizer's threshold.
+/// </summary>
+public static class FlowDiagnosis
+{
+    /// <summary>The steppers whose θ–m stability limit is reported.</summary>
+    public static readonly IReadOnlyList<string> PairMethods = ["etdrk4", "etd2", "bs3", "dopri5", "tsit5", "dop853"];
+
+    /// <summary>Runs the diagnosis; mistakes in the experiment throw <see cref="ExperimentException"/>.</summary>
+    /// <param name="settings">The experiment (Solver:Method = discrete diagnoses the flow with the default stepper).</param>
+    /// <param name="options">Times and Krylov sizes.</param>
+    /// <param name="progress">Receives the solve's progress (may be null).</param>
+    public static DiagnosisResult Run(ExperimentSettings settings, DiagnosisOptions options, ProgressReporter? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(options);
+        double[] times = options.Times.Distinct().Order().ToArray();
+        if (times.Length == 0 || !(times[0] > 0) || !double.IsFinite(times[^1]))
+        {
+            throw new ArgumentException("Give at least one positive finite time.", nameof(options));
+        }
+
+        using FlowSetup setup = FlowSetup.Create(settings);
+        OptimizerFlow flow = setup.Flow;
+        string method = settings.Solver.Method == "discrete" ? "auto" : settings.Solver.Method;
+        string methodName = setup.MethodName(method);
+        var saved = new List<(double T, double[] Y, double H, long Evaluations)>();
+        StepInfo last = default;
+        var solve = new FlowSolveOptions
+        {
+            Method = methodName,
+            TargetLogLoss = settings.Stop.TargetLogLoss,
+            MaxTime = times[^1],
+            MaxSteps = settings.Stop.MaxSteps,
+            SaveAt = SaveAt.Times(times),
+            KeepSavedStates = false,
+            OnStep = info =>
+            {
+                if (info.Accepted)
+                {
+                    last = info;
+                    progress?.Report(new ProgressSample(info.Time, flow.LastLogLoss, info.StepSize, info.AcceptedSteps, info.RejectedSteps, info.RhsEvaluations));
+                }
+            },
+            OnSave = (t, y) => saved.Add((t, (double[])y.Clone(), last.StepSize, last.RhsEvaluations)),
+        };
+        OdeResult result = FlowSolver.Solve(flow, setup.Theta0, solve);
+        progress?.Finish(new ProgressSample(result.FinalTime, flow.LastLogLoss, last.StepSize, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations), result.Status.ToString());
+
+        var points = new List<DiagnosisPoint>();
+        foreach ((double t, double[] y, double h, long evaluations) in saved)
+        {
+            var spectrum = new SpectrumOptions(options.Count, options.KrylovDimension, options.TopCoordinates);
+            IReadOnlyList<FlowMode> modes = FlowJacobianSpectrum.Compute(flow, t, y, spectrum);
+            IReadOnlyList<FlowMode> nonlinear = flow.Layout.IsSemilinear
+                ? FlowJacobianSpectrum.Compute(flow, t, y, spectrum with { IncludeDecay = false })
+                : modes;
+            SharpnessResult? sharpness = PreconditionedSharpness.Compute(flow, t, y, options.LanczosDimension);
+            double c1 = flow.Parts[0].C1;
+            (string, double)[] pair = sharpness is not null && flow.Parts[0].HasMomentum && c1 > 0
+                ? PairMethods.Select(m => (m, StepperStability.LargestStableStep(MethodCatalog.Find(m)!, c1, sharpness.Eta * sharpness.Largest))).ToArray()
+                : [];
+            points.Add(new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness, pair));
+        }
+
+        return new DiagnosisResult(settings.Name, setup.Optimizer.Label, methodName, setup.Tolerances.RelTol, points, result.Status.ToString(), result.FinalTime);
+    }
+}

@@ -7,6 +7,7 @@ internal static class CommandRegistry
     public static IReadOnlyList<ICommand> Create() =>
     [
         new RunCommand(),
+        new SweepCommand(),
         new PlotCommand(),
         new SolversCommand(),
         new DataCommand(),

@@ -8,6 +8,7 @@ internal static class CommandRegistry
     [
         new RunCommand(),
         new SweepCommand(),
+        new ReportCommand(),
         new PlotCommand(),
         new SolversCommand(),
         new DataCommand(),

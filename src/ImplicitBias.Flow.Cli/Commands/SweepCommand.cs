@@ -24,6 +24,7 @@ internal sealed class SweepCommand : ICommand
         {
             output.WriteLine("Usage: ibflow sweep SWEEP.json [--out DIR] [--jobs N] [--Section:Key=value …]");
             output.WriteLine("       ibflow sweep SWEEP.json --slurm [--out DIR] [--time 04:00:00] [--cpus-per-task 2] [--mem 4G] [--partition P] [--ibflow CMD]");
+            output.WriteLine("       ibflow sweep --collect DIR [--out FILE.html]   (gathers a finished sweep: the same as ibflow report DIR)");
             output.WriteLine("  A sweep file is an experiment file with a Sweep section of lists, e.g.");
             output.WriteLine("    \"Sweep\": { \"Model:Activation\": [\"relu-q\", \"relu\"], \"Model:Width\": [10, 20], \"Solver:Method\": [\"auto\", \"discrete\"] }");
             output.WriteLine("  and the experiment's Optimizers and Seeds lists; an optimizer may give \"Eta0ByActivation\": { \"relu\": 0.1, \"relu-q\": 0.05 }.");
@@ -37,7 +38,13 @@ internal sealed class SweepCommand : ICommand
             return 0;
         }
 
-        var line = new CommandLine(args, ["--out", "--jobs", "--time", "--cpus-per-task", "--mem", "--partition", "--ibflow"], ["--slurm"], Name);
+        var line = new CommandLine(args, ["--out", "--jobs", "--time", "--cpus-per-task", "--mem", "--partition", "--ibflow", "--collect"], ["--slurm"], Name);
+        if (line.Value("--collect") is { } collect)
+        {
+            // The collect step of a cluster sweep: the outputs are those of a local sweep, so it is the report.
+            return new ReportCommand().Run(line.Value("--out") is { } html ? [collect, "--out", html] : [collect], output, error);
+        }
+
         string path = line.SingleExperiment("ibflow sweep SWEEP.json [options] (see ibflow sweep --help).");
         SweepPlan plan;
         try

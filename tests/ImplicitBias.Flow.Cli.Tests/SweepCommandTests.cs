@@ -60,6 +60,25 @@ public sealed class SweepCommandTests : IDisposable
         (code, output, _) = Run("sweep", Sweep(), "--out", outDir);
         Assert.Equal(0, code);
         Assert.Contains("8 already finished, 0 to run", output, StringComparison.Ordinal);
+
+        // The collect step (ibflow report) reads the sweep back: a verdict per finding, the page and report.json.
+        string html = Path.Combine(_dir, "r", "report.html");
+        (code, output, _) = Run("sweep", "--collect", outDir, "--out", html);
+        Assert.Equal(0, code);
+        Assert.Contains("8 run(s) read", output, StringComparison.Ordinal);
+        Assert.True(File.Exists(html));
+        JsonNode report = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "r", "report.json")))!;
+        Assert.Equal(8, report["runs"]!.AsArray().Count);
+        Assert.Contains(report["findings"]!.AsArray(), f => f!["finding"]!.GetValue<string>().StartsWith("discrete runs agree", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Report_OfAFolderWithoutRuns_IsOneLineError()
+    {
+        (int code, _, string err) = Run("report", _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("no run folder", err, StringComparison.Ordinal);
+        Assert.Single(err.Trim().Split('\n'));
     }
 
     [Fact]

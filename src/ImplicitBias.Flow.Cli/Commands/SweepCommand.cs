@@ -31,7 +31,7 @@ internal sealed class SweepCommand : ICommand
             output.WriteLine("  One run folder per axis point × optimizer × seed, named by its coordinates (act=relu/width=10/method=discrete/adam/seed1),");
             output.WriteLine("  each as `ibflow run` writes it (its config.json reruns it alone); sweep.json and tasks.txt index them.");
             output.WriteLine("  --out DIR   output folder (default runs/<Name>); the same command again skips finished runs and resumes the others");
-            output.WriteLine($"  --jobs N    runs at a time (default {SweepRunner.DefaultJobs}: one per two cores on this machine)");
+            output.WriteLine($"  --jobs N    runs at a time (default {SweepRunner.DefaultJobs}: one per core on this machine)");
             output.WriteLine("  --slurm     write DIR/sweep.slurm (a job array, one task = `ibflow run --resume` of one run folder) instead of running;");
             output.WriteLine("              submit it with `sbatch DIR/sweep.slurm`, then `ibflow report DIR`");
             output.WriteLine("  Ctrl-C or SIGTERM stops cleanly: running runs write their checkpoint, rerunning the command continues them.");

@@ -36,11 +36,15 @@ public sealed class SweepRunner
         _log = log ?? throw new ArgumentNullException(nameof(log));
     }
 
-    /// <summary>Runs at a time (default: one per two cores; see the README on how runs and the evaluator's threads share cores).</summary>
+    /// <summary>Runs at a time (default <see cref="DefaultJobs"/>; see the README on how runs and the evaluator's threads share cores).</summary>
     public int Jobs { get; init; } = DefaultJobs;
 
-    /// <summary>One run per two cores, at least one.</summary>
-    public static int DefaultJobs => Math.Max(1, Environment.ProcessorCount / 2);
+    /// <summary>
+    /// One run per core. The evaluator's thread team is shared by the process: while one run uses it, another run's
+    /// evaluation runs serially on its own thread (same results), so every core stays busy. Measured on the 2-core
+    /// machine (README): two runs at a time finished 12 small discrete runs in 5.2 s against 11.6 s one at a time.
+    /// </summary>
+    public static int DefaultJobs => Math.Max(1, Environment.ProcessorCount);
 
     /// <summary>True for a progress line rewritten in place (a terminal); false for a line per change.</summary>
     public bool Interactive { get; init; }

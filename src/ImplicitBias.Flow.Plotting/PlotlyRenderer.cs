@@ -134,6 +134,23 @@ public static class PlotlyRenderer
     }
 
     /// <summary>
+    /// The page of <see cref="WritePage"/> as one self-contained HTML file: plotly.js is inlined, so the file can be
+    /// mailed or archived alone and opens offline (a report of a sweep).
+    /// </summary>
+    /// <param name="page">Title, table, notes and figures.</param>
+    /// <returns>The HTML text.</returns>
+    public static string ToStandalonePageHtml(PlotPage page)
+    {
+        const string placeholder = "ibflow-inline-plotly.js";
+        string html = ToPageHtml(page, placeholder);
+        string tag = $"<script src=\"{placeholder}\" charset=\"utf-8\"></script>";
+        // "</script" inside the library would end the inline element early; "<\/script" means the same to JavaScript.
+        string script = Encoding.UTF8.GetString(EmbeddedScript.Value.Script).Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
+        int at = html.IndexOf(tag, StringComparison.Ordinal);
+        return html[..at] + "<script charset=\"utf-8\">" + script + "</script>" + html[(at + tag.Length)..];
+    }
+
+    /// <summary>
     /// Writes the plotly.js that Plotly.NET embeds (and its license notice) into <paramref name="directory"/> unless an
     /// identical copy is there already; returns the script's path. Nothing is downloaded.
     /// </summary>

@@ -7,6 +7,8 @@ internal static class CommandRegistry
     public static IReadOnlyList<ICommand> Create() =>
     [
         new RunCommand(),
+        new SweepCommand(),
+        new ReportCommand(),
         new PlotCommand(),
         new SolversCommand(),
         new DataCommand(),

@@ -151,4 +151,22 @@ public sealed class RunStatusTests : IDisposable
         Assert.All(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false), o => Assert.Equal("target-reached", o.Status));
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(cut, "adam", "trajectory.csv")));
     }
+
+    [Fact]
+    public void SameExperimentTwice_GivesTheSameOutputsBitForBit_WithThreads()
+    {
+        // The evaluator splits the work over every core (maxDegreeOfParallelism −1); the summation order is fixed.
+        string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizers\": [ { \"Name\": \"adam\", \"Eta0\": 0.3 }, { \"Name\": \"signum\", \"Eta0\": 0.1 } ],", StringComparison.Ordinal);
+        ExperimentSettings s = Load(json, "--Stop:TargetLogLoss=-10");
+        string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b");
+        Run(s, a);
+        Run(s, b);
+        foreach (string run in new[] { "adam", "signum" })
+        {
+            foreach (string file in new[] { "trajectory.csv", "theta_final.npy", "config.json" })
+            {
+                Assert.Equal(File.ReadAllBytes(Path.Combine(a, run, file)), File.ReadAllBytes(Path.Combine(b, run, file)));
+            }
+        }
+    }
 }

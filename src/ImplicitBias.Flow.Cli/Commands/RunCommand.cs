@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Running;
 
@@ -62,23 +61,10 @@ internal sealed class RunCommand : ICommand
 
     private static int Execute(Func<CancellationToken, IReadOnlyList<RunOutcome>> run, string outDir, bool multiSeed, TextWriter output)
     {
-        // Ctrl-C and SIGTERM end the solve at the next step; what was computed and a checkpoint are written and the
-        // status is "interrupted".
-        using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cancellation.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = true;
-            cancellation.Cancel();
-        });
+        using var stop = new StopSignals();
         try
         {
-            IReadOnlyList<RunOutcome> outcomes = run(cancellation.Token);
+            IReadOnlyList<RunOutcome> outcomes = run(stop.Token);
             output.WriteLine();
             output.WriteLine($"{"run",-28} {"status",-15} {"t",12} {"log L",12} {"wall s",8}");
             foreach (RunOutcome o in outcomes)
@@ -92,10 +78,6 @@ internal sealed class RunCommand : ICommand
         catch (ExperimentException e)
         {
             throw new UserError(e.Message);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Sweeps;
 
@@ -89,22 +88,11 @@ internal sealed class SweepCommand : ICommand
         }
 
         int jobs = line.Value("--jobs") is { } j ? PositiveInt(j, "--jobs") : SweepRunner.DefaultJobs;
-        using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cancellation.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = true;
-            cancellation.Cancel();
-        });
+        using var stop = new StopSignals();
         try
         {
             bool interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
-            IReadOnlyList<SweepRunResult> results = new SweepRunner(plan, outDir, output) { Jobs = jobs, Interactive = interactive }.Run(cancellation.Token);
+            IReadOnlyList<SweepRunResult> results = new SweepRunner(plan, outDir, output) { Jobs = jobs, Interactive = interactive }.Run(stop.Token);
             int failed = results.Count(r => r.Status == "failed" || r.Message == "already failed");
             int interrupted = plan.Points.Count - results.Count + results.Count(r => r.Status == "interrupted");
             output.WriteLine($"{results.Count(r => r.Status is not "failed" and not "interrupted" && r.Message != "already failed")} finished, {failed} failed, {interrupted} not finished. Outputs in {outDir}");
@@ -114,10 +102,6 @@ internal sealed class SweepCommand : ICommand
         catch (ExperimentException e)
         {
             throw new UserError(e.Message);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 

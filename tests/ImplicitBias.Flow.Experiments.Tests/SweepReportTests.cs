@@ -98,6 +98,61 @@ public sealed class SweepReportTests : IDisposable
         Assert.Equal(8, report["runs"]!.AsArray().Count);
         Assert.Equal(findings.Count, report["findings"]!.AsArray().Count);
         Assert.All(report["findings"]!.AsArray(), f => Assert.Contains(f!["verdict"]!.GetValue<string>(), new[] { Findings.Holds, Findings.DoesNotHold, Findings.Inconclusive }));
-        Assert.Equal(8, SweepReport.Figures(ReportRun.ReadAll(outDir)).Count);
+        // Per setting: hard margins in 4 norms, soft margins in 4, the cosine panel, margins against the loss in 3.
+        Assert.Equal(12, SweepReport.Figures(ReportRun.ReadAll(outDir)).Count);
+    }
+
+    [Fact]
+    public void PairedDifferences_DecideWhereTheIntervalsOverlap()
+    {
+        // Seed-to-seed spread is large, but NGD is above Adam by 0.1 ± 0.01 on every seed (same data and θ(0) per seed).
+        ReportRun[] runs = [Run("ngd", 1, 1.00), Run("ngd", 2, 2.01), Run("ngd", 3, 3.00), Run("adam", 1, 0.90), Run("adam", 2, 1.90), Run("adam", 3, 2.91)];
+        Finding row = Row(Findings.Evaluate(runs), "NGD (with");
+        Assert.Equal(Findings.Holds, row.Verdict);
+        Assert.Contains("paired over 3 seeds", row.Statistic, StringComparison.Ordinal);
+
+        ReportRun[] below = [Run("ngd", 1, 0.90), Run("ngd", 2, 1.90), Run("ngd", 3, 2.91), Run("adam", 1, 1.00), Run("adam", 2, 2.01), Run("adam", 3, 3.00)];
+        Assert.Equal(Findings.DoesNotHold, Row(Findings.Evaluate(below), "NGD (with").Verdict);
+    }
+
+    [Fact]
+    public void MuonAdamNorm_OnEveryRunsTheta_EqualsMuonAdamsOwnMargin_AndGivesAVerdict()
+    {
+        string sweep = Path.Combine(_dir, "c.json");
+        File.WriteAllText(sweep, """
+        {
+          "Name": "c",
+          "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 4, "Seed": 5 },
+          "Model": { "Depth": 2, "Width": 4, "Activation": "relu-q", "InitScale": 0.5 },
+          "Optimizers": [ { "Name": "ngd", "Eta0": 1.5 }, { "Name": "muon-adam", "MuonEta0": 0.3, "AdamEta0": 0.6 } ],
+          "Seeds": [1, 2],
+          "Sweep": { "Model:Width": [4] },
+          "Solver": { "Backend": "cpu" },
+          "Stop": { "TargetLogLoss": -3, "MaxTime": 200 },
+          "Save": { "PointsPerDecade": 4 },
+          "Outputs": { "Plots": false }
+        }
+        """);
+        string outDir = Path.Combine(_dir, "out");
+        new SweepRunner(SweepPlan.Load(sweep), outDir, TextWriter.Null).Run();
+        IReadOnlyList<ReportRun> runs = ReportRun.ReadAll(outDir);
+        CompositeMargin norm = Assert.Single(CompositeMargin.In(runs));
+        Assert.Equal(2.0, norm.MatrixWeight, 12); // η0ᴬ/η0ᴹ
+        foreach (ReportRun run in runs.Where(r => r.Optimizer == "muon-adam"))
+        {
+            // Muon-Adam's own norm is Theorem 3.7's: its summary's "own" margin is the composite margin of its θ.
+            Assert.Equal(run.Margins["own"], norm.Of(run), 1e-9 * Math.Abs(run.Margins["own"]));
+        }
+
+        foreach (ReportRun run in runs.Where(r => r.Optimizer == "ngd"))
+        {
+            Assert.True(double.IsFinite(norm.Of(run)), run.Folder);
+            Assert.NotEqual(run.Margins["l2"], norm.Of(run));
+        }
+
+        Finding row = Row(Findings.Evaluate(runs), "Muon-Adam has the largest");
+        Assert.DoesNotContain("not computed", row.Statistic, StringComparison.Ordinal);
+        Assert.Contains("muon-adam", row.Values.Keys);
+        Assert.Contains("ngd", row.Values.Keys);
     }
 }

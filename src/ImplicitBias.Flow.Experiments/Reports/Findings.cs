@@ -69,23 +69,32 @@ public static class Findings
             string where = $" [{group.Key.Setting}; {group.Key.Kind}]";
             // Margins are compared where the paper compares them, at the target loss: runs stopped earlier (MaxTime,
             // MaxSteps) have not reached it and are left out of the margin rows (they still count for the cosine row).
-            Dictionary<string, Interval> Metric(string norm) =>
-                group.Where(r => r.Status == "target-reached").GroupBy(r => r.Optimizer).ToDictionary(g => g.Key, g => Interval.Of(g.Select(r => r.Margins[norm])), StringComparer.Ordinal);
+            ReportRun[] reached = group.Where(r => r.Status == "target-reached").ToArray();
+            BySeed Metric(string norm) => BySeed.Of(reached, r => r.Margins[norm]);
 
             findings.Add(Largest("NGD (with and without momentum) has the largest ℓ2 margin" + where, Metric("l2"), ["ngd", "nmomentum"]));
             findings.Add(Largest("Signum and Adam have the largest ℓ∞ margin" + where, Metric("linf"), ["signum", "adam"]));
             findings.Add(Above("Signum's ℓ∞ margin is above Adam's" + where, Metric("linf"), "signum", "adam"));
             findings.Add(Largest("Muon has the largest msp margin" + where, Metric("msp"), ["muon"]));
-            Dictionary<string, Interval> msp = Metric("msp");
-            msp.Remove("muon");
-            findings.Add(msp.Count == Metric("msp").Count
-                ? new Finding("NGD has the second largest msp margin (after Muon)" + where, Inconclusive, "muon is not in the sweep", Show(msp))
-                : Largest("NGD has the second largest msp margin (after Muon)" + where, msp, ["ngd"]));
-            findings.Add(new Finding(
-                "Muon-Adam has the largest max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞} margin" + where,
-                Inconclusive,
-                "not computed: summary.json gives each optimizer's margin in its own norm only; Muon-Adam's norm of the other optimizers' final iterates is left for later",
-                Show(Metric("own"))));
+            BySeed msp = Metric("msp");
+            findings.Add(!msp.ContainsKey("muon")
+                ? new Finding("NGD has the second largest msp margin (after Muon)" + where, Inconclusive, "muon is not in the sweep", msp.Show())
+                : Largest("NGD has the second largest msp margin (after Muon)" + where, msp.Without("muon"), ["ngd"]));
+
+            // Theorem 3.7's norm, evaluated on every optimizer's final θ (CompositeMargin); the weight r = η0ᴬ/η0ᴹ is
+            // the Muon-Adam runs' own (the same runs all other optimizers are compared against).
+            string muonAdamName = "Muon-Adam has the largest max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞} margin" + where;
+            CompositeMargin? muonAdam = CompositeMargin.In(group).FirstOrDefault(c => c.Optimizer == "muon-adam");
+            if (muonAdam is null)
+            {
+                findings.Add(new Finding(muonAdamName, Inconclusive, "muon-adam not in the sweep", new Dictionary<string, string>()));
+            }
+            else
+            {
+                Finding f = Largest(muonAdamName, BySeed.Of(reached, r => muonAdam.Of(r)), ["muon-adam"]);
+                findings.Add(f with { Statistic = $"in {muonAdam.Description} (r = η0ᴬ/η0ᴹ of the muon-adam runs) on every run's theta_final.npy; " + f.Statistic });
+            }
+
             findings.Add(Cosine("cosine to the last iterate ≥ 0.99 over the second half of every trajectory" + where, group.ToArray()));
         }
 
@@ -93,12 +102,14 @@ public static class Findings
         return findings;
     }
 
-    // The group's members each lie above every other optimizer.
-    private static Finding Largest(string name, IReadOnlyDictionary<string, Interval> byOptimizer, string[] winners)
+    // The group's members each lie above every other optimizer: decided by 95 % CI separation when that decides, else
+    // by paired differences over the seeds both optimizers share (a sweep runs every optimizer from the same data and
+    // θ(0) per seed, so differences per seed remove the seed-to-seed spread that the unpaired intervals carry).
+    private static Finding Largest(string name, BySeed byOptimizer, string[] winners)
     {
-        IReadOnlyDictionary<string, string> values = Show(byOptimizer);
+        IReadOnlyDictionary<string, string> values = byOptimizer.Show();
         string[] present = winners.Where(byOptimizer.ContainsKey).ToArray();
-        string[] others = byOptimizer.Keys.Except(winners).ToArray();
+        string[] others = byOptimizer.Optimizers.Except(winners).ToArray();
         if (present.Length == 0)
         {
             return new Finding(name, Inconclusive, $"{string.Join(" and ", winners)} not in the sweep (or no run of it reached the target loss)", values);
@@ -109,39 +120,53 @@ public static class Findings
             return new Finding(name, Inconclusive, "no other optimizer to compare with", values);
         }
 
-        if (byOptimizer.Values.Any(i => !i.HasCi))
+        (string Winner, string Other)[] pairs = present.SelectMany(w => others.Select(o => (w, o))).ToArray();
+        return Decide(name, byOptimizer, pairs, $"among {string.Join(", ", byOptimizer.Optimizers)}", values);
+    }
+
+    private static Finding Above(string name, BySeed byOptimizer, string upper, string lower)
+    {
+        BySeed two = byOptimizer.Only(upper, lower);
+        IReadOnlyDictionary<string, string> values = two.Show();
+        if (!two.ContainsKey(upper) || !two.ContainsKey(lower))
+        {
+            return new Finding(name, Inconclusive, $"{(two.ContainsKey(upper) ? lower : upper)} not in the sweep", values);
+        }
+
+        return Decide(name, two, [(upper, lower)], $"{upper} against {lower}", values);
+    }
+
+    // Holds when every (winner, other) pair is separated upwards, does not hold when some pair is separated the other
+    // way, by (1) 95 % CI separation of the two means, else (2) a 95 % paired t interval of winner − other over their
+    // common seeds lying above (or below) zero.
+    private static Finding Decide(string name, BySeed byOptimizer, IReadOnlyList<(string Winner, string Other)> pairs, string among, IReadOnlyDictionary<string, string> values)
+    {
+        if (pairs.SelectMany(p => new[] { p.Winner, p.Other }).Any(o => !byOptimizer.Interval(o).HasCi))
         {
             return new Finding(name, Inconclusive, "needs two seeds or more per optimizer for a 95 % CI", values);
         }
 
-        string statistic = $"95 % CI separation over seeds (t interval), among {string.Join(", ", byOptimizer.Keys.Order(StringComparer.Ordinal))}";
-        if (present.All(w => others.All(o => byOptimizer[w].Lower > byOptimizer[o].Upper)))
+        var verdicts = new List<(int Sign, string How)>();
+        foreach ((string w, string o) in pairs)
         {
-            return new Finding(name, Holds, statistic, values);
+            Interval a = byOptimizer.Interval(w), b = byOptimizer.Interval(o);
+            if (a.Lower > b.Upper || b.Lower > a.Upper)
+            {
+                verdicts.Add((a.Lower > b.Upper ? 1 : -1, "CI separation"));
+                continue;
+            }
+
+            Interval d = byOptimizer.PairedDifference(w, o);
+            verdicts.Add(d.HasCi && d.Lower > 0 ? (1, $"paired over {d.N} seeds")
+                : d.HasCi && d.Upper < 0 ? (-1, $"paired over {d.N} seeds")
+                : (0, d.HasCi ? $"paired difference {w} − {o} = {d}" : "fewer than two common seeds"));
         }
 
-        return present.Any(w => others.Any(o => byOptimizer[o].Lower > byOptimizer[w].Upper))
-            ? new Finding(name, DoesNotHold, statistic + "; another optimizer's CI lies above", values)
-            : new Finding(name, Inconclusive, statistic + "; the CIs overlap", values);
-    }
-
-    private static Finding Above(string name, Dictionary<string, Interval> byOptimizer, string upper, string lower)
-    {
-        var values = Show(byOptimizer.Where(p => p.Key == upper || p.Key == lower).ToDictionary(p => p.Key, p => p.Value));
-        if (!byOptimizer.TryGetValue(upper, out Interval a) || !byOptimizer.TryGetValue(lower, out Interval b))
-        {
-            return new Finding(name, Inconclusive, $"{(byOptimizer.ContainsKey(upper) ? lower : upper)} not in the sweep", values);
-        }
-
-        if (!a.HasCi || !b.HasCi)
-        {
-            return new Finding(name, Inconclusive, "needs two seeds or more for a 95 % CI", values);
-        }
-
-        const string statistic = "95 % CI separation over seeds (t interval)";
-        return a.Lower > b.Upper ? new Finding(name, Holds, statistic, values)
-            : b.Lower > a.Upper ? new Finding(name, DoesNotHold, statistic + "; the order is reversed", values)
-            : new Finding(name, Inconclusive, statistic + "; the CIs overlap", values);
+        string how = string.Join("; ", pairs.Zip(verdicts, (p, v) => $"{p.Winner} vs {p.Other}: {v.How}").Distinct());
+        string statistic = $"95 % CI separation over seeds (t interval), else a 95 % paired t interval over common seeds, {among} ({how})";
+        return verdicts.All(v => v.Sign > 0) ? new Finding(name, Holds, statistic, values)
+            : verdicts.Any(v => v.Sign < 0) ? new Finding(name, DoesNotHold, statistic + "; the order is reversed for at least one pair", values)
+            : new Finding(name, Inconclusive, statistic + "; the CIs overlap and the paired differences do not decide", values);
     }
 
     private static Finding Cosine(string name, IReadOnlyList<ReportRun> runs)
@@ -176,7 +201,55 @@ public static class Findings
                 : new Finding(name, flow.Verdict == discrete.Verdict ? Holds : DoesNotHold, "the same verdict for both kinds", values);
         }
     }
+}
 
-    private static Dictionary<string, string> Show(IReadOnlyDictionary<string, Interval> byOptimizer) =>
-        byOptimizer.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
+/// <summary>One quantity of each optimizer's runs, by seed (the sweep's pairing), with the intervals the verdicts use.</summary>
+internal sealed class BySeed
+{
+    private readonly SortedDictionary<string, SortedDictionary<ulong, double>> _values;
+
+    private BySeed(SortedDictionary<string, SortedDictionary<ulong, double>> values) => _values = values;
+
+    /// <summary>The finite values of <paramref name="value"/> over <paramref name="runs"/>, by optimizer and seed.</summary>
+    public static BySeed Of(IEnumerable<ReportRun> runs, Func<ReportRun, double> value)
+    {
+        var values = new SortedDictionary<string, SortedDictionary<ulong, double>>(StringComparer.Ordinal);
+        foreach (ReportRun run in runs)
+        {
+            double v = value(run);
+            if (!values.TryGetValue(run.Optimizer, out SortedDictionary<ulong, double>? bySeed))
+            {
+                values[run.Optimizer] = bySeed = [];
+            }
+
+            if (double.IsFinite(v))
+            {
+                bySeed[run.Seed] = v;
+            }
+        }
+
+        return new BySeed(values);
+    }
+
+    /// <summary>The optimizers present (in ordinal order).</summary>
+    public IEnumerable<string> Optimizers => _values.Keys;
+
+    /// <summary>Whether <paramref name="optimizer"/> has runs here.</summary>
+    public bool ContainsKey(string optimizer) => _values.ContainsKey(optimizer);
+
+    /// <summary>Mean and 95 % CI of one optimizer over its seeds.</summary>
+    public Interval Interval(string optimizer) => Reports.Interval.Of(_values[optimizer].Values);
+
+    /// <summary>Mean and 95 % CI of a − b over the seeds both have.</summary>
+    public Interval PairedDifference(string a, string b) =>
+        Reports.Interval.Of(_values[a].Where(p => _values[b].ContainsKey(p.Key)).Select(p => p.Value - _values[b][p.Key]));
+
+    /// <summary>The same without <paramref name="optimizer"/>.</summary>
+    public BySeed Without(string optimizer) => new(new SortedDictionary<string, SortedDictionary<ulong, double>>(_values.Where(p => p.Key != optimizer).ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal));
+
+    /// <summary>Only the optimizers named.</summary>
+    public BySeed Only(params string[] optimizers) => new(new SortedDictionary<string, SortedDictionary<ulong, double>>(_values.Where(p => optimizers.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal));
+
+    /// <summary>optimizer → "mean [95 % CI] (n)".</summary>
+    public IReadOnlyDictionary<string, string> Show() => _values.ToDictionary(p => p.Key, p => Reports.Interval.Of(p.Value.Values).ToString(), StringComparer.Ordinal);
 }

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Core.Parameters;
+using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Outputs;
 
 namespace ImplicitBias.Flow.Experiments.Reports;
@@ -16,6 +18,10 @@ namespace ImplicitBias.Flow.Experiments.Reports;
 /// <param name="SoftMargins">Final soft margins by norm.</param>
 /// <param name="SecondHalfMinCosineToLast">Least cosine to the last iterate over the second half of the run.</param>
 /// <param name="Trajectory">trajectory.csv, or null when missing.</param>
+/// <param name="ThetaFinal">theta_final.npy, or null when missing.</param>
+/// <param name="Layout">The network's parameter layout (from config.json and the length of θ), or null when unknown.</param>
+/// <param name="Homogeneity">The model's homogeneity degree L (docs/mathematics.md §1).</param>
+/// <param name="CompositeMatrixWeight">For a composite optimizer with the norm max{r ‖W‖msp, ‖u‖∞}, r (Muon-Adam: η0ᴬ/η0ᴹ, Theorem 3.7; Muon-Signum: 1); NaN for every other optimizer.</param>
 public sealed record ReportRun(
     string Folder,
     string Optimizer,
@@ -27,7 +33,11 @@ public sealed record ReportRun(
     IReadOnlyDictionary<string, double> Margins,
     IReadOnlyDictionary<string, double> SoftMargins,
     double SecondHalfMinCosineToLast,
-    CsvTable? Trajectory)
+    CsvTable? Trajectory,
+    double[]? ThetaFinal = null,
+    ParameterLayout? Layout = null,
+    double Homogeneity = double.NaN,
+    double CompositeMatrixWeight = double.NaN)
 {
     /// <summary>The norms summary.json reports margins in.</summary>
     public static readonly string[] Norms = ["l2", "linf", "msp", "own"];
@@ -63,10 +73,20 @@ public sealed record ReportRun(
         JsonNode? model = config["Model"], data = config["Data"];
         string setting = $"{model?["Activation"]?.GetValue<string>()}, depth {model?["Depth"]}, width {model?["Width"]}, {data?[KindKey]?.GetValue<string>()} {data?["Samples"]}";
         JsonNode? final = summary["final"];
-        string trajectory = Path.Combine(dir, "trajectory.csv");
+        string trajectory = Path.Combine(dir, "trajectory.csv"), thetaFile = Path.Combine(dir, "theta_final.npy");
+        double[]? theta = File.Exists(thetaFile) ? Npy.ReadFile(thetaFile).Data : null;
+        int depth = model?["Depth"]?.GetValue<int>() ?? 0, width = model?["Width"]?.GetValue<int>() ?? 0;
+        string optimizer = summary["optimizer"]?.GetValue<string>() ?? config[OptimizerKey]?["Name"]?.GetValue<string>() ?? "?";
+        JsonNode? optimizerNode = config[OptimizerKey];
+        double compositeWeight = optimizer switch
+        {
+            "muon-adam" => Number(optimizerNode?["AdamEta0"]) / Number(optimizerNode?["MuonEta0"]),
+            "muon-signum" => 1.0,
+            _ => double.NaN,
+        };
         return new ReportRun(
             Path.GetRelativePath(root, dir).Replace(Path.DirectorySeparatorChar, '/'),
-            summary["optimizer"]?.GetValue<string>() ?? config[OptimizerKey]?["Name"]?.GetValue<string>() ?? "?",
+            optimizer,
             config["Model"]?[SeedKey]?.GetValue<ulong>() ?? 0,
             method == "discrete" ? "discrete" : "flow",
             setting,
@@ -75,8 +95,39 @@ public sealed record ReportRun(
             Values(final?["margins"]),
             Values(final?["softMargins"]),
             Number(final?["secondHalfMinCosineToLast"]),
-            File.Exists(trajectory) ? CsvTable.Read(trajectory) : null);
+            File.Exists(trajectory) ? CsvTable.Read(trajectory) : null,
+            theta,
+            theta is null ? null : LayoutOf(theta.Length, depth, width),
+            model is null ? double.NaN : DegreeOf(model),
+            compositeWeight);
     }
+
+    // The fully connected layout whose length is θ's: hidden layers of the configured width, the input dimension
+    // solved from len = d·k + (D − 2)·k² + k (depth D ≥ 2) or len = d (depth 1).
+    private static ParameterLayout? LayoutOf(int length, int depth, int width)
+    {
+        if (depth < 1 || (depth > 1 && width < 1))
+        {
+            return null;
+        }
+
+        if (depth == 1)
+        {
+            return ParameterLayout.FullyConnected(length, []);
+        }
+
+        int rest = length - ((depth - 2) * width * width) - width;
+        return rest > 0 && rest % width == 0 ? ParameterLayout.FullyConnected(rest / width, Enumerable.Repeat(width, depth - 1).ToArray()) : null;
+    }
+
+    private static double DegreeOf(JsonNode model) => ExperimentLoader.Homogeneity(new ModelSettings(
+        model["Depth"]?.GetValue<int>() ?? 0,
+        model["Width"]?.GetValue<int>() ?? 0,
+        model["Activation"]?.GetValue<string>() ?? "relu",
+        Number(model["Q"]) is var q && double.IsFinite(q) ? q : 1,
+        0,
+        0,
+        null));
 
     private static Dictionary<string, double> Values(JsonNode? node) => Norms.ToDictionary(n => n, n => Number(node?[n]));
 

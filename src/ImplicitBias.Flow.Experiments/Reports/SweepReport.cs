@@ -28,7 +28,19 @@ public static class SweepReport
             string axis = "optimizer: " + string.Join(", ", optimizers.Select((o, i) => $"{i + 1} = {o}"));
             foreach (string norm in ReportRun.Norms)
             {
-                figures.Add(($"s{s + 1}-margins-{norm}", MarginPanel(settings[s], norm, these, optimizers, axis)));
+                figures.Add(($"s{s + 1}-margins-{norm}", MarginPanel(settings[s], $"hard margin ({Norm(norm)})", r => r.Margins[norm], these, optimizers, axis)));
+            }
+
+            // Each composite optimizer's norm (Theorem 3.7) on every optimizer's final θ.
+            foreach (CompositeMargin composite in CompositeMargin.In(these))
+            {
+                figures.Add(($"s{s + 1}-margins-{composite.Key}", MarginPanel(settings[s], $"hard margin ({composite.Description}, {composite.Optimizer}'s norm)", r => composite.Of(r), these, optimizers, axis)));
+            }
+
+            // Soft margins γ̃ (Eq. 10), the quantity the theorems show increases.
+            foreach (string norm in ReportRun.Norms.Where(n => these.Any(r => double.IsFinite(r.SoftMargins[n]))))
+            {
+                figures.Add(($"s{s + 1}-soft-margins-{norm}", MarginPanel(settings[s], $"soft margin ({Norm(norm)})", r => r.SoftMargins[norm], these, optimizers, axis)));
             }
 
             figures.Add(($"s{s + 1}-cosine", CosinePanel(settings[s], these)));
@@ -60,7 +72,8 @@ public static class SweepReport
             Notes =
             [
                 $"{runs.Count} run folder(s) under {root}; {runs.Count - unusable} finished and used, {unusable} unfinished or failed and left out ({string.Join(", ", runs.Where(r => !r.Usable).Select(r => $"{r.Folder}: {r.Status}").Take(10))}).",
-                "Verdicts: an optimizer has the largest margin when its 95 % confidence interval over seeds (Student t) lies above every other optimizer's; it does not when another's lies above its own; otherwise inconclusive.",
+                "Verdicts: an optimizer has the largest margin when, against every other optimizer, either its 95 % confidence interval over seeds (Student t) lies above the other's, or the 95 % t interval of the paired differences over the seeds both share (same data and θ(0)) lies above zero; it does not when some other optimizer is above it in the same sense; otherwise inconclusive.",
+                "Composite norms (e.g. Muon-Adam's max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞}) are evaluated on every run's theta_final.npy: γ_N = γ_2 (‖θ‖_2 / ‖θ‖_N)^L, since q_min is the same in every norm.",
                 "Fig. 1a panels: each optimizer's mean final hard margin (line) and 95 % CI over seeds (band), flows on the left of each optimizer's slot, discrete runs (dashed) on the right. 'own' is each optimizer's own norm, so its values compare runs of one optimizer only.",
             ],
         };
@@ -119,14 +132,14 @@ public static class SweepReport
 
     // Each optimizer k owns the slot [k + 0.5, k + 1.5]: its flows' mean as a short line on the left half, its
     // discrete runs' (dashed) on the right, each with its CI as a band: a CI plot drawn with line figures.
-    private static FigureSpec MarginPanel(string setting, string norm, IReadOnlyList<ReportRun> runs, string[] optimizers, string axis)
+    private static FigureSpec MarginPanel(string setting, string quantity, Func<ReportRun, double> value, IReadOnlyList<ReportRun> runs, string[] optimizers, string axis)
     {
         var series = new List<LineSeries>();
         for (int k = 0; k < optimizers.Length; k++)
         {
             foreach (string kind in new[] { "flow", "discrete" })
             {
-                double[] values = runs.Where(r => r.Optimizer == optimizers[k] && r.Kind == kind).Select(r => r.Margins[norm]).ToArray();
+                double[] values = runs.Where(r => r.Optimizer == optimizers[k] && r.Kind == kind).Select(value).ToArray();
                 if (values.Length == 0)
                 {
                     continue;
@@ -143,7 +156,7 @@ public static class SweepReport
             }
         }
 
-        return new FigureSpec($"Fig. 1a, {setting}: final hard margin ({Norm(norm)}), mean and 95 % CI over seeds", axis, $"hard margin ({Norm(norm)})", series);
+        return new FigureSpec($"Fig. 1a, {setting}: final {quantity}, mean and 95 % CI over seeds", axis, quantity, series);
     }
 
     private static FigureSpec CosinePanel(string setting, IReadOnlyList<ReportRun> runs)

@@ -117,6 +117,24 @@ public sealed class SweepTests : IDisposable
     }
 
     [Fact]
+    public void PlotsOfEveryGridPoint_ShareTheSweepsOnePlotlyScript()
+    {
+        SweepPlan plan = SweepPlan.Load(Write(Tiny), ["--Sweep:Solver:Method=discrete", "--Seeds=1", "--Outputs:Plots=true"]);
+        string outDir = Path.Combine(_dir, "out");
+        new SweepRunner(plan, outDir, TextWriter.Null) { Jobs = 2 }.Run();
+        string shared = Path.Combine(outDir, "plots", "plotly.min.js");
+        Assert.Equal([shared], Directory.GetFiles(outDir, "plotly.min.js", SearchOption.AllDirectories));
+        foreach (SweepPoint p in plan.Points)
+        {
+            // Each run's pages load the shared script by a relative path that resolves to it (so the sweep folder can move).
+            string index = Path.Combine(outDir, p.Folder, "plots", "index.html");
+            string src = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(index), "<script src=\"([^\"]+plotly\\.min\\.js)\"").Groups[1].Value;
+            Assert.False(Path.IsPathRooted(src), src);
+            Assert.Equal(Path.GetFullPath(shared), Path.GetFullPath(Path.Combine(Path.GetDirectoryName(index)!, src)));
+        }
+    }
+
+    [Fact]
     public void KilledMidway_RerunSkipsFinishedRuns_AndFinishesTheOthers()
     {
         SweepPlan plan = SweepPlan.Load(Write(Tiny), ["--Sweep:Model:Activation=relu-q"]);

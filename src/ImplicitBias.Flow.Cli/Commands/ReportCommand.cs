@@ -21,7 +21,7 @@ internal sealed class ReportCommand : ICommand
             output.WriteLine("  self-contained HTML page (default DIR/report.html; plotly.js inlined, opens offline) and report.json beside it:");
             output.WriteLine("  per setting, final hard margins per optimizer in l2, linf, msp and own norm (mean and 95 % CI over seeds, flows and");
             output.WriteLine("  discrete runs side by side), cosine to the last iterate against t/t_last, margins against the loss, and the");
-            output.WriteLine("  paper's findings with a verdict each (holds / does not hold / inconclusive, by 95 % CI separation over seeds).");
+            output.WriteLine("  paper's findings with a verdict each (holds / does not hold / inconclusive, by 95 % CI separation over seeds, or a paired t interval over common seeds where the CIs overlap).");
             return 0;
         }
 

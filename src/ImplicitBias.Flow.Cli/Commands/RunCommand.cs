@@ -34,7 +34,7 @@ internal sealed class RunCommand : ICommand
                 throw new UserError("--resume DIR takes no experiment file, --out or overrides: a run continues with the settings in its config.json");
             }
 
-            return Execute(cancellation => ExperimentRunner.Resume(resumeDir, output, ReferenceEquals(output, Console.Out) ? null : false, cancellation), resumeDir, multiSeed: true, output);
+            return Execute(cancellation => ExperimentRunner.Resume(resumeDir, output, ReferenceEquals(output, Console.Out) ? null : false, cancellation: cancellation), resumeDir, multiSeed: true, output);
         }
 
         if (line.Positional.Count > 1)

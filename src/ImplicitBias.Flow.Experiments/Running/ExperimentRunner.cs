@@ -55,6 +55,12 @@ public sealed class ExperimentRunner
     /// <summary>Called with the run folder after each checkpoint is written (progress displays, tests).</summary>
     public Action<string>? CheckpointWritten { get; init; }
 
+    /// <summary>
+    /// Where the plots' one plotly.min.js goes (default: the output folder's plots/). A sweep points every grid point
+    /// at its own root, so that hundreds of run folders share one 3.6 MB script instead of holding one each.
+    /// </summary>
+    public string? ScriptDirectory { get; init; }
+
     /// <summary>The status word of an engine result (summary.json's <c>status</c>).</summary>
     public static string StatusWord(OdeStatus status) => status switch
     {
@@ -104,7 +110,12 @@ public sealed class ExperimentRunner
     /// runs): finished runs are kept as they are, unfinished ones continue from their checkpoint (bit for bit as if
     /// never stopped) or start again when they have none. Each run is read back from its own config.json.
     /// </summary>
-    public static IReadOnlyList<RunOutcome> Resume(string root, TextWriter log, bool? interactive = null, CancellationToken cancellation = default)
+    /// <param name="root">A run folder or an experiment's folder.</param>
+    /// <param name="log">Progress lines.</param>
+    /// <param name="interactive">Whether progress redraws one line (null: when the console is a terminal).</param>
+    /// <param name="scriptDirectory">Where the plots' plotly.min.js goes (see <see cref="ScriptDirectory"/>).</param>
+    /// <param name="cancellation">Stops cleanly, writing a checkpoint.</param>
+    public static IReadOnlyList<RunOutcome> Resume(string root, TextWriter log, bool? interactive = null, string? scriptDirectory = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(log);
@@ -121,7 +132,7 @@ public sealed class ExperimentRunner
             ExperimentSettings settings = ExperimentLoader.Load(config, useEnvironment: false);
             OptimizerSettings optimizer = settings.Optimizers[0];
             ulong seed = settings.Seeds[0];
-            var runner = new ExperimentRunner(settings, root, log, interactive);
+            var runner = new ExperimentRunner(settings, root, log, interactive) { ScriptDirectory = scriptDirectory };
             var planned = new PlannedRun(optimizer, seed, dir, $"{optimizer.Label} ({Path.GetRelativePath(root, dir)})");
             if (ReadStatus(dir) is { } status && IsFinished(status))
             {
@@ -288,7 +299,7 @@ public sealed class ExperimentRunner
         });
 
     // One copy of plotly.js for the whole experiment (3.6 MB), in its top plots folder; every run's pages load it.
-    private string SharedScripts => Path.Combine(_root, "plots");
+    private string SharedScripts => ScriptDirectory ?? Path.Combine(_root, "plots");
 
     private RunOutcome RunOne(ExperimentSettings settings, BuiltModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
     {

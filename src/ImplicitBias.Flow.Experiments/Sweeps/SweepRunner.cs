@@ -196,8 +196,8 @@ public sealed class SweepRunner
         try
         {
             IReadOnlyList<RunOutcome> outcomes = File.Exists(Path.Combine(dir, "config.json"))
-                ? ExperimentRunner.Resume(dir, quiet, interactive: false, cancellation)
-                : new ExperimentRunner(p.Settings, dir, quiet, interactive: false).Run(cancellation);
+                ? ExperimentRunner.Resume(dir, quiet, interactive: false, SharedScripts, cancellation)
+                : new ExperimentRunner(p.Settings, dir, quiet, interactive: false) { ScriptDirectory = SharedScripts }.Run(cancellation);
             RunOutcome o = outcomes[0];
             return new SweepRunResult(p, o.Status, o.Message, clock.Elapsed.TotalSeconds);
         }
@@ -217,6 +217,9 @@ public sealed class SweepRunner
             return new SweepRunResult(p, "failed", message, clock.Elapsed.TotalSeconds);
         }
     }
+
+    // Every grid point's plots share the sweep's one plotly.min.js (3.6 MB) in DIR/plots.
+    private string SharedScripts => Path.Combine(_root, "plots");
 
     private string Dir(SweepPoint p) => Path.Combine(_root, p.Folder.Replace('/', Path.DirectorySeparatorChar));
 

@@ -123,21 +123,10 @@ internal sealed class KrylovW<TState>
             }
         }
 
-        // ∂N/∂t by a forward difference in t: the W-method's time column (the stiff limit of a driven stiff component
-        // needs it; without it the steps of such a problem collapse to the explicit scale).
-        double dt = 1.4901161193847656e-8 * Math.Max(1.0, Math.Abs(t));
-        evaluate(t + dt, y, _probeN);
-        _algebra.Read(_probeN, _jv);
-        for (int i = 0; i < _n; i++)
-        {
-            _jv[i] = (_jv[i] - nHost[i]) / dt;
-        }
-
-        _algebra.Write(_jv, TimeDerivative);
         Dimension = 0;
         if (_maxDimension == 0)
         {
-            return 1;
+            return 0;
         }
 
         // v1 = f / ‖f‖ (Ω-norm), f = N − C y: the space in which the step's own increments live (as in ROK methods).
@@ -153,7 +142,7 @@ internal sealed class KrylovW<TState>
         double norm = Math.Sqrt(Dot(v, v));
         if (!(norm > 0) || !double.IsFinite(norm))
         {
-            return 1;
+            return 0;
         }
 
         Scale(v, 1.0 / norm);
@@ -161,7 +150,7 @@ internal sealed class KrylovW<TState>
         // Difference increment of Knoll & Keyes (J. Comput. Phys. 193 (2004) 357, Eq. 11) in the weighted norm.
         double epsilon = 1.4901161193847656e-8 * (1 + Math.Sqrt(Dot(yHost, yHost))); // √(machine ε)
         var h = new double[_maxDimension, _maxDimension];
-        int evaluations = 1;
+        int evaluations = 0;
         for (int j = 0; j < _maxDimension; j++)
         {
             _algebra.Write(_basis[j], _basisStates[j]);
@@ -232,6 +221,20 @@ internal sealed class KrylovW<TState>
         }
 
         return evaluations;
+    }
+
+    /// <summary>
+    /// g ≈ ∂N/∂t at (t, y), N(t, y) = <paramref name="n0"/>, by a forward difference in t (one evaluation): the time
+    /// column of W for the autonomous form. It is renewed at every step because the flows' explicit time dependence
+    /// (η(t), Adam's bias corrections ~ 1/t) changes fastest early on; a stale g keeps the order but not the error
+    /// constant.
+    /// </summary>
+    public void UpdateTimeDerivative(double t, TState y, TState n0, Action<double, TState, TState> evaluate)
+    {
+        double dt = (t + (1.4901161193847656e-8 * Math.Max(1.0, Math.Abs(t)))) - t;
+        _algebra.Copy(y, _probe);
+        evaluate(t + dt, _probe, _probeN);
+        _algebra.Combine(_probeN, [1.0 / dt], [-1.0 / dt], new ReadOnlySpan<TState>(ref n0), false, TimeDerivative);
     }
 
     /// <summary>Prepares solves with I − hγW for the given hγ.</summary>

@@ -10,8 +10,10 @@ namespace ImplicitBias.Flow.Solvers.Rosenbrock;
 /// problems without the ∂f/∂t term), so W may be stale and low-rank. Here W = −C + V H Vᵀ Ω² (<see cref="KrylovW{TState}"/>):
 /// the decays −c_b exactly, plus the Arnoldi projection of ∂N/∂y on a Krylov space built from directional
 /// differences of N in the state's error-weighted coordinates, rebuilt every <see cref="RefreshEvery"/> accepted steps
-/// and after a rejected one. Each step costs s − 1 evaluations of N, one more at the accepted point, and the Krylov
-/// dimension's when the space is rebuilt.
+/// and after a rejected one. Each step costs s − 1 evaluations of N, one at the accepted point, one for ∂N/∂t (the
+/// time column of W, renewed every step), and the Krylov dimension's when the space is rebuilt. Measured in
+/// Flows/STEPPERS.md: it wins where one or a few isolated stiff eigenvalues hold an explicit stepper (NGD on MNIST),
+/// not on the Adam flow, whose many oscillating θ–m̃ modes a small Krylov space does not hold.
 /// </summary>
 public abstract class RosenbrockWMethod : OdeMethod
 {

@@ -40,6 +40,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private bool _pendingSwap;
     private bool _builtHere;
     private bool _attemptedHere;
+    private double _resumeTime;
+    private TState? _resumeState;
     private int _stepsSinceBuild;
     private TState? _y0;
     private TState? _y1;
@@ -130,6 +132,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
 
     public void Resume(double t, TState y, TState derivative, long evaluations)
     {
+        _resumeTime = t;
+        _resumeState = y;
         _algebra.Copy(derivative, _n0);
         _pendingSwap = false;
         _builtHere = false;
@@ -176,6 +180,11 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _stepsSinceBuild = (int)memory[1];
         _builtHere = memory[2] != 0;
         _attemptedHere = memory[3] != 0;
+        if (_attemptedHere && _resumeState is not null)
+        {
+            // A step from this point was rejected before the checkpoint: its g is recomputed (the same arithmetic).
+            _w.UpdateTimeDerivative(_resumeTime, _resumeState, _n0, _term.Evaluate);
+        }
     }
 
     public void Derivative(double t, TState y, TState destination) => Rhs(t, y, destination);
@@ -196,6 +205,12 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             Evaluations += _w.Build(t, y, _n0, _term.Evaluate);
             _builtHere = true;
             _stepsSinceBuild = 0;
+        }
+
+        if (!retry)
+        {
+            _w.UpdateTimeDerivative(t, y, _n0, _term.Evaluate);
+            Evaluations++;
         }
 
         double hGamma = h * _method.Gamma;

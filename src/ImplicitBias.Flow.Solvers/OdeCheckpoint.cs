@@ -46,4 +46,7 @@ public sealed record OdeCheckpoint
 
     /// <summary>The event functions' values at (t, y).</summary>
     public required double[] EventValues { get; init; }
+
+    /// <summary>The stepper's own memory beyond the cached derivative (e.g. the Rosenbrock–Krylov W); often empty.</summary>
+    public double[] StepperMemory { get; init; } = [];
 }

@@ -147,6 +147,7 @@ public static class OdeSolver
             _algebra.Write(c.State, _y);
             _algebra.Write(c.Derivative, _scratch);
             _stepper.Resume(c.Time, _y, _scratch, c.RhsEvaluations);
+            _stepper.RestoreMemory(c.StepperMemory);
             c.EventValues.CopyTo(_eventValues, 0);
             _h = c.StepSize;
             _previousError = c.PreviousError;
@@ -180,6 +181,7 @@ public static class OdeSolver
                 RhsEvaluations = _stepper.Evaluations,
                 NextSave = _nextSave,
                 EventValues = (double[])_eventValues.Clone(),
+                StepperMemory = _stepper.Memory,
             };
         }
 

@@ -155,6 +155,7 @@ internal sealed class SolversCommand : ICommand
         output.WriteLine($"Methods:  {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}");
         output.WriteLine("  etd2    exponential ETD2RK (Cox–Matthews) with exponential-Euler error estimate, for y' = −c y + N");
         output.WriteLine("  etdrk4  exponential ETDRK4 (Cox–Matthews) with an embedded second-order estimate");
+        output.WriteLine("  ros34pw2  Rosenbrock–Krylov W-method of order 3 (Rang–Angermann), L-stable, W from Arnoldi on N");
         output.WriteLine($"Fixed-step methods (euler, rk4) take ceil((t1 − t0) · tol^(−1/order)) steps, at most {MaxFixedSteps}.");
     }
 

@@ -25,7 +25,7 @@ public static class Vocabulary
     public static readonly string[] Backends = ["auto", "cpu", "ilgpu-cpu", "cuda"];
 
     /// <summary>Solver:Method ("auto" picks the measured default per optimizer; "discrete" runs the discrete optimizer).</summary>
-    public static readonly string[] Methods = ["auto", "dopri5", "tsit5", "dop853", "bs3", "heun-euler", "rk4", "euler", "etdrk4", "etd2", "discrete"];
+    public static readonly string[] Methods = ["auto", "dopri5", "tsit5", "dop853", "bs3", "heun-euler", "rk4", "euler", "etdrk4", "etd2", "ros34pw2", "discrete"];
 
     /// <summary>Solver:SignMode for SignGD/Signum: a smoothed sign of relative width, or the exact sign.</summary>
     public static readonly string[] SignModes = ["smooth", "exact"];

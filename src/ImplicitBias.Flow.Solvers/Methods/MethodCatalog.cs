@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Solvers.Exponential;
+using ImplicitBias.Flow.Solvers.Rosenbrock;
 
 namespace ImplicitBias.Flow.Solvers.Methods;
 
@@ -9,7 +10,7 @@ public static class MethodCatalog
     public static IReadOnlyList<OdeMethod> All { get; } =
     [
         new HeunEuler(), new BogackiShampine3(), new DormandPrince5(), new Tsitouras5(), new DormandPrince853(),
-        new Euler(), new ClassicalRungeKutta4(), new ExponentialEuler2(), new CoxMatthews4(),
+        new Euler(), new ClassicalRungeKutta4(), new ExponentialEuler2(), new CoxMatthews4(), new Ros34Pw2(),
     ];
 
     /// <summary>The method named <paramref name="name"/>, or null.</summary>

@@ -56,6 +56,17 @@ internal interface IStepper<TState>
     void Resume(double t, TState y, TState derivative, long evaluations);
 
     /// <summary>
+    /// What else a checkpoint must keep for the stepper to go on bit for bit (a W matrix built at an earlier point,
+    /// a history); empty for steppers whose only memory is <see cref="CachedDerivative"/>.
+    /// </summary>
+    double[] Memory => [];
+
+    /// <summary>Restores <see cref="Memory"/> after <see cref="Resume"/> (no counted evaluations).</summary>
+    void RestoreMemory(double[] memory)
+    {
+    }
+
+    /// <summary>
     /// The scaled size of the derivative for Hairer's initial step selection: writes f(t, y) (for explicit methods) or
     /// N(t, y) (for exponential methods, whose linear part is exact) into <paramref name="destination"/>.
     /// </summary>

@@ -1,0 +1,348 @@
+using ImplicitBias.Flow.Core.State;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace ImplicitBias.Flow.Solvers.Rosenbrock;
+
+/// <summary>
+/// The W matrix of a Rosenbrock–Krylov step: W = −C + V H Vᵀ Ω², with C = diag(c_b) the blocks' decay rates (exact),
+/// Ω = diag(1/sc_i) the error weights sc_i = atol_b + rtol_b |y_i| at the point where W was built, V an Ω-orthonormal
+/// basis of the Krylov space K_M(∂N/∂y, f(t, y)) and H = Vᵀ Ω² (∂N/∂y) V its Arnoldi matrix (Tranquilli &amp; Sandu,
+/// SIAM J. Sci. Comput. 36 (2014) A1313, use the same projection; here it only has to stabilize, as the method is a
+/// W-method). Products ∂N/∂y · v are forward differences of N, one evaluation each. The linear systems
+/// (I − hγW) x = r are solved with the Woodbury identity: x = D⁻¹ (r + V c), D = I + hγC, (I − hγ H G) c = hγ H Vᵀ Ω² D⁻¹ r,
+/// G = Vᵀ Ω² D⁻¹ V; the M × M part is small and dense (MathNet's LU). Inner products run on host copies; the
+/// combinations of states go through the algebra, so the stepper stays generic over where states live.
+/// </summary>
+internal sealed class KrylovW<TState>
+    where TState : class
+{
+    private readonly IStateAlgebra<TState> _algebra;
+    private readonly int _maxDimension;
+    private readonly int _n;
+    private readonly int _blocks;
+    private readonly int[] _offsets;
+    private readonly double[] _decay;
+    private readonly double[] _weights2;
+    private readonly double[][] _basis;
+    private readonly TState[] _basisStates;
+    private readonly double[,,] _gram;
+    private readonly double[] _host;
+    private readonly double[] _builtY;
+    private readonly double[] _builtN;
+    private readonly double[] _jv;
+    private readonly double[] _d;
+    private readonly double[] _rowScale;
+    private readonly double[] _coefficients;
+    private readonly double[] _projection;
+    private readonly TState _probe;
+    private readonly TState _probeN;
+    private Matrix<double> _h = Matrix<double>.Build.Dense(1, 1);
+    private MathNet.Numerics.LinearAlgebra.Factorization.LU<double>? _lu;
+    private Vector<double> _rhs = Vector<double>.Build.Dense(1);
+    private Vector<double> _c = Vector<double>.Build.Dense(1);
+    private double _hGamma = double.NaN;
+
+    public KrylovW(IStateAlgebra<TState> algebra, int maxDimension)
+    {
+        _algebra = algebra;
+        StateLayout layout = algebra.Layout;
+        _n = layout.Length;
+        _blocks = layout.BlockCount;
+        _maxDimension = Math.Max(0, Math.Min(maxDimension, _n));
+        _offsets = Enumerable.Range(0, _blocks + 1).Select(b => b < _blocks ? layout.Offset(b) : _n).ToArray();
+        _decay = layout.Blocks.Select(b => b.DecayRate).ToArray();
+        _weights2 = new double[_n];
+        _basis = new double[_maxDimension][];
+        _basisStates = new TState[_maxDimension];
+        for (int j = 0; j < _maxDimension; j++)
+        {
+            _basis[j] = new double[_n];
+            _basisStates[j] = algebra.Allocate();
+        }
+
+        _gram = new double[_blocks, _maxDimension, _maxDimension];
+        _host = new double[_n];
+        _builtY = new double[_n];
+        _builtN = new double[_n];
+        _jv = new double[_n];
+        _d = new double[_blocks];
+        _rowScale = new double[_blocks];
+        _coefficients = new double[_blocks * _maxDimension];
+        _projection = new double[_maxDimension];
+        _probe = algebra.Allocate();
+        _probeN = algebra.Allocate();
+        TimeDerivative = algebra.Allocate();
+    }
+
+    /// <summary>The time of the point where W was last built.</summary>
+    public double BuiltAt { get; private set; } = double.NaN;
+
+    /// <summary>The state where W was last built (host copy; with N there, all a rebuild needs).</summary>
+    public ReadOnlySpan<double> BuiltState => _builtY;
+
+    /// <summary>N at <see cref="BuiltState"/>.</summary>
+    public ReadOnlySpan<double> BuiltDerivative => _builtN;
+
+    /// <summary>∂N/∂t at the point where W was built (forward difference).</summary>
+    public TState TimeDerivative { get; }
+
+    /// <summary>The dimension of the current Krylov space (0: W = −C only).</summary>
+    public int Dimension { get; private set; }
+
+    /// <summary>
+    /// Builds W at (t, y) where N(t, y) = <paramref name="n0"/>, from the Krylov space of f = n0 − C y; calls
+    /// <paramref name="evaluate"/> once per basis vector. Returns the number of evaluations made.
+    /// </summary>
+    public int Build(double t, TState y, TState n0, Action<double, TState, TState> evaluate)
+    {
+        StateLayout layout = _algebra.Layout;
+        BuiltAt = t;
+        double[] yHost = _builtY;
+        double[] nHost = _builtN;
+        _algebra.Read(y, yHost);
+        _algebra.Read(n0, nHost);
+        for (int b = 0; b < _blocks; b++)
+        {
+            StateBlock block = layout.Blocks[b];
+            double atol = block.AbsTol;
+            if (block.ScaledAbsTol > 0)
+            {
+                double max = 0;
+                for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
+                {
+                    max = Math.Max(max, Math.Abs(yHost[i]));
+                }
+
+                atol = Math.Max(atol, block.ScaledAbsTol * max);
+            }
+
+            for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
+            {
+                double sc = atol + (block.RelTol * Math.Abs(yHost[i]));
+                _weights2[i] = sc > 0 ? 1.0 / (sc * sc) : 0.0;
+            }
+        }
+
+        Dimension = 0;
+        if (_maxDimension == 0)
+        {
+            return 0;
+        }
+
+        // v1 = f / ‖f‖ (Ω-norm), f = N − C y: the space in which the step's own increments live (as in ROK methods).
+        double[] v = _basis[0];
+        for (int b = 0; b < _blocks; b++)
+        {
+            for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
+            {
+                v[i] = nHost[i] - (_decay[b] * yHost[i]);
+            }
+        }
+
+        double norm = Math.Sqrt(Dot(v, v));
+        if (!(norm > 0) || !double.IsFinite(norm))
+        {
+            return 0;
+        }
+
+        Scale(v, 1.0 / norm);
+
+        // Difference increment of Knoll & Keyes (J. Comput. Phys. 193 (2004) 357, Eq. 11) in the weighted norm.
+        double epsilon = 1.4901161193847656e-8 * (1 + Math.Sqrt(Dot(yHost, yHost))); // √(machine ε)
+        var h = new double[_maxDimension, _maxDimension];
+        int evaluations = 0;
+        for (int j = 0; j < _maxDimension; j++)
+        {
+            _algebra.Write(_basis[j], _basisStates[j]);
+            _algebra.Combine(y, [1.0], [epsilon], new ReadOnlySpan<TState>(ref _basisStates[j]), false, _probe);
+            evaluate(t, _probe, _probeN);
+            evaluations++;
+            _algebra.Read(_probeN, _jv);
+            for (int i = 0; i < _n; i++)
+            {
+                _jv[i] = (_jv[i] - nHost[i]) / epsilon;
+            }
+
+            double before = Math.Sqrt(Dot(_jv, _jv));
+            // Modified Gram–Schmidt, twice ("twice is enough": Giraud et al., Numer. Math. 101 (2005) 87).
+            for (int pass = 0; pass < 2; pass++)
+            {
+                for (int i = 0; i <= j; i++)
+                {
+                    double hij = Dot(_basis[i], _jv);
+                    h[i, j] += hij;
+                    Axpy(-hij, _basis[i], _jv);
+                }
+            }
+
+            Dimension = j + 1;
+            if (j + 1 == _maxDimension)
+            {
+                break;
+            }
+
+            double beta = Math.Sqrt(Dot(_jv, _jv));
+            if (!double.IsFinite(beta) || !(beta > 1e-12 * before))
+            {
+                break; // an invariant subspace (or a non-finite product): the space is complete
+            }
+
+            h[j + 1, j] = beta;
+            Array.Copy(_jv, _basis[j + 1], _n);
+            Scale(_basis[j + 1], 1.0 / beta);
+        }
+
+        int m = Dimension;
+        _h = Matrix<double>.Build.Dense(m, m, (i, k) => h[i, k]);
+        _rhs = Vector<double>.Build.Dense(m);
+        _c = Vector<double>.Build.Dense(m);
+        for (int b = 0; b < _blocks; b++)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                for (int k = 0; k <= i; k++)
+                {
+                    double s = 0;
+                    for (int q = _offsets[b]; q < _offsets[b + 1]; q++)
+                    {
+                        s += _weights2[q] * _basis[i][q] * _basis[k][q];
+                    }
+
+                    _gram[b, i, k] = s;
+                    _gram[b, k, i] = s;
+                }
+            }
+        }
+
+        _hGamma = double.NaN;
+        if (!_h.ToColumnMajorArray().All(double.IsFinite))
+        {
+            Dimension = 0; // a product was not finite: fall back to the exact decays alone
+        }
+
+        return evaluations;
+    }
+
+    /// <summary>
+    /// g ≈ ∂N/∂t at (t, y), N(t, y) = <paramref name="n0"/>, by a forward difference in t (one evaluation): the time
+    /// column of W for the autonomous form. It is renewed at every step because the flows' explicit time dependence
+    /// (η(t), Adam's bias corrections ~ 1/t) changes fastest early on; a stale g keeps the order but not the error
+    /// constant.
+    /// </summary>
+    public void UpdateTimeDerivative(double t, TState y, TState n0, Action<double, TState, TState> evaluate)
+    {
+        double dt = (t + (1.4901161193847656e-8 * Math.Max(1.0, Math.Abs(t)))) - t;
+        _algebra.Copy(y, _probe);
+        evaluate(t + dt, _probe, _probeN);
+        _algebra.Combine(_probeN, [1.0 / dt], [-1.0 / dt], new ReadOnlySpan<TState>(ref n0), false, TimeDerivative);
+    }
+
+    /// <summary>Prepares solves with I − hγW for the given hγ.</summary>
+    public void Factor(double hGamma)
+    {
+        for (int b = 0; b < _blocks; b++)
+        {
+            _d[b] = 1.0 / (1.0 + (hGamma * _decay[b]));
+        }
+
+        _hGamma = hGamma;
+        int m = Dimension;
+        if (m == 0)
+        {
+            _lu = null;
+            return;
+        }
+
+        // S = I − hγ H G, G = Σ_b d_b Gram_b.
+        Matrix<double> g = Matrix<double>.Build.Dense(m, m, (i, k) =>
+        {
+            double s = 0;
+            for (int b = 0; b < _blocks; b++)
+            {
+                s += _d[b] * _gram[b, i, k];
+            }
+
+            return s;
+        });
+        Matrix<double> system = Matrix<double>.Build.DenseIdentity(m) - (hGamma * (_h * g));
+        _lu = system.LU();
+    }
+
+    /// <summary>destination ← scale · (I − hγW)⁻¹ r for the hγ of the last <see cref="Factor"/>; r is not changed.</summary>
+    public void Solve(TState r, double scale, TState destination)
+    {
+        int m = Dimension;
+        for (int b = 0; b < _blocks; b++)
+        {
+            _rowScale[b] = scale * _d[b];
+        }
+
+        if (m == 0 || _lu is null)
+        {
+            _algebra.Combine(r, _rowScale, [], [], true, destination);
+            return;
+        }
+
+        _algebra.Read(r, _host);
+        Array.Clear(_projection);
+        for (int b = 0; b < _blocks; b++)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                double s = 0;
+                double[] v = _basis[i];
+                for (int q = _offsets[b]; q < _offsets[b + 1]; q++)
+                {
+                    s += _weights2[q] * v[q] * _host[q];
+                }
+
+                _projection[i] += _d[b] * s;
+            }
+        }
+
+        for (int i = 0; i < m; i++)
+        {
+            _rhs[i] = _projection[i];
+        }
+
+        _h.Multiply(_rhs, _c);
+        _c.Multiply(_hGamma, _rhs);
+        _lu.Solve(_rhs, _c);
+        for (int b = 0; b < _blocks; b++)
+        {
+            for (int j = 0; j < m; j++)
+            {
+                _coefficients[(b * m) + j] = _rowScale[b] * _c[j];
+            }
+        }
+
+        _algebra.Combine(r, _rowScale, _coefficients.AsSpan(0, _blocks * m), _basisStates.AsSpan(0, m), true, destination);
+    }
+
+    private double Dot(double[] a, double[] b)
+    {
+        double s = 0;
+        for (int i = 0; i < _n; i++)
+        {
+            s += _weights2[i] * a[i] * b[i];
+        }
+
+        return s;
+    }
+
+    private static void Scale(double[] a, double factor)
+    {
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] *= factor;
+        }
+    }
+
+    private static void Axpy(double alpha, double[] x, double[] y)
+    {
+        for (int i = 0; i < y.Length; i++)
+        {
+            y[i] += alpha * x[i];
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Methods;
+
+namespace ImplicitBias.Flow.Solvers.Rosenbrock;
+
+/// <summary>
+/// A Rosenbrock-W method (Hairer &amp; Wanner, Solving ODEs II, §IV.7) for y' = f(t, y) = −c_b y + N(t, y):
+/// (I − hγW) k_i = h f(t + α_i h, y0 + Σ_j α_ij k_j) + hW Σ_j γ_ij k_j, y1 = y0 + Σ b_i k_i, with a matrix W that
+/// only has to approximate ∂f/∂y on the stiff part: a W-method keeps its order for any W (and for non-autonomous
+/// problems without the ∂f/∂t term), so W may be stale and low-rank. Here W = −C + V H Vᵀ Ω² (<see cref="KrylovW{TState}"/>):
+/// the decays −c_b exactly, plus the Arnoldi projection of ∂N/∂y on a Krylov space built from directional
+/// differences of N in the state's error-weighted coordinates, rebuilt every <see cref="RefreshEvery"/> accepted steps
+/// and after a rejected one. Each step costs s − 1 evaluations of N, one at the accepted point, one for ∂N/∂t (the
+/// time column of W, renewed every step), and the Krylov dimension's when the space is rebuilt. Measured in
+/// Flows/STEPPERS.md: it wins where one or a few isolated stiff eigenvalues hold an explicit stepper (NGD on MNIST),
+/// not on the Adam flow, whose many oscillating θ–m̃ modes a small Krylov space does not hold.
+/// </summary>
+public abstract class RosenbrockWMethod : OdeMethod
+{
+    /// <summary>Number of stages s.</summary>
+    public abstract int Stages { get; }
+
+    /// <summary>The diagonal γ = γ_ii.</summary>
+    public abstract double Gamma { get; }
+
+    /// <summary>α_ij (j &lt; i), s × s, zero on and above the diagonal.</summary>
+    public abstract double[,] Alpha { get; }
+
+    /// <summary>γ_ij (j &lt; i), s × s, zero above the diagonal (the diagonal is <see cref="Gamma"/>).</summary>
+    public abstract double[,] GammaMatrix { get; }
+
+    /// <summary>Weights b_i of the propagated solution.</summary>
+    public abstract double[] Weights { get; }
+
+    /// <summary>Weights b̂_i of the embedded solution.</summary>
+    public abstract double[] EmbeddedWeights { get; }
+
+    /// <summary>Largest dimension of the Krylov space of W (each vector costs one evaluation of N).</summary>
+    public int KrylovDimension { get; init; } = 12;
+
+    /// <summary>Accepted steps between two rebuilds of W (a W-method may use a stale W).</summary>
+    public int RefreshEvery { get; init; } = 10;
+
+    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term) =>
+        new RosenbrockWStepper<TState>(this, algebra, term);
+}

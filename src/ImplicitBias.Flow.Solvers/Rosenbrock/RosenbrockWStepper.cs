@@ -1,0 +1,323 @@
+using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Methods;
+
+namespace ImplicitBias.Flow.Solvers.Rosenbrock;
+
+/// <summary>
+/// The per-solve work of a <see cref="RosenbrockWMethod"/>, in the transformed variables u_i = Σ_j γ_ij k_j that
+/// need no products with W (Hairer &amp; Wanner II, Eq. IV.7.25): (I − hγW) u_i = hγ (f(t + α_i h, y0 + Σ_j a_ij u_j)
+/// + γ_i h g + Σ_j (c_ij / h) u_j), γ_i = Σ_{j≤i} γ_ij, g ≈ ∂f/∂t (the time column of W for the autonomous form), y1 = y0 + Σ m_i u_i, with a = αΓ⁻¹, c = −Γ⁻¹ off the diagonal, m = bᵀΓ⁻¹. The dense output
+/// is the cubic Hermite interpolant of y0, y1, f0, f1 in blocks whose decay is resolved (h c_b ≤ 1), and linear in
+/// stiffly decaying blocks, where the endpoint derivatives would make a cubic overshoot.
+/// </summary>
+internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
+    where TState : class
+{
+    private readonly RosenbrockWMethod _method;
+    private readonly IStateAlgebra<TState> _algebra;
+    private readonly IOdeTerm<TState> _term;
+    private readonly KrylovW<TState> _w;
+    private readonly int _s;
+    private readonly int _blocks;
+    private readonly double[] _decay;
+    private readonly double[,] _a;
+    private readonly double[,] _c;
+    private readonly double[] _m;
+    private readonly double[] _e;
+    private readonly double[] _nodes;
+    private readonly double[] _gammaSums;
+    private readonly TState[] _u;
+    private readonly TState _stage;
+    private readonly TState _stageN;
+    private readonly TState _r;
+    private readonly TState _error;
+    private readonly TState[] _interpolationStages = new TState[3];
+    private readonly TState[] _terms;
+    private readonly double[] _scale;
+    private readonly double[] _rows;
+    private TState _n0;
+    private TState _next;
+    private bool _pendingSwap;
+    private bool _builtHere;
+    private bool _attemptedHere;
+    private double _resumeTime;
+    private TState? _resumeState;
+    private int _stepsSinceBuild;
+    private TState? _y0;
+    private TState? _y1;
+    private double _h;
+
+    public RosenbrockWStepper(RosenbrockWMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
+    {
+        _method = method;
+        _algebra = algebra;
+        _term = term;
+        _s = method.Stages;
+        _w = new KrylovW<TState>(algebra, method.KrylovDimension);
+        _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
+        _blocks = _decay.Length;
+
+        // Γ⁻¹ of the lower-triangular Γ by forward substitution.
+        var gammaInverse = new double[_s, _s];
+        for (int i = 0; i < _s; i++)
+        {
+            gammaInverse[i, i] = 1.0 / method.GammaMatrix[i, i];
+            for (int j = 0; j < i; j++)
+            {
+                double sum = 0;
+                for (int k = j; k < i; k++)
+                {
+                    sum += method.GammaMatrix[i, k] * gammaInverse[k, j];
+                }
+
+                gammaInverse[i, j] = -sum / method.GammaMatrix[i, i];
+            }
+        }
+
+        _a = new double[_s, _s];
+        _c = new double[_s, _s];
+        _m = new double[_s];
+        _e = new double[_s];
+        _nodes = new double[_s];
+        for (int i = 0; i < _s; i++)
+        {
+            for (int j = 0; j < _s; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < _s; k++)
+                {
+                    sum += method.Alpha[i, k] * gammaInverse[k, j];
+                }
+
+                _a[i, j] = sum;
+                _c[i, j] = i > j ? -gammaInverse[i, j] : 0.0;
+                _m[j] += method.Weights[i] * gammaInverse[i, j];
+                _e[j] += (method.Weights[i] - method.EmbeddedWeights[i]) * gammaInverse[i, j];
+                _nodes[i] += method.Alpha[i, j];
+            }
+        }
+
+        _u = new TState[_s];
+        for (int i = 0; i < _s; i++)
+        {
+            _u[i] = algebra.Allocate();
+        }
+
+        _terms = new TState[_s + 1];
+        _stage = algebra.Allocate();
+        _stageN = algebra.Allocate();
+        _r = algebra.Allocate();
+        _error = algebra.Allocate();
+        _n0 = algebra.Allocate();
+        _next = algebra.Allocate();
+        _scale = new double[_blocks];
+        _rows = new double[_blocks * (_s + 1)];
+        _gammaSums = Enumerable.Range(0, _s).Select(i => Enumerable.Range(0, i + 1).Sum(j => method.GammaMatrix[i, j])).ToArray();
+    }
+
+    public long Evaluations { get; private set; }
+
+    public TState FirstStage => _n0;
+
+    public TState CachedDerivative => _pendingSwap ? _next : _n0;
+
+    public void Start(double t, TState y)
+    {
+        Rhs(t, y, _n0);
+        _pendingSwap = false;
+        _builtHere = false;
+        _attemptedHere = false;
+        _stepsSinceBuild = int.MaxValue / 2;
+    }
+
+    public void Resume(double t, TState y, TState derivative, long evaluations)
+    {
+        _resumeTime = t;
+        _resumeState = y;
+        _algebra.Copy(derivative, _n0);
+        _pendingSwap = false;
+        _builtHere = false;
+        _attemptedHere = false;
+        _stepsSinceBuild = int.MaxValue / 2;
+        Evaluations = evaluations;
+    }
+
+    /// <summary>[t_W, steps since W was built, built here, attempted here, y at t_W, N there] when W exists.</summary>
+    public double[] Memory
+    {
+        get
+        {
+            if (double.IsNaN(_w.BuiltAt))
+            {
+                return [];
+            }
+
+            int n = _algebra.Layout.Length;
+            var memory = new double[4 + (2 * n)];
+            memory[0] = _w.BuiltAt;
+            memory[1] = _stepsSinceBuild;
+            memory[2] = _builtHere ? 1 : 0;
+            memory[3] = _attemptedHere ? 1 : 0;
+            _w.BuiltState.CopyTo(memory.AsSpan(4, n));
+            _w.BuiltDerivative.CopyTo(memory.AsSpan(4 + n, n));
+            return memory;
+        }
+    }
+
+    public void RestoreMemory(double[] memory)
+    {
+        int n = _algebra.Layout.Length;
+        if (memory.Length != 4 + (2 * n))
+        {
+            return; // no W yet (or a checkpoint of another stepper): the next attempt builds one
+        }
+
+        // Rebuilding W from the same point repeats the same arithmetic, so the continuation is bit for bit; the
+        // evaluations it costs were counted when W was first built.
+        _algebra.Write(memory.AsSpan(4, n), _stage);
+        _algebra.Write(memory.AsSpan(4 + n, n), _stageN);
+        _w.Build(memory[0], _stage, _stageN, _term.Evaluate);
+        _stepsSinceBuild = (int)memory[1];
+        _builtHere = memory[2] != 0;
+        _attemptedHere = memory[3] != 0;
+        if (_attemptedHere && _resumeState is not null)
+        {
+            // A step from this point was rejected before the checkpoint: its g is recomputed (the same arithmetic).
+            _w.UpdateTimeDerivative(_resumeTime, _resumeState, _n0, _term.Evaluate);
+        }
+    }
+
+    public void Derivative(double t, TState y, TState destination) => Rhs(t, y, destination);
+
+    public double Attempt(double t, TState y, double h, TState yNew)
+    {
+        if (_pendingSwap)
+        {
+            (_n0, _next) = (_next, _n0);
+            _pendingSwap = false;
+        }
+
+        // Rebuild W at the first step, every RefreshEvery accepted steps, and when a step from this point was rejected.
+        bool retry = _attemptedHere;
+        _attemptedHere = true;
+        if (!_builtHere && (retry || _stepsSinceBuild >= _method.RefreshEvery))
+        {
+            Evaluations += _w.Build(t, y, _n0, _term.Evaluate);
+            _builtHere = true;
+            _stepsSinceBuild = 0;
+        }
+
+        if (!retry)
+        {
+            _w.UpdateTimeDerivative(t, y, _n0, _term.Evaluate);
+            Evaluations++;
+        }
+
+        double hGamma = h * _method.Gamma;
+        _w.Factor(hGamma);
+        for (int i = 0; i < _s; i++)
+        {
+            // Y_i = y0 + Σ_j a_ij u_j and N there (stage 1: y0 and the cached N).
+            TState stageY = y;
+            TState stageN = _n0;
+            if (i > 0)
+            {
+                Span<double> row = _rows.AsSpan(0, i);
+                for (int j = 0; j < i; j++)
+                {
+                    row[j] = _a[i, j];
+                }
+
+                _algebra.Combine(y, [1.0], row, _u.AsSpan(0, i), false, _stage);
+                Rhs(t + (_nodes[i] * h), _stage, _stageN);
+                stageY = _stage;
+                stageN = _stageN;
+            }
+
+            // r = f(Y_i) + γ_i h ∂f/∂t + Σ_j (c_ij / h) u_j, f = N − C Y, block by block.
+            int width = i + 2;
+            for (int b = 0; b < _blocks; b++)
+            {
+                _scale[b] = -_decay[b];
+                _rows[b * width] = 1.0;
+                _rows[(b * width) + 1] = _gammaSums[i] * h;
+                for (int j = 0; j < i; j++)
+                {
+                    _rows[(b * width) + 2 + j] = _c[i, j] / h;
+                }
+            }
+
+            _terms[0] = stageN;
+            _terms[1] = _w.TimeDerivative;
+            for (int j = 0; j < i; j++)
+            {
+                _terms[j + 2] = _u[j];
+            }
+
+            _algebra.Combine(stageY, _scale, _rows.AsSpan(0, _blocks * width), _terms.AsSpan(0, width), true, _r);
+            _w.Solve(_r, hGamma, _u[i]);
+        }
+
+        _algebra.Combine(y, [1.0], _m, _u, false, yNew);
+        // The embedded estimate filtered by (I − hγW)⁻¹, as Shampine's filter for stiff problems (Hairer & Wanner II,
+        // §IV.8, Eq. 8.20): the embedded method is not L-stable (|R̂(∞)| ≈ 0.48), so the raw difference overstates the
+        // error of stiff components that the propagated solution damps.
+        _algebra.Combine(y, [0.0], _e, _u, false, _r);
+        _w.Solve(_r, 1.0, _error);
+        return _algebra.ErrorNorm(y, yNew, _error);
+    }
+
+    public void Accept(double t, double h, TState y, TState yNew)
+    {
+        Rhs(t + h, yNew, _next);
+        _y0 = y;
+        _y1 = yNew;
+        _h = h;
+        _pendingSwap = true;
+        _builtHere = false;
+        _attemptedHere = false;
+        _stepsSinceBuild++;
+    }
+
+    public void Interpolate(double theta, TState destination)
+    {
+        TState y0 = _y0 ?? throw new InvalidOperationException("No accepted step to interpolate.");
+        TState y1 = _y1!;
+        TState n0 = _n0; // Accept left N(y0) here and N(y1) in _next until the next attempt swaps them
+        TState n1 = _next;
+        double q = theta * (theta - 1);
+        for (int b = 0; b < _blocks; b++)
+        {
+            double hc = _h * _decay[b];
+            Span<double> row = _rows.AsSpan(b * 3, 3);
+            if (hc > 1)
+            {
+                _scale[b] = 1 - theta;
+                row[0] = theta;
+                row[1] = 0;
+                row[2] = 0;
+                continue;
+            }
+
+            // p(θ) = y0 + θ Δ + q [(1 − 2θ) Δ + (θ − 1) h f0 + θ h f1], Δ = y1 − y0, f = N − c y.
+            double onDelta = theta + (q * (1 - (2 * theta)));
+            double onF0 = q * (theta - 1) * _h;
+            double onF1 = q * theta * _h;
+            _scale[b] = 1 - onDelta - (onF0 * _decay[b]);
+            row[0] = onDelta - (onF1 * _decay[b]);
+            row[1] = onF0;
+            row[2] = onF1;
+        }
+
+        _interpolationStages[0] = y1;
+        _interpolationStages[1] = n0;
+        _interpolationStages[2] = n1;
+        _algebra.Combine(y0, _scale, _rows.AsSpan(0, _blocks * 3), _interpolationStages, true, destination);
+    }
+
+    private void Rhs(double t, TState y, TState destination)
+    {
+        Evaluations++;
+        _term.Evaluate(t, y, destination);
+    }
+}

@@ -1,0 +1,119 @@
+using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Methods;
+using ImplicitBias.Flow.Solvers.Rosenbrock;
+using Xunit.Abstractions;
+
+namespace ImplicitBias.Flow.Solvers.Tests;
+
+/// <summary>The Rosenbrock–Krylov W-method: its order for any W, and steps far beyond the explicit stability bound.</summary>
+public class RosenbrockKrylovTests(ITestOutputHelper output)
+{
+    // y' = −2 y + sin(y) + cos t with the decay 2 in the layout (the flows' form); reference from DOP853.
+    private static readonly HostRhs Semilinear = (t, y, f) => f[0] = Math.Sin(y[0]) + Math.Cos(t);
+
+    private static double SemilinearError(OdeMethod method, int steps)
+    {
+        var layout = StateLayout.Single(1, 1e-13, 1e-13, decayRate: 2.0);
+        double reference = OdeSolver.Solve(new HostOdeTerm(Semilinear), new HostStateAlgebra(layout), new DormandPrince853(), 0, 2, new HostState([1.0])).FinalState[0];
+        OdeResult result = OdeSolver.Solve(new HostOdeTerm(Semilinear), new HostStateAlgebra(layout), method, 0, 2, new HostState([1.0]), new OdeOptions<HostState> { FixedStepCount = steps });
+        return Math.Abs(result.FinalState[0] - reference);
+    }
+
+    [Theory]
+    [InlineData(12, 1)] // W = −C + the Krylov projection of ∂N/∂y (exact here: the space is the whole state)
+    [InlineData(12, 3)] // the same W, stale for three steps
+    [InlineData(0, 3)] // W = −C alone: a W-method keeps its order for any W
+    public void Ros34Pw2_HasOrderThreeForAnyW(int krylov, int refresh)
+    {
+        var method = new Ros34Pw2 { KrylovDimension = krylov, RefreshEvery = refresh };
+        // 64 and 128 steps: with a stale W the error constant changes sign near 16–32 steps (pre-asymptotic range).
+        double[] errors = [SemilinearError(method, 64), SemilinearError(method, 128)];
+        double slope = Math.Log2(errors[0] / errors[1]);
+        output.WriteLine($"krylov {krylov}: errors {errors[0]:g3} {errors[1]:g3}, slope {slope:f2}");
+        Assert.InRange(slope, 2.7, 3.3);
+    }
+
+    [Fact]
+    public void Ros34Pw2_OnANonAutonomousProblem_HasOrderThree()
+    {
+        // DETEST A3, y' = y cos t: the W-method needs no ∂f/∂t.
+        HostRhs a3 = (t, y, f) => f[0] = y[0] * Math.Cos(t);
+        double Error(int n) => Math.Abs(OdeSolver.Solve(new HostOdeTerm(a3), new HostStateAlgebra(StateLayout.Single(1)), new Ros34Pw2 { RefreshEvery = 1 }, 0, 2, new HostState([1.0]), new OdeOptions<HostState> { FixedStepCount = n }).FinalState[0] - Math.Exp(Math.Sin(2.0)));
+        double slope = Math.Log2(Error(32) / Error(64));
+        Assert.InRange(slope, 2.7, 3.3);
+    }
+
+    /// <summary>
+    /// x'' + 2δ x' + ω² x = ω² sin t, ω = 1e4, δ = 0.5: a fast, weakly damped oscillator (eigenvalues
+    /// −δ ± i√(ω² − δ²), the shape of the Adam flow's θ–m̃ modes) driven slowly, started on its slow solution
+    /// x = A sin t + B cos t. Explicit steppers are held near 3/ω; the W-method must take ≥ 10× longer steps and
+    /// stay on the slow solution.
+    /// </summary>
+    [Fact]
+    public void StiffOscillator_StepsFarBeyondTheExplicitBoundAndStaysAccurate()
+    {
+        const double omega = 1e4, delta = 0.5, t1 = 10;
+        double w2 = omega * omega;
+        // (ω² − 1) A − 2δ B = ω², 2δ A + (ω² − 1) B = 0.
+        double det = ((w2 - 1) * (w2 - 1)) + (4 * delta * delta);
+        double a = w2 * (w2 - 1) / det;
+        double b = -w2 * 2 * delta / det;
+        HostRhs rhs = (t, y, f) =>
+        {
+            f[0] = y[1];
+            f[1] = (w2 * (Math.Sin(t) - y[0])) - (2 * delta * y[1]);
+        };
+        var layout = StateLayout.Single(2, 1e-6, 1e-8);
+        OdeResult Solve(OdeMethod m) => OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(layout), m, 0, t1, new HostState([b, a]));
+
+        OdeResult explicitRun = Solve(new DormandPrince5());
+        OdeResult run = Solve(MethodCatalog.Find("ros34pw2")!);
+        double error = Math.Abs(run.FinalState[0] - ((a * Math.Sin(t1)) + (b * Math.Cos(t1))));
+        output.WriteLine($"dopri5 {explicitRun.AcceptedSteps}+{explicitRun.RejectedSteps} steps; ros34pw2 {run.AcceptedSteps}+{run.RejectedSteps}, {run.RhsEvaluations} evaluations, error {error:g3}");
+        Assert.Equal(OdeStatus.Success, run.Status);
+        Assert.True(10 * (run.AcceptedSteps + run.RejectedSteps) <= explicitRun.AcceptedSteps, $"{run.AcceptedSteps} steps against dopri5's {explicitRun.AcceptedSteps}");
+        Assert.True(t1 / run.AcceptedSteps > 10 * 3.3 / omega, $"mean step {t1 / run.AcceptedSteps:g3}");
+        Assert.True(error < 1e-4, $"error {error:g3}");
+    }
+
+    /// <summary>
+    /// A stiff decay to a slow curve in both places a flow can put it: y' = −k (y − cos t) with k = 1e4 as the
+    /// layout's decay rate (exact in W) and as part of N (found by the Krylov space).
+    /// </summary>
+    [Fact]
+    public void StiffDecay_InTheLayoutOrInN_IsStepPastAndAccurate()
+    {
+        const double k = 1e4, t1 = 5;
+        // Exact: y = (k² cos t + k sin t)/(k² + 1) + C e^{−kt}, started on the slow solution (C = 0).
+        double Exact(double t) => ((k * k * Math.Cos(t)) + (k * Math.Sin(t))) / ((k * k) + 1);
+        HostRhs full = (t, y, f) =>
+        {
+            f[0] = k * Math.Cos(t);
+            f[1] = -k * (y[1] - Math.Cos(t));
+        };
+        var layout = new StateLayout([new StateBlock("decay", 1, 1e-6, 1e-8, 0, k), new StateBlock("inN", 1, 1e-6, 1e-8)]);
+        double y0 = Exact(0);
+        OdeResult run = OdeSolver.Solve(new HostOdeTerm(full), new HostStateAlgebra(layout), MethodCatalog.Find("ros34pw2")!, 0, t1, new HostState([y0, y0]));
+        output.WriteLine($"{run.AcceptedSteps}+{run.RejectedSteps} steps, {run.RhsEvaluations} evaluations, errors {run.FinalState[0] - Exact(t1):g3} {run.FinalState[1] - Exact(t1):g3}");
+        Assert.Equal(OdeStatus.Success, run.Status);
+        Assert.True(t1 / run.AcceptedSteps > 10 * 3.3 / k, $"mean step {t1 / run.AcceptedSteps:g3}");
+        Assert.Equal(Exact(t1), run.FinalState[0], 1e-5);
+        Assert.Equal(Exact(t1), run.FinalState[1], 1e-5);
+    }
+
+    [Fact]
+    public void DenseOutput_IsAccurateInsideLongSteps()
+    {
+        HostRhs harmonic = (t, y, f) =>
+        {
+            f[0] = y[1];
+            f[1] = -y[0];
+        };
+        double[] times = Enumerable.Range(1, 100).Select(i => i * 0.1).ToArray();
+        OdeResult result = OdeSolver.Solve(new HostOdeTerm(harmonic), new HostStateAlgebra(StateLayout.Single(2, 1e-8, 1e-8)), MethodCatalog.Find("ros34pw2")!, 0, 10, new HostState([0.0, 1.0]), new OdeOptions<HostState> { SaveAt = SaveAt.Times(times) });
+        double worst = times.Select((t, i) => Math.Abs(result.SavedStates[i][0] - Math.Sin(t))).Max();
+        output.WriteLine($"{result.AcceptedSteps} steps, worst saved error {worst:g3}");
+        Assert.True(result.AcceptedSteps > 10);
+        Assert.True(worst < 1e-5, $"dense output off by {worst:g3}");
+    }
+}

@@ -166,15 +166,33 @@ public sealed unsafe partial class LossEvaluator
                 }
 
                 double* xs = _xT.Pointer + ((long)s * d * Ns);
+                // The next block's data is fetched into L2 meanwhile (the forward pass of that block then finds it there).
+                double* next = s + 1 < _blocks ? xs + ((long)d * Ns) : null;
                 for (int f0 = 0; f0 < d; f0 += rows)
                 {
                     NarrowGemm.Accumulate(xs + ((long)f0 * Ns), deltaT, g1 + ((long)f0 * lanes), lanes);
+                    if (next is not null)
+                    {
+                        PrefetchRows(next + ((long)f0 * Ns), Math.Min(rows, d - f0));
+                    }
                 }
             }
 
             plan.Reference[c] = reference;
             plan.ChunkMinimum[c] = qmin;
             plan.Bad[c] = bad || !double.IsFinite(reference);
+        }
+    }
+
+    // Software prefetch (to L2) of `rows` feature rows of 16 samples, two cache lines each.
+    private static void PrefetchRows(double* rows, int count)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            for (int r = 0; r < 2 * count; r++)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch1(rows + (r * Lane));
+            }
         }
     }
 
@@ -203,17 +221,23 @@ public sealed unsafe partial class LossEvaluator
         FusedPlan plan = _fused!;
         int d = _n[0], n1 = _n[1], lanes = plan.Lanes;
         double* g = (double*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _grad[_blockOffsets[0]]);
+        double* row = stackalloc double[MaxFusedWidth + Lane];
         for (int f = part * d / _parts; f < (part + 1) * d / _parts; f++)
         {
-            for (int j = 0; j < n1; j++)
+            for (int u = 0; u < lanes; u += Lane / 2)
             {
-                double sum = 0;
+                Vector256<double> acc = Vector256<double>.Zero;
                 for (int c = 0; c < plan.Chunks; c++)
                 {
-                    sum += plan.Scale[c] * plan.Gradient1[c].Pointer[((long)f * lanes) + j];
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(plan.Scale[c]), Vector256.Load(plan.Gradient1[c].Pointer + ((long)f * lanes) + u), acc);
                 }
 
-                g[((long)j * d) + f] = sum;
+                acc.Store(row + u);
+            }
+
+            for (int j = 0; j < n1; j++)
+            {
+                g[((long)j * d) + f] = row[j];
             }
         }
 

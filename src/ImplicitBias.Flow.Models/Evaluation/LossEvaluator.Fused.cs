@@ -20,8 +20,8 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// (docs/mathematics.md §1: ∇L/L = Σ_i (ℓ'(z_i)/L) y_i ∇f(x_i)). Non-finite margins fall back to the two-pass
 /// path, so its semantics (NaN or zero gradients) are kept exactly.</para>
 /// <para>Determinism. The samples are cut into a fixed number of chunks (<see cref="MaxChunks"/>, whatever the
-/// number of threads), each with its own sums, combined in chunk order; so the results do not depend on the
-/// threads, as on the two-pass path.</para>
+/// number of threads), each with its own sums, taken by whichever thread is free and combined in chunk order; so
+/// the results do not depend on the threads or their timing, as on the two-pass path.</para>
 /// </remarks>
 public sealed unsafe partial class LossEvaluator
 {
@@ -60,6 +60,7 @@ public sealed unsafe partial class LossEvaluator
         PackWeights(theta);
         PackTransposedWeights(theta);
         Array.Clear(_zRowValid);
+        plan.NextChunk = 0;
         WorkerTeam.Shared.Run(plan.Parts, plan.PassBody);
         double qmin = double.PositiveInfinity;
         for (int c = 0; c < plan.Chunks; c++)
@@ -98,7 +99,10 @@ public sealed unsafe partial class LossEvaluator
         double* deltaT = plan.DeltaT[part].Pointer;
         int d = _n[0], n1 = _n[1], lanes = plan.Lanes, rows = plan.Rows;
         double* lneg = plan.LogDerivative.Pointer;
-        for (int c = part * plan.Chunks / plan.Parts; c < (part + 1) * plan.Chunks / plan.Parts; c++)
+        // Chunks are taken in turn by whichever part is free (on a shared machine a worker may start late); a chunk's
+        // sums do not depend on who computes them.
+        int c;
+        while ((c = Interlocked.Increment(ref plan.NextChunk) - 1) < plan.Chunks)
         {
             plan.Gradient1[c].Span.Clear();
             plan.LaneSums[c].Span.Clear();
@@ -340,6 +344,10 @@ public sealed unsafe partial class LossEvaluator
         public int[] Rescales { get; }
 
         public double LogLoss { get; set; }
+
+        /// <summary>The next chunk to take (a counter shared by the parts of a pass).</summary>
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051", Justification = "Interlocked needs the field by reference.")]
+        public int NextChunk;
 
         public Action<int> PassBody { get; }
 

@@ -172,6 +172,11 @@ public sealed unsafe partial class LossEvaluator
                 double* xs = _xT.Pointer + ((long)s * d * Ns);
                 // The next block's data is fetched into L2 meanwhile (the forward pass of that block then finds it there).
                 double* next = s + 1 < _blocks ? xs + ((long)d * Ns) : null;
+                if (next is not null)
+                {
+                    PrefetchBlockBuffers(s + 1);
+                }
+
                 for (int f0 = 0; f0 < d; f0 += rows)
                 {
                     NarrowGemm.Accumulate(xs + ((long)f0 * Ns), deltaT, g1 + ((long)f0 * lanes), lanes);
@@ -186,6 +191,22 @@ public sealed unsafe partial class LossEvaluator
             plan.ChunkMinimum[c] = qmin;
             plan.Bad[c] = bad || !double.IsFinite(reference);
         }
+    }
+
+    // The per-sample buffers sample block s will touch (z_l, a_l, δ_l, c, f): streaming X evicts them between calls.
+    private void PrefetchBlockBuffers(int s)
+    {
+        for (int l = 1; l < _depth; l++)
+        {
+            long at = (long)s * _n[l] * Ns;
+            PrefetchRows(_zT[l]!.Pointer + at, _n[l]);
+            PrefetchRows(_aT[l]!.Pointer + at, _n[l]);
+            PrefetchRows(_dT[l]!.Pointer + at, _n[l]);
+        }
+
+        PrefetchRows(_c.Pointer + ((long)s * Ns), 1);
+        PrefetchRows(_f.Pointer + ((long)s * Ns), 1);
+        PrefetchRows(_fused!.LogDerivative.Pointer + ((long)s * Ns), 1);
     }
 
     // Software prefetch (to L2) of `rows` feature rows of 16 samples, two cache lines each.

@@ -107,19 +107,12 @@ public class FusedPassTests
             theta[^1] = poison == 0.0 ? theta[^1] : poison;
             var fused = new double[theta.Length];
             var twoPass = new double[theta.Length];
-            double l1, l2;
-            try
-            {
-                l1 = evaluator.Evaluate(theta, fused);
-                LossEvaluator.FusedPassAllowed = false;
-                l2 = evaluator.Evaluate(theta, twoPass);
-                Assert.False(evaluator.LastEvaluateFused);
-            }
-            finally
-            {
-                LossEvaluator.FusedPassAllowed = true;
-            }
-
+            evaluator.UseFusedPass = true;
+            double l1 = evaluator.Evaluate(theta, fused);
+            Assert.Equal(poison == 0.0 && PackedGemm.HardwarePath == GemmKernelPath.Vector512, evaluator.LastEvaluateFused);
+            evaluator.UseFusedPass = false;
+            double l2 = evaluator.Evaluate(theta, twoPass);
+            Assert.False(evaluator.LastEvaluateFused);
             if (poison == 0.0)
             {
                 Assert.Equal(l2, l1, 1e-12 * Math.Abs(l2));

@@ -32,8 +32,11 @@ public sealed unsafe partial class LossEvaluator
 
     private readonly FusedPlan? _fused;
 
-    /// <summary>Whether <see cref="Evaluate"/> may take the fused pass where it applies (tests compare both paths).</summary>
-    internal static bool FusedPassAllowed { get; set; } = true;
+    /// <summary>
+    /// Whether <see cref="Evaluate"/> takes the fused single pass where it applies (depth 2–3, hidden widths ≤ 20,
+    /// AVX-512); false forces the two-pass path, for comparisons (the results agree to rounding).
+    /// </summary>
+    public bool UseFusedPass { get; set; } = true;
 
     /// <summary>Whether the last <see cref="Evaluate"/> took the fused pass (for tests).</summary>
     internal bool LastEvaluateFused { get; private set; }

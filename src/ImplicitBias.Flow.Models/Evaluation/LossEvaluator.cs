@@ -252,7 +252,7 @@ public sealed unsafe partial class LossEvaluator
             throw new ArgumentException($"The gradient needs {_grad.Length} values.", nameof(relativeGradient));
         }
 
-        LastEvaluateFused = _fused is not null && FusedPassAllowed && PackedGemm.Path == GemmKernelPath.Vector512 && EvaluateFused(theta) is not null;
+        LastEvaluateFused = _fused is not null && UseFusedPass && PackedGemm.Path == GemmKernelPath.Vector512 && EvaluateFused(theta) is not null;
         if (LastEvaluateFused)
         {
             _grad.CopyTo(relativeGradient);

@@ -61,7 +61,32 @@ public class BenchCommandTests
         Assert.Contains("\ncpu ", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Json_WidthAndDepthLists_OneRowPerShape()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = Program.Run(["bench", "--backend", "cpu", "--width", "10,20", "--depth", "2,3", "--samples", "70", "--dimension", "30", "--json", "--repeat", "1", "--peak-size", "64"], output, error);
+        Assert.True(code == 0, error.ToString());
+        using JsonDocument doc = JsonDocument.Parse(output.ToString());
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal([(10, 2), (20, 2), (10, 3), (20, 3)], rows.Select(r => (r.GetProperty("width").GetInt32(), r.GetProperty("depth").GetInt32())));
+        Assert.All(rows, r => Assert.Equal((70, 30, "cpu"), (r.GetProperty("m").GetInt32(), r.GetProperty("d").GetInt32(), r.GetProperty("backend").GetString())));
+    }
+
+    [Fact]
+    public void WidthOption_WithAnExperimentFile_IsAOneLineError()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(2, Program.Run(["bench", "experiments/quickstart.json", "--width", "10"], output, error));
+        Assert.Contains("--width sets the built-in problem's size; with an experiment file use its keys", error.ToString(), StringComparison.Ordinal);
+        Assert.Single(error.ToString().Trim().Split('\n'));
+    }
+
     [Theory]
+    [InlineData("--width", "10,x", "--width '10,x' must be positive integers")]
+    [InlineData("--depth", "0", "--depth '0' must be depths from 1 to 8")]
     [InlineData("--backend", "gpu", "--backend 'gpu' is unknown")]
     [InlineData("--repeat", "0", "--repeat '0' must be a positive integer")]
     [InlineData("--Model:Width=5", null, "need an experiment file")]

@@ -8,10 +8,10 @@ namespace ImplicitBias.Flow.Models.Tests;
 [Collection(RunsAlone.Name)]
 public class AllocationTests
 {
-    private static (long Thread, long Workers) AllocatedPerCall(int m, int depth, int threads)
+    private static (long Thread, long Workers) AllocatedPerCall(int m, int depth, int threads, int width)
     {
         var data = SyntheticData.Gaussian(m, 30, 1);
-        int[] widths = depth == 3 ? [20, 10] : [20];
+        int[] widths = depth == 3 ? [width, 10] : [width];
         var net = new FullyConnectedNetwork(30, widths, Activation.SquaredRelu);
         var theta = Initialization.KaimingNormal(net.Layout, 1, 1.0);
         var eval = new LossEvaluator(net, data, Loss.Logistic, threads);
@@ -42,16 +42,19 @@ public class AllocationTests
         return least;
     }
 
+    // Widths ≤ 20 take the fused pass on AVX-512 machines, width 30 the two-pass path.
     [Theory]
-    [InlineData(100, 2, 1)]
-    [InlineData(4000, 2, 1)]
-    [InlineData(4000, 2, -1)]
-    [InlineData(3000, 3, -1)]
-    public void Evaluate_AllocatesNothing(int m, int depth, int threads)
+    [InlineData(100, 2, 1, 20)]
+    [InlineData(4000, 2, 1, 20)]
+    [InlineData(4000, 2, -1, 10)]
+    [InlineData(3000, 3, -1, 20)]
+    [InlineData(3000, 2, -1, 30)]
+    [InlineData(3000, 3, -1, 30)]
+    public void Evaluate_AllocatesNothing(int m, int depth, int threads, int width)
     {
         // The calling thread and the team's worker threads (each records its own count after every part; a
         // process-wide count would also see the test host's threads).
-        var (thread, workers) = AllocatedPerCall(m, depth, threads);
+        var (thread, workers) = AllocatedPerCall(m, depth, threads, width);
         Assert.Equal(0, thread);
         Assert.Equal(0, workers);
     }

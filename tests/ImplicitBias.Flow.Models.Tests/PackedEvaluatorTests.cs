@@ -30,7 +30,7 @@ public class PackedEvaluatorTests
         return data;
     }
 
-    private static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual, double tolerance, string what)
+    internal static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual, double tolerance, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         double scale = 0, error = 0;
@@ -44,12 +44,17 @@ public class PackedEvaluatorTests
         Assert.True(error <= tolerance * scale, $"{what}: max error {error:G3} vs max |value| {scale:G3}");
     }
 
-    private static void CompareWithLegacy(string act, int depth, string loss, int m, int d, int[] widths, int threads)
+    /// <summary>Whether the packed evaluator of the last comparison took the fused pass, and how often it rescaled.</summary>
+    internal static bool LastFused { get; private set; }
+
+    internal static int LastRescales { get; private set; }
+
+    internal static void CompareWithLegacy(string act, int depth, string loss, int m, int d, int[] widths, int threads, double thetaScale = 1.0)
     {
         var data = SyntheticData.Gaussian(m, d, 5);
         var net = new FullyConnectedNetwork(d, widths[..(depth - 1)], Activation.Parse(act));
         // Scale so that outputs are O(1) whatever the degree (quadratic at depth 3 has degree 7).
-        double scale = Math.Pow(1.0 / Math.Sqrt(d), 1.0 / net.HomogeneityDegree);
+        double scale = thetaScale * Math.Pow(1.0 / Math.Sqrt(d), 1.0 / net.HomogeneityDegree);
         var theta = Initialization.KaimingNormal(net.Layout, 17, 1.0);
         for (int k = 0; k < theta.Length; k++)
         {
@@ -62,6 +67,8 @@ public class PackedEvaluatorTests
         var g1 = new double[theta.Length];
         double l0 = legacy.Evaluate(theta, g0);
         double l1 = packed.Evaluate(theta, g1);
+        LastFused = packed.LastEvaluateFused;
+        LastRescales = packed.LastRescales;
         Assert.True(Math.Abs(l0 - l1) <= 1e-12 * Math.Max(1, Math.Abs(l0)), $"log L {l0} vs {l1}");
         Assert.Equal(legacy.MinMargin, packed.MinMargin, 1e-12 * Math.Max(1, Math.Abs(legacy.MinMargin)));
         AssertClose(legacy.Outputs, packed.Outputs, 1e-12, "outputs");

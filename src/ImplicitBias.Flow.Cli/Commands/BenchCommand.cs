@@ -38,7 +38,7 @@ internal sealed class BenchCommand : ICommand
             return 0;
         }
 
-        var line = new CommandLine(args, ["--repeat", "--peak-size", "--backend"], ["--json"], Name);
+        var line = new CommandLine(args, ["--repeat", "--peak-size", "--backend", "--width", "--depth", "--samples", "--dimension"], ["--json"], Name);
         if (line.Positional.Count > 1)
         {
             throw new UserError($"expected at most one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
@@ -46,29 +46,33 @@ internal sealed class BenchCommand : ICommand
 
         int repeats = PositiveInt(line, "--repeat", DefaultRepeats);
         int peakSize = PositiveInt(line, "--peak-size", DefaultPeakSize);
-        var (network, data, loss, theta, source) = Problem(line);
+        List<Problem> problems = Problems(line);
         IReadOnlyList<Backend> backends = Backends(line.Value("--backend"));
 
         // The peak: the same kernel on a square product, all cores, best of the repeats, measured before and
         // after the gradients (on a shared machine the best of both is the fairer yardstick for all rows).
         var gemm = new SquareGemm(peakSize);
         double peakSeconds = BestSeconds(gemm.Run, repeats);
-        double flops = GradientFlops(network, data.Count);
-        var timings = new List<(string Name, string Device, double Seconds)>();
-        foreach (Backend kind in backends)
+        var timings = new List<(Problem Problem, string Name, string Device, double Seconds)>();
+        foreach (Problem problem in problems)
         {
-            using GradientBackend backend = GradientBackends.Create(kind, NetworkSpec.From(network, loss), data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss)));
-            var gradient = new double[theta.Length];
-            timings.Add((backend.Name, backend.DeviceName, BestSeconds(() => backend.Oracle.Evaluate(theta, gradient), repeats)));
+            var (network, data, loss, theta, _) = problem;
+            foreach (Backend kind in backends)
+            {
+                using GradientBackend backend = GradientBackends.Create(kind, NetworkSpec.From(network, loss), data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss)));
+                var gradient = new double[theta.Length];
+                timings.Add((problem, backend.Name, backend.DeviceName, BestSeconds(() => backend.Oracle.Evaluate(theta, gradient), repeats)));
+            }
         }
 
         peakSeconds = Math.Min(peakSeconds, BestSeconds(gemm.Run, repeats));
         double peak = gemm.Flops / peakSeconds / 1e9;
         var rows = new List<Row>();
-        foreach (var (name, device, seconds) in timings)
+        foreach (var (problem, name, device, seconds) in timings)
         {
-            double gflops = flops / seconds / 1e9;
-            rows.Add(new Row(name, data.Count, network.InputDimension, network.Depth > 1 ? network.Widths[1] : 0, network.Depth, 1e3 * seconds, gflops, peak, gflops / peak, device));
+            FullyConnectedNetwork network = problem.Network;
+            double gflops = GradientFlops(network, problem.Data.Count) / seconds / 1e9;
+            rows.Add(new Row(problem, name, problem.Data.Count, network.InputDimension, network.Depth > 1 ? network.Widths[1] : 0, network.Depth, 1e3 * seconds, gflops, peak, gflops / peak, device));
         }
 
         if (line.Has("--json"))
@@ -91,12 +95,16 @@ internal sealed class BenchCommand : ICommand
             return 0;
         }
 
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ibflow bench: {source}: m = {data.Count}, d = {network.InputDimension}, widths [{string.Join(", ", network.Widths.Skip(1))}], depth {network.Depth}, {network.Activation}, {loss}; {flops / 1e9:0.000} GFLOP of products per gradient"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DGEMM peak (n = {peakSize}, {PackedGemm.Path} kernel, {Environment.ProcessorCount} cores, best of 2 × {repeats}): {peak:0.0} GFLOP/s"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"backend",-10} {"ms/gradient",12} {"GFLOP/s",9} {"of peak",8}  device"));
-        foreach (Row r in rows)
+        foreach (Problem problem in problems)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Backend,-10} {r.Milliseconds,12:0.000} {r.Gflops,9:0.0} {r.Fraction,8:P0}  {r.Device}"));
+            var (network, data, loss, _, source) = problem;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ibflow bench: {source}: m = {data.Count}, d = {network.InputDimension}, widths [{string.Join(", ", network.Widths.Skip(1))}], depth {network.Depth}, {network.Activation}, {loss}; {GradientFlops(network, data.Count) / 1e9:0.000} GFLOP of products per gradient"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"backend",-10} {"ms/gradient",12} {"GFLOP/s",9} {"of peak",8}  device"));
+            foreach (Row r in rows.Where(r => ReferenceEquals(r.Problem, problem)))
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Backend,-10} {r.Milliseconds,12:0.000} {r.Gflops,9:0.0} {r.Fraction,8:P0}  {r.Device}"));
+            }
         }
 
         output.WriteLine("Times are the best of the repeats (the machine may be shared); GFLOP counts the matrix products only.");
@@ -132,8 +140,9 @@ internal sealed class BenchCommand : ICommand
         return best;
     }
 
-    private static (FullyConnectedNetwork Network, Dataset Data, Loss Loss, double[] Theta, string Source) Problem(CommandLine line)
+    private static List<Problem> Problems(CommandLine line)
     {
+        string[] shapeOptions = ["--width", "--depth", "--samples", "--dimension"];
         if (line.Positional.Count == 0)
         {
             if (line.Overrides.Count > 0)
@@ -141,10 +150,30 @@ internal sealed class BenchCommand : ICommand
                 throw new UserError($"overrides ({string.Join(" ", line.Overrides)}) need an experiment file: ibflow bench EXPERIMENT.json --Section:Key=value");
             }
 
-            // The paper's size (docs/mathematics.md §7): 2048 samples of dimension 784, width 100, two layers, squared ReLU.
-            Dataset synthetic = SyntheticData.Gaussian(DefaultSamples, DefaultDimension, 1);
-            var paper = new FullyConnectedNetwork(DefaultDimension, [DefaultWidth], Activation.SquaredRelu);
-            return (paper, synthetic, Loss.Exponential, Initialization.KaimingNormal(paper.Layout, 1, 1.0), "paper size (synthetic Gaussian data)");
+            // The paper's size (docs/mathematics.md §7): 2048 samples of dimension 784, width 100, two layers, squared
+            // ReLU; --width/--depth take lists (one row per combination), e.g. the widths the flows use.
+            int samples = PositiveInt(line, "--samples", DefaultSamples);
+            int dimension = PositiveInt(line, "--dimension", DefaultDimension);
+            List<int> widths = PositiveInts(line, "--width", DefaultWidth);
+            List<int> depths = PositiveInts(line, "--depth", 2);
+            Dataset synthetic = SyntheticData.Gaussian(samples, dimension, 1);
+            bool paperSize = samples == DefaultSamples && dimension == DefaultDimension;
+            var problems = new List<Problem>();
+            foreach (int depth in depths)
+            {
+                foreach (int width in widths)
+                {
+                    var network = new FullyConnectedNetwork(dimension, [.. Enumerable.Repeat(width, depth - 1)], Activation.SquaredRelu);
+                    problems.Add(new Problem(network, synthetic, Loss.Exponential, Initialization.KaimingNormal(network.Layout, 1, 1.0), paperSize ? "paper size (synthetic Gaussian data)" : "synthetic Gaussian data"));
+                }
+            }
+
+            return problems;
+        }
+
+        if (shapeOptions.FirstOrDefault(line.Has) is { } option)
+        {
+            throw new UserError($"{option} sets the built-in problem's size; with an experiment file use its keys, e.g. --Model:Width=20 --Model:Depth=3 --Data:Samples=2048");
         }
 
         string path = line.Positional[0];
@@ -154,7 +183,7 @@ internal sealed class BenchCommand : ICommand
             Dataset data = ExperimentBuilder.Data(settings);
             FullyConnectedNetwork network = ExperimentBuilder.Network(settings.Model, data.Dimension);
             double[] theta = ExperimentBuilder.InitialTheta(settings, network, settings.Seeds[0]);
-            return (network, data, ExperimentBuilder.Loss(settings), theta, path);
+            return [new Problem(network, data, ExperimentBuilder.Loss(settings), theta, path)];
         }
         catch (ExperimentException e)
         {
@@ -220,9 +249,32 @@ internal sealed class BenchCommand : ICommand
         return value;
     }
 
+    // A comma-separated list of positive integers (one value without a comma).
+    private static List<int> PositiveInts(CommandLine line, string option, int fallback)
+    {
+        string? text = line.Value(option);
+        if (text is null)
+        {
+            return [fallback];
+        }
+
+        var values = new List<int>();
+        foreach (string item in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 1 || (option == "--depth" && value > 8))
+            {
+                throw new UserError($"{option} '{text}' must be {(option == "--depth" ? "depths from 1 to 8" : "positive integers")}, comma-separated.");
+            }
+
+            values.Add(value);
+        }
+
+        return values;
+    }
+
     private static void PrintHelp(TextWriter output)
     {
-        output.WriteLine("Usage: ibflow bench [EXPERIMENT.json] [--json] [--repeat N] [--peak-size N] [--backend LIST] [--Section:Key=value …]");
+        output.WriteLine("Usage: ibflow bench [EXPERIMENT.json] [--json] [--repeat N] [--peak-size N] [--backend LIST] [--width LIST] [--depth LIST] [--samples N] [--dimension N] [--Section:Key=value …]");
         output.WriteLine("  Times one full-batch gradient (log L and ∇L/L) of the experiment's model and data, at θ(0) of its first");
         output.WriteLine("  seed, on every backend here: cpu, ilgpu-cpu, and cuda when a CUDA device is present. Without a file: the");
         output.WriteLine($"  paper's size, m = {DefaultSamples}, d = {DefaultDimension}, width {DefaultWidth}, depth 2, squared ReLU, exponential loss (Gaussian data).");
@@ -230,8 +282,12 @@ internal sealed class BenchCommand : ICommand
         output.WriteLine($"  measured with the same kernel on a square product of size --peak-size (default {DefaultPeakSize}), before and after.");
         output.WriteLine($"  --repeat N       best of N timed calls after one warm-up (default {DefaultRepeats}; fewer past {SecondsPerBackend:0} s per backend)");
         output.WriteLine("  --backend LIST   only these backends, e.g. cpu or cpu,cuda");
+        output.WriteLine("  --width LIST     without a file: hidden widths, one problem each, e.g. 10,20,100 (default 100)");
+        output.WriteLine("  --depth LIST     without a file: depths, e.g. 2,3 (default 2); --samples N, --dimension N: the data's size");
         output.WriteLine("  --json           {\"rows\":[{\"backend\",\"m\",\"d\",\"width\",\"depth\",\"msPerGradient\",\"gflops\",\"peakGflops\",\"fractionOfPeak\"}]}");
     }
 
-    private sealed record Row(string Backend, int M, int D, int Width, int Depth, double Milliseconds, double Gflops, double PeakGflops, double Fraction, string Device);
+    private sealed record Problem(FullyConnectedNetwork Network, Dataset Data, Loss Loss, double[] Theta, string Source);
+
+    private sealed record Row(Problem Problem, string Backend, int M, int D, int Width, int Depth, double Milliseconds, double Gflops, double PeakGflops, double Fraction, string Device);
 }

@@ -26,8 +26,11 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// forward pass split by sample blocks, the backward pass split by sample blocks, and the weight-gradient tiles
 /// split by cost. Every output value is written by exactly one tile whose summation order is fixed, so the
 /// results are bit-identical whatever the number of threads and however the phases are timed.</para>
+/// <para>Narrow networks (depth 2–3, hidden widths ≤ 20) on AVX-512 take a fused single pass instead, which reads
+/// the data once per gradient and needs no feature-blocked copy of it (LossEvaluator.Fused.cs); its results equal
+/// the two-pass path's to rounding and are likewise independent of the number of threads.</para>
 /// </remarks>
-public sealed unsafe class LossEvaluator
+public sealed unsafe partial class LossEvaluator
 {
     private const int Mr = PackedGemm.RowsPerTile;
     private const int Ns = PackedGemm.ColumnsPerTile;
@@ -43,7 +46,7 @@ public sealed unsafe class LossEvaluator
     private readonly Activation _activation;
 
     private readonly AlignedBuffer _xT;        // X sample-blocked [s][f][16]
-    private readonly AlignedBuffer? _xB;       // X feature-blocked [fb][i][16] (depth ≥ 2)
+    private AlignedBuffer? _xB;                // X feature-blocked [fb][i][16] (depth ≥ 2, two-pass path; made on first use)
     private readonly AlignedBuffer?[] _zT;     // z_l sample-blocked, l = 1 … D−1
     private readonly AlignedBuffer?[] _aT;     // a_l sample-blocked, l = 1 … D−1
     private readonly AlignedBuffer?[] _dT;     // δ_l sample-blocked, l = 1 … D−1
@@ -103,25 +106,14 @@ public sealed unsafe class LossEvaluator
 
         _y = data.Y.ToArray();
         int d = _n[0];
-        _xT = new AlignedBuffer(_blocks * d * Ns);
+        // Slack after the last block: the fused pass's last feature group reads up to NarrowGemm rows past d.
+        _xT = new AlignedBuffer((_blocks * d * Ns) + (PackedGemm.RowsPerTile + 2) * Ns);
         ReadOnlySpan<double> x = data.X;
         for (int i = 0; i < _m; i++)
         {
             for (int f = 0; f < d; f++)
             {
                 _xT.Pointer[(((i / Ns) * d) + f) * Ns + (i % Ns)] = x[(i * d) + f];
-            }
-        }
-
-        if (_depth >= 2)
-        {
-            _xB = FeatureBlocked(d);
-            for (int i = 0; i < _m; i++)
-            {
-                for (int f = 0; f < d; f++)
-                {
-                    _xB.Pointer[((((f / Ns) * _mPad) + i) * Ns) + (f % Ns)] = x[(i * d) + f];
-                }
             }
         }
 
@@ -177,6 +169,11 @@ public sealed unsafe class LossEvaluator
         _forwardBody = ForwardPart;
         _backwardBody = BackwardPart;
         _gradientBody = GradientPart;
+        _fused = FusedPlan.Create(this);
+        if (_fused is null)
+        {
+            EnsureTwoPass();
+        }
     }
 
     /// <summary>The network.</summary>
@@ -255,6 +252,14 @@ public sealed unsafe class LossEvaluator
             throw new ArgumentException($"The gradient needs {_grad.Length} values.", nameof(relativeGradient));
         }
 
+        LastEvaluateFused = _fused is not null && UseFusedPass && PackedGemm.Path == GemmKernelPath.Vector512 && EvaluateFused(theta) is not null;
+        if (LastEvaluateFused)
+        {
+            _grad.CopyTo(relativeGradient);
+            return LogLoss;
+        }
+
+        EnsureTwoPass();
         double logLoss = EvaluateLoss(theta);
         Loss.RelativeWeights(_margins, logLoss, _weights);
         double* c = _c.Pointer;
@@ -263,7 +268,20 @@ public sealed unsafe class LossEvaluator
             c[i] = _weights[i] * _y[i];
         }
 
-        // W_lᵀ in 10-row panels: row j of W_lᵀ is column j of W_l (l ≥ 2).
+        PackTransposedWeights(theta);
+        if (_depth >= 2)
+        {
+            WorkerTeam.Shared.Run(_parts, _backwardBody);
+        }
+
+        WorkerTeam.Shared.Run(_parts, _gradientBody);
+        _grad.CopyTo(relativeGradient);
+        return logLoss;
+    }
+
+    // W_lᵀ in 10-row panels: row j of W_lᵀ is column j of W_l (l ≥ 2).
+    private void PackTransposedWeights(ReadOnlySpan<double> theta)
+    {
         for (int l = 2; l <= _depth; l++)
         {
             int nIn = _n[l - 1], nOut = _n[l];
@@ -278,15 +296,28 @@ public sealed unsafe class LossEvaluator
                 }
             }
         }
+    }
 
-        if (_depth >= 2)
+    // The data feature-blocked, the operand of the two-pass path's ∂W_1 tiles (not needed by the fused pass).
+    private void EnsureTwoPass()
+    {
+        if (_xB is not null || _depth < 2)
         {
-            WorkerTeam.Shared.Run(_parts, _backwardBody);
+            return;
         }
 
-        WorkerTeam.Shared.Run(_parts, _gradientBody);
-        _grad.CopyTo(relativeGradient);
-        return logLoss;
+        int d = _n[0];
+        ReadOnlySpan<double> x = Data.X;
+        var xB = FeatureBlocked(d);
+        for (int i = 0; i < _m; i++)
+        {
+            for (int f = 0; f < d; f++)
+            {
+                xB.Pointer[((((f / Ns) * _mPad) + i) * Ns) + (f % Ns)] = x[(i * d) + f];
+            }
+        }
+
+        _xB = xB;
     }
 
     /// <summary>Writes f(x_i; θ) for every sample into <paramref name="outputs"/> (length m).</summary>
@@ -317,28 +348,7 @@ public sealed unsafe class LossEvaluator
 
     private void Forward(ReadOnlySpan<double> theta)
     {
-        if (theta.Length != _grad.Length)
-        {
-            throw new ArgumentException($"θ has {theta.Length} values; the network has {_grad.Length}.", nameof(theta));
-        }
-
-        // W_l in 10-row panels (padding rows stay zero from the allocation).
-        for (int l = 1; l <= _depth; l++)
-        {
-            int nIn = _n[l - 1], nOut = _n[l];
-            ReadOnlySpan<double> w = theta.Slice(_blockOffsets[l - 1], nIn * nOut);
-            double* pack = _wPack[l]!.Pointer;
-            for (int j = 0; j < nOut; j++)
-            {
-                double* panel = pack + ((j / Mr) * nIn * Mr) + (j % Mr);
-                ReadOnlySpan<double> row = w.Slice(j * nIn, nIn);
-                for (int p = 0; p < nIn; p++)
-                {
-                    panel[p * Mr] = row[p];
-                }
-            }
-        }
-
+        PackWeights(theta);
         Array.Clear(_zRowValid);
         WorkerTeam.Shared.Run(_parts, _forwardBody);
         double qmin = double.PositiveInfinity;
@@ -354,6 +364,31 @@ public sealed unsafe class LossEvaluator
         MinMargin = qmin;
     }
 
+    // W_l in 10-row panels (padding rows stay zero from the allocation).
+    private void PackWeights(ReadOnlySpan<double> theta)
+    {
+        if (theta.Length != _grad.Length)
+        {
+            throw new ArgumentException($"θ has {theta.Length} values; the network has {_grad.Length}.", nameof(theta));
+        }
+
+        for (int l = 1; l <= _depth; l++)
+        {
+            int nIn = _n[l - 1], nOut = _n[l];
+            ReadOnlySpan<double> w = theta.Slice(_blockOffsets[l - 1], nIn * nOut);
+            double* pack = _wPack[l]!.Pointer;
+            for (int j = 0; j < nOut; j++)
+            {
+                double* panel = pack + ((j / Mr) * nIn * Mr) + (j % Mr);
+                ReadOnlySpan<double> row = w.Slice(j * nIn, nIn);
+                for (int p = 0; p < nIn; p++)
+                {
+                    panel[p * Mr] = row[p];
+                }
+            }
+        }
+    }
+
     // z_lᵀ = W_l a_{l−1}ᵀ block by block; the epilogue stores z_l and a_l = σ(z_l), or f for the output row.
     private void ForwardPart(int part)
     {
@@ -361,26 +396,32 @@ public sealed unsafe class LossEvaluator
         var (s0, s1) = SampleBlocks(part);
         for (int s = s0; s < s1; s++)
         {
-            for (int l = 1; l <= _depth; l++)
-            {
-                int nIn = _n[l - 1], nOut = _n[l];
-                double* input = (l == 1 ? _xT.Pointer : _aT[l - 1]!.Pointer) + ((long)s * nIn * Ns);
-                double* w = _wPack[l]!.Pointer;
-                for (int panel = 0; panel < Panels(nOut); panel++)
-                {
-                    PackedGemm.Tile(w + ((long)panel * nIn * Mr), input, nIn, tile);
-                    if (l == _depth)
-                    {
-                        new ReadOnlySpan<double>(tile, Ns).CopyTo(new Span<double>(_f.Pointer + ((long)s * Ns), Ns));
-                        continue;
-                    }
+            ForwardBlock(s, tile);
+        }
+    }
 
-                    int rows = Math.Min(Mr, nOut - (panel * Mr));
-                    for (int r = 0; r < rows; r++)
-                    {
-                        long at = (((long)s * nOut) + (panel * Mr) + r) * Ns;
-                        Activate(tile + (r * Ns), _zT[l]!.Pointer + at, _aT[l]!.Pointer + at);
-                    }
+    // The forward pass of sample block s (z_l, a_l for its 16 samples, and their outputs f).
+    private void ForwardBlock(int s, double* tile)
+    {
+        for (int l = 1; l <= _depth; l++)
+        {
+            int nIn = _n[l - 1], nOut = _n[l];
+            double* input = (l == 1 ? _xT.Pointer : _aT[l - 1]!.Pointer) + ((long)s * nIn * Ns);
+            double* w = _wPack[l]!.Pointer;
+            for (int panel = 0; panel < Panels(nOut); panel++)
+            {
+                PackedGemm.Tile(w + ((long)panel * nIn * Mr), input, nIn, tile);
+                if (l == _depth)
+                {
+                    new ReadOnlySpan<double>(tile, Ns).CopyTo(new Span<double>(_f.Pointer + ((long)s * Ns), Ns));
+                    continue;
+                }
+
+                int rows = Math.Min(Mr, nOut - (panel * Mr));
+                for (int r = 0; r < rows; r++)
+                {
+                    long at = (((long)s * nOut) + (panel * Mr) + r) * Ns;
+                    Activate(tile + (r * Ns), _zT[l]!.Pointer + at, _aT[l]!.Pointer + at);
                 }
             }
         }
@@ -394,23 +435,7 @@ public sealed unsafe class LossEvaluator
         var (s0, s1) = SampleBlocks(part);
         for (int s = s0; s < s1; s++)
         {
-            for (int l = _depth; l >= 2; l--)
-            {
-                int nIn = _n[l - 1], nOut = _n[l];
-                double* deltaOut = (l == _depth ? _c.Pointer : _dT[l]!.Pointer) + ((long)s * nOut * Ns);
-                double* wt = _wtPack[l]!.Pointer;
-                for (int panel = 0; panel < Panels(nIn); panel++)
-                {
-                    PackedGemm.Tile(wt + ((long)panel * nOut * Mr), deltaOut, nOut, tile);
-                    int rows = Math.Min(Mr, nIn - (panel * Mr));
-                    for (int r = 0; r < rows; r++)
-                    {
-                        long at = (((long)s * nIn) + (panel * Mr) + r) * Ns;
-                        TimesDerivative(tile + (r * Ns), _zT[l - 1]!.Pointer + at, _dT[l - 1]!.Pointer + at);
-                    }
-                }
-            }
-
+            BackwardBlock(s, tile);
             for (int l = 1; l < _depth; l++)
             {
                 int n = _n[l];
@@ -434,6 +459,27 @@ public sealed unsafe class LossEvaluator
                             column[q * Ns] = act[(j * Ns) + q];
                         }
                     }
+                }
+            }
+        }
+    }
+
+    // δ_{l−1} of sample block s for l = D … 2, from δ_D = c (the block's part of _c).
+    private void BackwardBlock(int s, double* tile)
+    {
+        for (int l = _depth; l >= 2; l--)
+        {
+            int nIn = _n[l - 1], nOut = _n[l];
+            double* deltaOut = (l == _depth ? _c.Pointer : _dT[l]!.Pointer) + ((long)s * nOut * Ns);
+            double* wt = _wtPack[l]!.Pointer;
+            for (int panel = 0; panel < Panels(nIn); panel++)
+            {
+                PackedGemm.Tile(wt + ((long)panel * nOut * Mr), deltaOut, nOut, tile);
+                int rows = Math.Min(Mr, nIn - (panel * Mr));
+                for (int r = 0; r < rows; r++)
+                {
+                    long at = (((long)s * nIn) + (panel * Mr) + r) * Ns;
+                    TimesDerivative(tile + (r * Ns), _zT[l - 1]!.Pointer + at, _dT[l - 1]!.Pointer + at);
                 }
             }
         }

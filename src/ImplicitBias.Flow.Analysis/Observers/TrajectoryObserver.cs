@@ -344,7 +344,7 @@ public sealed class TrajectoryObserver
 
             // m = m̃ e^{λ_m} and g = e^{ℓ} ∇log L, so ‖m‖/‖g‖ = e^{λ_m−ℓ} ‖m̃‖/‖∇log L‖. The dual of the part's
             // geometry: ℓ1 for sign/Adam (ℓ∞ steepest descent), ℓ2 otherwise (Lemma C.19 in that norm).
-            Norm dual = part.Geometry is UpdateGeometry.Sign or UpdateGeometry.AdamRatio ? Norms.L1 : Norms.L2;
+            Norm dual = part.Definition.OwnNorm == OwnNormKind.LInf ? Norms.L1 : Norms.L2;
             double scale = Math.Exp(_flow.MomentumLogScale(p, y) - logLoss);
             double gNorm = dual.Value(g), mNorm = dual.Value(m);
             table.Set($"momentumRatio{suffix}", scale * mNorm / gNorm);

@@ -23,23 +23,12 @@ public sealed record KktSummary(IReadOnlyList<KktResult> Results, string OwnNorm
 /// </summary>
 public static class PredictionChecks
 {
-    /// <summary>The family of a flow: Adam if any part uses Adam's ratio, momentum SD if any part has momentum
-    /// and a normalized geometry, plain gradient flow for the raw geometry, normalized SD otherwise.</summary>
+    /// <summary>The family of a flow: its definition's (<see cref="OptimizerDefinition.Family"/>); a composite takes the
+    /// strongest of its parts' (Adam over plain gradient flow over momentum SD over normalized SD).</summary>
     public static OptimizerFamily Family(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        IReadOnlyList<OptimizerPart> parts = flow.Parts;
-        if (parts.Any(p => p.Source == UpdateSource.Adam))
-        {
-            return OptimizerFamily.Adam;
-        }
-
-        if (parts.Any(p => p.Geometry == UpdateGeometry.Raw))
-        {
-            return OptimizerFamily.GradientFlow;
-        }
-
-        return parts.Any(p => p.HasMomentum) ? OptimizerFamily.MomentumSteepestDescent : OptimizerFamily.SteepestDescent;
+        return flow.Parts.Max(p => p.Definition.Family);
     }
 
     /// <summary>
@@ -240,10 +229,10 @@ public static class PredictionChecks
         }
         else
         {
-            ownName = flow.Parts[0].Geometry switch
+            ownName = flow.Parts[0].Definition.OwnNorm switch
             {
-                UpdateGeometry.Sign or UpdateGeometry.AdamRatio => "linf",
-                UpdateGeometry.Polar when layout.Blocks.Count > 1 => "msp",
+                OwnNormKind.LInf => "linf",
+                OwnNormKind.Msp when layout.Blocks.Count > 1 => "msp",
                 _ => "l2",
             };
         }

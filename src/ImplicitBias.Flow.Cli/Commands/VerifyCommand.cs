@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Analysis.Verification;
 using ImplicitBias.Flow.Experiments.Configuration;

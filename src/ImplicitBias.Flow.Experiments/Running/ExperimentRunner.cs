@@ -302,10 +302,11 @@ public sealed class ExperimentRunner
         using GradientBackend backend = ExperimentBuilder.Backend(settings, built.Network, built.Data, built.Loss);
 
         // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host
-        // copies at the save times only. The managed CPU backend solves on the host.
-        DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
+        // copies at the save times only. The managed CPU backend solves on the host, and so does a flow whose
+        // direction the device kernels do not have (an optimizer's own IDefinedDirection), with the device's gradients.
         var tolerances = new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale);
         var flow = new OptimizerFlow(backend.Oracle, parts, optimizer.Power, optimizer.TimeOffset, tolerances);
+        DeviceFlowSolver? device = DeviceOptimizerFlow.Supports(flow) ? DeviceFlowSolver.For(backend) : null;
         if (settings.Outputs.Npy && !(resume && File.Exists(Path.Combine(dir, "theta_initial.npy"))))
         {
             Npy.WriteFile(Path.Combine(dir, "theta_initial.npy"), theta0);

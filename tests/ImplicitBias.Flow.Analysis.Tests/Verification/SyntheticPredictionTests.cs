@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Analysis.Verification;
 
 namespace ImplicitBias.Flow.Analysis.Tests.Verification;

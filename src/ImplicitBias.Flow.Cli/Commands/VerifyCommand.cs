@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
-using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Analysis.Verification;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Running;
+using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Flows;
 using ImplicitBias.Flow.Kernels;
 using ImplicitBias.Flow.Models.Data;

@@ -1,5 +1,5 @@
-using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Analysis.Verification;
+using ImplicitBias.Flow.Flows.Optimizers;
 
 namespace ImplicitBias.Flow.Analysis.Tests.Verification;
 

@@ -144,21 +144,18 @@ public static class DiscretizationComparison
         }
 
         OptimizerSettings optimizer = settings.Optimizers[0];
-        ulong seed = settings.Seeds[0];
-        Dataset data = ExperimentBuilder.Data(settings);
-        FullyConnectedNetwork network = ExperimentBuilder.Network(settings.Model, data.Dimension);
-        Loss loss = ExperimentBuilder.Loss(settings);
-        double[] theta0 = ExperimentBuilder.InitialTheta(settings, network, seed, new LossEvaluator(network, data, loss, maxDegreeOfParallelism: 1));
-        IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
-        using GradientBackend backend = ExperimentBuilder.Backend(settings, network, data, loss);
-        IGradientOracle oracle = backend.Oracle;
-        DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
+        using FlowSession session = FlowSession.Open(settings, null, optimizer, settings.Seeds[0], new FlowTolerances(options.RelTol, options.AbsTol, settings.Solver.BlockScale), serial: true);
+        FullyConnectedNetwork network = session.Model.Network;
+        double[] theta0 = session.Theta0;
+        IReadOnlyList<OptimizerPart> parts = session.Parts;
+        IGradientOracle oracle = session.Backend.Oracle;
+        DeviceFlowSolver? device = session.Engine;
 
         // q_min needs the per-sample margins, which the oracle does not expose; a serial CPU evaluator gives them.
-        var marginEvaluator = new LossEvaluator(network, data, loss, maxDegreeOfParallelism: 1);
+        LossEvaluator marginEvaluator = session.NewEvaluator();
         double homogeneity = network.HomogeneityDegree;
 
-        var flow = new OptimizerFlow(oracle, parts, optimizer.Power, optimizer.TimeOffset, new FlowTolerances(options.RelTol, options.AbsTol, settings.Solver.BlockScale));
+        OptimizerFlow flow = session.Flow;
         string method = settings.Solver.Method is "auto" or "discrete" ? ReferenceMethod(flow) : settings.Solver.Method;
 
         double[] hs = options.Steps.OrderDescending().ToArray();
@@ -303,7 +300,7 @@ public static class DiscretizationComparison
         }
 
         var reference = new FlowReference(method, options.RelTol, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations, [.. flowTime], [.. flowLogLoss], [.. flowMargin]);
-        return new ComparisonResult(settings.Name, optimizer.Label, seed, time, options.Polar, rows, finished, FitOrder(rows), reference, newtonSchulz);
+        return new ComparisonResult(settings.Name, optimizer.Label, session.Seed, time, options.Polar, rows, finished, FitOrder(rows), reference, newtonSchulz);
     }
 
     /// <summary>

@@ -85,7 +85,7 @@ public sealed class ExperimentRunner
         }
 
         var outcomes = new List<RunOutcome>();
-        var built = new BuiltModel(_settings);
+        var built = new ExperimentModel(_settings);
         foreach (PlannedRun p in plan)
         {
             outcomes.Add(RunOne(_settings, built, p, resume: false, cancellation));
@@ -130,7 +130,7 @@ public sealed class ExperimentRunner
                 continue;
             }
 
-            outcomes.Add(runner.RunOne(settings, new BuiltModel(settings), planned, resume: true, cancellation));
+            outcomes.Add(runner.RunOne(settings, new ExperimentModel(settings), planned, resume: true, cancellation));
             if (cancellation.IsCancellationRequested)
             {
                 break;
@@ -247,23 +247,6 @@ public sealed class ExperimentRunner
         return plan;
     }
 
-    /// <summary>The data, loss and network of an experiment, built once for all its runs.</summary>
-    private sealed class BuiltModel
-    {
-        public BuiltModel(ExperimentSettings settings)
-        {
-            Data = ExperimentBuilder.Data(settings);
-            Loss = ExperimentBuilder.Loss(settings);
-            Network = ExperimentBuilder.Network(settings.Model, Data.Dimension);
-        }
-
-        public Dataset Data { get; }
-
-        public Loss Loss { get; }
-
-        public FullyConnectedNetwork Network { get; }
-    }
-
     /// <summary>What a flow or discrete run ended with, before it is written.</summary>
     private sealed record RunResult(
         string Status,
@@ -290,23 +273,21 @@ public sealed class ExperimentRunner
     // One copy of plotly.js for the whole experiment (3.6 MB), in its top plots folder; every run's pages load it.
     private string SharedScripts => Path.Combine(_root, "plots");
 
-    private RunOutcome RunOne(ExperimentSettings settings, BuiltModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
+    private RunOutcome RunOne(ExperimentSettings settings, ExperimentModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         string dir = planned.Directory;
         OptimizerSettings optimizer = planned.Optimizer;
         ulong seed = planned.Seed;
-        IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, built.Network);
-        var observerEvaluator = new LossEvaluator(built.Network, built.Data, built.Loss);
-        double[] theta0 = ExperimentBuilder.InitialTheta(settings, built.Network, seed, observerEvaluator);
-        using GradientBackend backend = ExperimentBuilder.Backend(settings, built.Network, built.Data, built.Loss);
-
-        // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host
-        // copies at the save times only. The managed CPU backend solves on the host, and so does a flow whose
-        // direction the device kernels do not have (an optimizer's own IDefinedDirection), with the device's gradients.
-        var tolerances = new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale);
-        var flow = new OptimizerFlow(backend.Oracle, parts, optimizer.Power, optimizer.TimeOffset, tolerances);
-        DeviceFlowSolver? device = DeviceOptimizerFlow.Supports(flow) ? DeviceFlowSolver.For(backend) : null;
+        // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory (session.Engine); the observers
+        // see host copies at the save times only.
+        using FlowSession session = FlowSession.Open(settings, built, optimizer, seed);
+        IReadOnlyList<OptimizerPart> parts = session.Parts;
+        LossEvaluator observerEvaluator = session.Evaluator;
+        double[] theta0 = session.Theta0;
+        GradientBackend backend = session.Backend;
+        OptimizerFlow flow = session.Flow;
+        DeviceFlowSolver? device = session.Engine;
         if (settings.Outputs.Npy && !(resume && File.Exists(Path.Combine(dir, "theta_initial.npy"))))
         {
             Npy.WriteFile(Path.Combine(dir, "theta_initial.npy"), theta0);

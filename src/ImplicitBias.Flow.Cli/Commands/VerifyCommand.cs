@@ -99,7 +99,7 @@ internal sealed class VerifyCommand : ICommand
         {
             TrajectoryTable table = r.Run.Table;
             output.WriteLine();
-            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(table.Last("logLoss"))}, ∫η = {Number(table.Last("etaIntegral"))}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
+            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(table.Last(TrajectoryColumns.LogLoss))}, ∫η = {Number(table.Last(TrajectoryColumns.EtaIntegral))}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
             output.WriteLine($"  {"quantity",-56} {"reference",-12} {"predicted",-20} {"measured",-12} {"trend",-9} {"verdict",-18} tol");
             foreach (PredictionRow row in r.Rows)
             {
@@ -141,8 +141,8 @@ internal sealed class VerifyCommand : ICommand
             ["optimizer"] = r.Label,
             ["status"] = r.Run.Result.Status.ToString(),
             ["finalTime"] = Finite(r.Run.Result.FinalTime),
-            ["logLoss"] = Finite(r.Run.Table.Last("logLoss")),
-            ["etaIntegral"] = Finite(r.Run.Table.Last("etaIntegral")),
+            ["logLoss"] = Finite(r.Run.Table.Last(TrajectoryColumns.LogLoss)),
+            ["etaIntegral"] = Finite(r.Run.Table.Last(TrajectoryColumns.EtaIntegral)),
             ["solveSeconds"] = r.SolveSeconds,
             ["checkSeconds"] = r.CheckSeconds,
         });

@@ -197,7 +197,7 @@ public sealed class ExperimentRunner
         CsvTable csv = CsvTable.Read(Path.Combine(dir, "trajectory.csv"));
         var table = new TrajectoryTable();
         return new RunOutcome(dir, p.Optimizer.Label, p.Seed, status, summary["message"]?.GetValue<string>() ?? string.Empty,
-            csv.Column("t")[^1], csv.Column("logLoss")[^1], table, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
+            csv.Column(TrajectoryColumns.Time)[^1], csv.Column(TrajectoryColumns.LogLoss)[^1], table, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
     }
 
     private void WriteCombinedPlots(IReadOnlyList<RunOutcome> outcomes, bool many)
@@ -338,7 +338,7 @@ public sealed class ExperimentRunner
 
         // The status is checked against log L(θ) computed by the model at the end (the observer's last row), never
         // against the integrated σ: a run that claims the target must have reached it.
-        double finalLogLoss = tableOut.Last("logLoss");
+        double finalLogLoss = tableOut.Last(TrajectoryColumns.LogLoss);
         string status = result.Status;
         if (status == "target-reached" && !(finalLogLoss <= settings.Stop.TargetLogLoss))
         {
@@ -358,7 +358,7 @@ public sealed class ExperimentRunner
             RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv"))) { Folder = dir }], new RunPlotOptions { ScriptDirectory = SharedScripts, Title = $"{settings.Name}: {planned.Label}" });
         }
 
-        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last("stepSize"), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
+        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last(TrajectoryColumns.StepSize), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
         return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, tableOut, wall);
     }
 
@@ -550,7 +550,7 @@ public sealed class ExperimentRunner
             ["l2"] = JsonOutput.Number(table.Last($"{prefix}_l2")),
             ["linf"] = JsonOutput.Number(table.Last($"{prefix}_linf")),
             ["msp"] = table.Has($"{prefix}_msp") ? JsonOutput.Number(table.Last($"{prefix}_msp")) : null,
-            ["own"] = JsonOutput.Number(table.Last($"{prefix}_own")),
+            ["own"] = JsonOutput.Number(table.Last($"{prefix}_{TrajectoryColumns.Own}")),
         };
 
         return new JsonObject
@@ -565,9 +565,9 @@ public sealed class ExperimentRunner
             ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName, ["state"] = stateOnDevice ? "device" : "host" },
             ["final"] = new JsonObject
             {
-                ["t"] = JsonOutput.Number(table.Last("t")),
-                ["logLoss"] = JsonOutput.Number(table.Last("logLoss")),
-                ["etaIntegral"] = JsonOutput.Number(table.Last("etaIntegral")),
+                ["t"] = JsonOutput.Number(table.Last(TrajectoryColumns.Time)),
+                ["logLoss"] = JsonOutput.Number(table.Last(TrajectoryColumns.LogLoss)),
+                ["etaIntegral"] = JsonOutput.Number(table.Last(TrajectoryColumns.EtaIntegral)),
                 ["margins"] = Norms("hardMargin"),
                 ["softMargins"] = Norms("softMargin"),
                 ["alignment"] = Norms("alignment"),

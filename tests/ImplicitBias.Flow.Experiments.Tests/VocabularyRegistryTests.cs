@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Experiments.Comparison;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Flows.Optimizers;
 
@@ -69,6 +70,11 @@ public sealed class VocabularyRegistryTests : IDisposable
         string path = Path.Combine(_dir, "e.json");
         ExperimentException e = Assert.Throws<ExperimentException>(() => ExperimentLoader.Load(path, ["--Solver:Method=discrete"], useEnvironment: false));
         Assert.Contains("has no discrete form", e.Message);
+
+        ExperimentSettings flowOnly = ExperimentLoader.Load(path, [], useEnvironment: false);
+        ExperimentException compare = Assert.Throws<ExperimentException>(() => DiscretizationComparison.Run(flowOnly, new ComparisonOptions()));
+        Assert.Contains("compare needs a discrete form", compare.Message);
+        Assert.Equal("Optimizer:Name", compare.Key);
     }
 
     private static readonly OptimizerDefinition FlowOnly = OptimizerRegistry.Get("ngd") with { Name = "ngd-flow-only", Aliases = [], HasDiscreteForm = false };

@@ -49,10 +49,20 @@ public static class DiscretizationComparison
     /// <param name="options">Time steps, T, polar method and refinement budget.</param>
     /// <param name="progress">Receives the flow's progress (may be null).</param>
     /// <exception cref="ArgumentException">The steps cannot be compared up to T (see <see cref="ComparisonOptions.CheckSteps"/>).</exception>
+    /// <exception cref="ExperimentException">The optimizer has no discrete form (<see cref="OptimizerDefinition.HasDiscreteForm"/>).</exception>
     public static ComparisonResult Run(ExperimentSettings settings, ComparisonOptions options, ProgressReporter? progress = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(options);
+        OptimizerSettings first = settings.Optimizers[0];
+        foreach (string name in first.Blocks.Count > 0 ? first.Blocks.Select(b => b.Optimizer.Name) : [first.Name])
+        {
+            if (!OptimizerRegistry.Get(name).HasDiscreteForm)
+            {
+                throw new ExperimentException(settings.SourceFile, settings.Optimizers.Count > 1 ? "Optimizers:0:Name" : "Optimizer:Name", name, $"compare needs a discrete form, which '{name}' has not; one of: {string.Join(", ", OptimizerRegistry.All.Where(d => d.HasDiscreteForm).Select(d => d.Name))}");
+            }
+        }
+
         double time = options.ResolveTime(settings);
         ComparisonResult result = RunOnce(settings, options, progress);
         var refined = new List<double>();

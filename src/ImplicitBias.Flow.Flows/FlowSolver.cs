@@ -74,35 +74,32 @@ public static class FlowSolver
 {
     /// <summary>
     /// The default stepper, chosen from measurements (STEPPERS.md: RHS evaluations to log L = −30 on a
-    /// two-layer squared-ReLU problem, rtol 1e-6, atol 1e-9). Explicit steppers are held at h ≈ 3.3/c1 ≈ 31
-    /// by the momentum decay once the flow is slow (Adam, momentum GD), and ETDRK4, which integrates the decay
-    /// exactly, is 3–200× cheaper there. Where the flow reaches the target before that bound binds (Muon-Adam,
-    /// normalized momentum, sign and polar flows) the explicit steppers win: Tsitouras 5 for the polar
-    /// directions, Bogacki–Shampine 3 for normalized momentum, DOPRI5 for the rest.
+    /// two-layer squared-ReLU problem, rtol 1e-6, atol 1e-9) and written in each optimizer's definition
+    /// (<see cref="OptimizerDefinition.DefaultMethod"/>). Explicit steppers are held at h ≈ 3.3/c1 ≈ 31 by the
+    /// momentum decay once the flow is slow (Adam, momentum GD), and ETDRK4, which integrates the decay exactly, is
+    /// 3–200× cheaper there. Where the flow reaches the target before that bound binds (Muon-Adam, normalized
+    /// momentum, sign and polar flows) the explicit steppers win: Tsitouras 5 for the polar directions,
+    /// Bogacki–Shampine 3 for normalized momentum, DOPRI5 for the rest. A composite whose parts disagree takes the
+    /// method of its part of highest <see cref="OptimizerDefinition.MethodPrecedence"/> (momentum GD's stiff decay,
+    /// then the polar directions), or DOPRI5.
     /// </summary>
     public static OdeMethod DefaultMethod(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        IReadOnlyList<OptimizerPart> parts = flow.Parts;
-        string name;
-        if (parts.Any(p => p.Source == UpdateSource.Momentum && p.Geometry == UpdateGeometry.Raw) || parts.All(p => p.Source == UpdateSource.Adam))
+        return MethodCatalog.Find(DefaultMethodName(flow.Parts.Select(p => p.Definition).ToArray()))!;
+    }
+
+    /// <summary>The name of the default stepper of a flow with parts of these definitions (see <see cref="DefaultMethod"/>).</summary>
+    public static string DefaultMethodName(IReadOnlyList<OptimizerDefinition> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Select(d => d.DefaultMethod).Distinct().Count() == 1)
         {
-            name = "etdrk4";
-        }
-        else if (parts.Any(p => p.Geometry == UpdateGeometry.Polar))
-        {
-            name = "tsit5";
-        }
-        else if (parts.All(p => p.Source == UpdateSource.Momentum && p.Geometry == UpdateGeometry.L2))
-        {
-            name = "bs3";
-        }
-        else
-        {
-            name = "dopri5";
+            return parts[0].DefaultMethod;
         }
 
-        return MethodCatalog.Find(name)!;
+        OptimizerDefinition? binding = parts.Where(d => d.MethodPrecedence > 0).MaxBy(d => d.MethodPrecedence);
+        return binding?.DefaultMethod ?? "dopri5";
     }
 
     /// <summary>Log-spaced save times: t = 0 and <paramref name="perDecade"/> points per decade from <paramref name="first"/> to <paramref name="last"/>.</summary>

@@ -327,6 +327,17 @@ public sealed class OptimizerFlow
         double eta = Schedules[i].Eta(t);
         ReadOnlySpan<double> m = p.HasMomentum ? y.Slice(Layout.Offset(_momentumBlock[i]), _partLength[i]) : default;
 
+        if (p.Geometry == UpdateGeometry.Defined)
+        {
+            // The definition's own direction, on the same scaled moments the discrete optimizer holds.
+            ReadOnlySpan<double> v2 = p.HasSecondMoment ? y.Slice(Layout.Offset(_secondMomentBlock[i]), _partLength[i]) : default;
+            double lambdaM = p.HasMomentum ? y[Layout.Offset(_momentumScaleBlock[i])] : double.NaN;
+            double lambdaV = p.HasSecondMoment ? y[Layout.Offset(_secondMomentScaleBlock[i])] : double.NaN;
+            p.Definition.Direction!.Write(new DirectionInputs(p, t, Discrete: false, logLoss, g, m, lambdaM, v2, lambdaV), thetaDot);
+            TensorPrimitives.Multiply(thetaDot, -eta, thetaDot);
+            return;
+        }
+
         if (p.Geometry == UpdateGeometry.Raw)
         {
             // GD: −η g = −η e^{ℓ} ∇log L; MomentumGD: −η m = −η e^{λ_m} m̃ (0 at t = 0, no limit needed).

@@ -61,6 +61,11 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
             throw new ArgumentException("A device-resident flow needs a Float64 evaluator (device states are double).", nameof(evaluator));
         }
 
+        if (!Supports(flow))
+        {
+            throw new NotSupportedException($"The device kernels have no direction for '{string.Join("+", flow.Parts.Select(p => p.Name))}' (a Defined geometry); solve it on the host.");
+        }
+
         if (evaluator.Layout.Length != flow.Parameters.Length)
         {
             throw new ArgumentException($"The evaluator has {evaluator.Layout.Length} parameters and the flow {flow.Parameters.Length}.", nameof(evaluator));
@@ -104,6 +109,13 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
         _dotTerms = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>>(FlowKernels.DotTerms);
         _sum = accelerator.CreateReduction<double, Stride1D.Dense, AddDouble>();
         _max = accelerator.CreateReduction<double, Stride1D.Dense, MaxDouble>();
+    }
+
+    /// <summary>True when the kernels implement every part's direction (the built-in geometries; not a definition's own).</summary>
+    public static bool Supports(OptimizerFlow flow)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        return flow.Parts.All(p => p.Geometry != UpdateGeometry.Defined);
     }
 
     /// <summary>The host flow whose layout, parts and schedules this term evaluates.</summary>

@@ -19,7 +19,7 @@ public static class ObservedFlow
 {
     /// <summary>
     /// The optimizer's own norm (docs/mathematics.md §2; Theorems 3.6, 3.7): the norm whose steepest direction the
-    /// flow follows. One part: ℓ2 (GD, NGD, momentum), ℓ∞ (sign, Adam) or msp (spectral, Muon). A per-block
+    /// flow follows, as its definition states (<see cref="OptimizerDefinition.OwnNorm"/>). One part: ℓ2 (GD, NGD, momentum), ℓ∞ (sign, Adam) or msp (spectral, Muon). A per-block
     /// composite: max_p r_p ‖θ_p‖_(p) over its parts, each part in its own geometry's norm (msp over a polar part's
     /// matrices), with r_p = η0 of the last part / η0 of part p — Muon-Adam's max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞} (Theorem 3.7)
     /// and Muon-Signum's max{‖W‖msp, ‖u‖∞}, and the same rule for any composite (say NGD on the matrices and SignGD
@@ -40,7 +40,7 @@ public static class ObservedFlow
         // When every part's norm is a max over its blocks (spectral per matrix, ℓ∞, or ℓ2 of a one-block part), the
         // composite is a weighted max over the layout's blocks: Muon-Adam's norm exactly as Theorem 3.7 writes it,
         // in the form the KKT certificate handles block by block.
-        if (parts.All(p => p.Geometry is UpdateGeometry.Polar or UpdateGeometry.Sign or UpdateGeometry.AdamRatio || p.BlockCount == 1))
+        if (parts.All(p => p.Definition.OwnNorm is OwnNormKind.Msp or OwnNormKind.LInf || p.BlockCount == 1))
         {
             var blockNorms = new Norm[layout.Blocks.Count];
             var blockWeights = new double[layout.Blocks.Count];
@@ -49,10 +49,10 @@ public static class ObservedFlow
                 for (int b = parts[i].FirstBlock; b < parts[i].FirstBlock + parts[i].BlockCount; b++)
                 {
                     ParameterBlock block = layout.Blocks[b];
-                    blockNorms[b] = parts[i].Geometry switch
+                    blockNorms[b] = parts[i].Definition.OwnNorm switch
                     {
-                        UpdateGeometry.Polar => new SpectralNorm(block.Rows, block.Cols),
-                        UpdateGeometry.Sign or UpdateGeometry.AdamRatio => Norms.LInf,
+                        OwnNormKind.Msp => new SpectralNorm(block.Rows, block.Cols),
+                        OwnNormKind.LInf => Norms.LInf,
                         _ => Norms.L2,
                     };
                     blockWeights[b] = partWeights[i];
@@ -69,10 +69,10 @@ public static class ObservedFlow
         return new BlockMaxNorm(partsLayout, norms, partWeights, string.Join("+", parts.Select(p => p.Name)));
     }
 
-    private static Norm PartNorm(ParameterLayout layout, OptimizerPart part) => part.Geometry switch
+    private static Norm PartNorm(ParameterLayout layout, OptimizerPart part) => part.Definition.OwnNorm switch
     {
-        UpdateGeometry.Sign or UpdateGeometry.AdamRatio => Norms.LInf,
-        UpdateGeometry.Polar => Norms.Msp(layout),
+        OwnNormKind.LInf => Norms.LInf,
+        OwnNormKind.Msp => Norms.Msp(layout),
         _ => Norms.L2,
     };
 

@@ -75,7 +75,7 @@ public sealed class TrajectoryObserver
             norms.Add(("msp", Norms.Msp(_layout)));
         }
 
-        norms.Add(("own", ownNorm));
+        norms.Add((TrajectoryColumns.Own, ownNorm));
         _norms = norms.ToArray();
         _sameAs = _norms.Select((n, k) => Array.FindIndex(_norms, 0, k, e => e.Norm.Name == n.Norm.Name)).ToArray();
         _sizes = new double[_norms.Length];
@@ -110,7 +110,7 @@ public sealed class TrajectoryObserver
     public SolverCounters LastStep { get; set; }
 
     /// <summary>The time of the last observation, or NaN before the first.</summary>
-    public double LastObservedTime => Table.RowCount == 0 ? double.NaN : Table.Last("t");
+    public double LastObservedTime => Table.RowCount == 0 ? double.NaN : Table.Last(TrajectoryColumns.Time);
 
     /// <summary>
     /// Writes everything the observer carries from one save to the next (the table, the θ snapshots, the last
@@ -211,20 +211,20 @@ public sealed class TrajectoryObserver
         double integral = _schedule.Integral(t);
         TrajectoryTable table = Table;
         table.BeginRow();
-        table.Set("t", t);
-        table.Set("logLoss", logLoss);
-        table.Set("sigma", _flow.LogLoss(y));
-        table.Set("etaIntegral", integral);
-        table.Set("eta", _schedule.Eta(t));
-        table.Set("stepSize", counters.StepSize);
-        table.Set("acceptedSteps", counters.AcceptedSteps);
-        table.Set("rejectedSteps", counters.RejectedSteps);
-        table.Set("rhsEvaluations", counters.Evaluations);
-        table.Set("minMargin", qMin);
+        table.Set(TrajectoryColumns.Time, t);
+        table.Set(TrajectoryColumns.LogLoss, logLoss);
+        table.Set(TrajectoryColumns.Sigma, _flow.LogLoss(y));
+        table.Set(TrajectoryColumns.EtaIntegral, integral);
+        table.Set(TrajectoryColumns.Eta, _schedule.Eta(t));
+        table.Set(TrajectoryColumns.StepSize, counters.StepSize);
+        table.Set(TrajectoryColumns.AcceptedSteps, counters.AcceptedSteps);
+        table.Set(TrajectoryColumns.RejectedSteps, counters.RejectedSteps);
+        table.Set(TrajectoryColumns.RhsEvaluations, counters.Evaluations);
+        table.Set(TrajectoryColumns.MinMargin, qMin);
 
         // φ⁻¹(log 1/L), defined when log 1/L > φ(0) (Eq. 10).
         double phiInverse = -logLoss > _evaluator.Loss.Phi(0) ? _evaluator.Loss.PhiInverse(-logLoss) : double.NaN;
-        table.Set("phiInverse", phiInverse);
+        table.Set(TrajectoryColumns.PhiInverse, phiInverse);
         double ownGradientDual = double.NaN;
         for (int k = 0; k < _norms.Length; k++)
         {
@@ -238,23 +238,23 @@ public sealed class TrajectoryObserver
             _duals[k] = gradientDual;
             ownGradientDual = gradientDual; // the own norm is the last entry
             double sizeL = Math.Pow(size, _degree);
-            table.Set($"hardMargin_{name}", qMin / sizeL);
-            table.Set($"softMargin_{name}", phiInverse / sizeL);
-            table.Set($"alignment_{name}", -TensorPrimitives.Dot(theta, _gradient) / (size * gradientDual));
-            table.Set($"normOverEtaIntegral_{name}", integral > 0 ? size / integral : double.NaN);
-            table.Set($"norm_{name}", size);
+            table.Set(TrajectoryColumns.HardMargin(name), qMin / sizeL);
+            table.Set(TrajectoryColumns.SoftMargin(name), phiInverse / sizeL);
+            table.Set(TrajectoryColumns.Alignment(name), -TensorPrimitives.Dot(theta, _gradient) / (size * gradientDual));
+            table.Set(TrajectoryColumns.NormOverEtaIntegral(name), integral > 0 ? size / integral : double.NaN);
+            table.Set(TrajectoryColumns.Norm(name), size);
         }
 
         TensorPrimitives.Subtract(theta, _theta0, _scratch);
-        table.Set("driftLinfOverEtaIntegral", integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN);
+        table.Set(TrajectoryColumns.DriftLinfOverEtaIntegral, integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN);
 
         // Definition 5.1: r(t) = ⟨(1/ν) dθ/dt, −g/‖g‖⋆⟩ in the optimizer's norm, with ν = ‖dθ/dt‖ and ν = η.
         ReadOnlySpan<double> thetaDot = ((ReadOnlySpan<double>)_derivative)[.._layout.Length];
         double pairing = -TensorPrimitives.Dot(thetaDot, _gradient) / ownGradientDual;
         double speed = _own.Value(thetaDot);
-        table.Set("speed", speed);
-        table.Set("rSpeed", speed > 0 ? pairing / speed : double.NaN);
-        table.Set("rEta", pairing / _schedule.Eta(t));
+        table.Set(TrajectoryColumns.Speed, speed);
+        table.Set(TrajectoryColumns.RSpeed, speed > 0 ? pairing / speed : double.NaN);
+        table.Set(TrajectoryColumns.REta, pairing / _schedule.Eta(t));
 
         MomentumRelations(y, logLoss, table);
         SourceSigns(y);
@@ -278,8 +278,8 @@ public sealed class TrajectoryObserver
 
         double[] last = _snapshots[^1];
         double lastNorm = TensorPrimitives.Norm(last);
-        double tLast = table.Last("t");
-        IReadOnlyList<double> times = table.Column("t");
+        double tLast = table.Last(TrajectoryColumns.Time);
+        IReadOnlyList<double> times = table.Column(TrajectoryColumns.Time);
         var cosine = new double[rows];
         for (int i = 0; i < rows; i++)
         {
@@ -287,13 +287,13 @@ public sealed class TrajectoryObserver
         }
 
         // Write the post-run columns into the table (they need the whole trajectory).
-        var column = new List<(string, double[])> { ("cosineToLast", cosine), ("tOverTLast", times.Select(t => t / tLast).ToArray()) };
+        var column = new List<(string, double[])> { (TrajectoryColumns.CosineToLast, cosine), (TrajectoryColumns.TimeOverLast, times.Select(t => t / tLast).ToArray()) };
         foreach ((string name, _) in _norms)
         {
-            double gammaInf = table.Last($"hardMargin_{name}");
-            IReadOnlyList<double> phiInverse = table.Column("phiInverse");
-            IReadOnlyList<double> size = table.Column($"norm_{name}");
-            column.Add(($"lemmaC10Ratio_{name}", Enumerable.Range(0, rows).Select(i => phiInverse[i] / (gammaInf * Math.Pow(size[i], _degree))).ToArray()));
+            double gammaInf = table.Last(TrajectoryColumns.HardMargin(name));
+            IReadOnlyList<double> phiInverse = table.Column(TrajectoryColumns.PhiInverse);
+            IReadOnlyList<double> size = table.Column(TrajectoryColumns.Norm(name));
+            column.Add((TrajectoryColumns.LemmaC10Ratio(name), Enumerable.Range(0, rows).Select(i => phiInverse[i] / (gammaInf * Math.Pow(size[i], _degree))).ToArray()));
         }
 
         foreach ((string name, double[] values) in column)
@@ -303,8 +303,8 @@ public sealed class TrajectoryObserver
 
         // Theorem 3.1: γ̃ non-decreasing once L < ℓ(0), i.e. log L < log ℓ(0). Allow round-off (1e-9 relative).
         double logLossAtZero = _evaluator.Loss.LogValue(0);
-        IReadOnlyList<double> logLosses = table.Column("logLoss");
-        IReadOnlyList<double> soft = table.Column("softMargin_own");
+        IReadOnlyList<double> logLosses = table.Column(TrajectoryColumns.LogLoss);
+        IReadOnlyList<double> soft = table.Column(TrajectoryColumns.SoftMargin(TrajectoryColumns.Own));
         bool monotone = true;
         double previous = double.NegativeInfinity;
         for (int i = 0; i < rows; i++)
@@ -340,15 +340,15 @@ public sealed class TrajectoryObserver
             int offset = part.Offset(_layout), length = part.Length(_layout);
             ReadOnlySpan<double> g = ((ReadOnlySpan<double>)_gradient).Slice(offset, length);
             ReadOnlySpan<double> m = y.Slice(_flow.Layout.Offset(mb), length);
-            string suffix = _flow.Parts.Count > 1 ? $"_{part.Name}" : string.Empty;
+            string? partName = _flow.Parts.Count > 1 ? part.Name : null;
 
             // m = m̃ e^{λ_m} and g = e^{ℓ} ∇log L, so ‖m‖/‖g‖ = e^{λ_m−ℓ} ‖m̃‖/‖∇log L‖. The dual of the part's
             // geometry: ℓ1 for sign/Adam (ℓ∞ steepest descent), ℓ2 otherwise (Lemma C.19 in that norm).
-            Norm dual = part.Geometry is UpdateGeometry.Sign or UpdateGeometry.AdamRatio ? Norms.L1 : Norms.L2;
+            Norm dual = part.Definition.OwnNorm == OwnNormKind.LInf ? Norms.L1 : Norms.L2;
             double scale = Math.Exp(_flow.MomentumLogScale(p, y) - logLoss);
             double gNorm = dual.Value(g), mNorm = dual.Value(m);
-            table.Set($"momentumRatio{suffix}", scale * mNorm / gNorm);
-            table.Set($"momentumDirectionGap{suffix}", DirectionGap(m, mNorm, g, gNorm, dual, _gap));
+            table.Set(TrajectoryColumns.MomentumRatio(partName), scale * mNorm / gNorm);
+            table.Set(TrajectoryColumns.MomentumDirectionGap(partName), DirectionGap(m, mNorm, g, gNorm, dual, _gap));
             int inSet = 0, close = 0;
             for (int j = 0; j < length; j++)
             {
@@ -362,7 +362,7 @@ public sealed class TrajectoryObserver
                 }
             }
 
-            table.Set($"momentumCoordinateShare{suffix}", inSet == 0 ? double.NaN : (double)close / inSet);
+            table.Set(TrajectoryColumns.MomentumCoordinateShare(partName), inSet == 0 ? double.NaN : (double)close / inSet);
 
             int vb = _flow.SecondMomentBlock(p);
             if (vb >= 0)
@@ -371,8 +371,8 @@ public sealed class TrajectoryObserver
                 Span<double> g2 = _scratch.AsSpan(0, length);
                 TensorPrimitives.Multiply(g, g, g2);
                 double g2Norm = Norms.L1.Value(g2), vNorm = Norms.L1.Value(v);
-                table.Set($"secondMomentRatio{suffix}", Math.Exp(_flow.SecondMomentLogScale(p, y) - (2 * logLoss)) * vNorm / g2Norm);
-                table.Set($"secondMomentDirectionGap{suffix}", DirectionGap(v, vNorm, g2, g2Norm, Norms.L1, _gap));
+                table.Set(TrajectoryColumns.SecondMomentRatio(partName), Math.Exp(_flow.SecondMomentLogScale(p, y) - (2 * logLoss)) * vNorm / g2Norm);
+                table.Set(TrajectoryColumns.SecondMomentDirectionGap(partName), DirectionGap(v, vNorm, g2, g2Norm, Norms.L1, _gap));
             }
         }
     }
@@ -401,11 +401,11 @@ public sealed class TrajectoryObserver
         if (_hasPattern)
         {
             ActivationPattern.FromLastForward(forward, _pattern);
-            table.Set("patternChanges", _first ? 0 : Changes(_pattern, _lastPattern));
+            table.Set(TrajectoryColumns.PatternChanges, _first ? 0 : Changes(_pattern, _lastPattern));
             (_pattern, _lastPattern) = (_lastPattern, _pattern);
         }
 
-        table.Set("signSwitches", _first ? 0 : Changes(_signs, _lastSigns));
+        table.Set(TrajectoryColumns.SignSwitches, _first ? 0 : Changes(_signs, _lastSigns));
         (_signs, _lastSigns) = (_lastSigns, _signs);
     }
 

@@ -23,23 +23,12 @@ public sealed record KktSummary(IReadOnlyList<KktResult> Results, string OwnNorm
 /// </summary>
 public static class PredictionChecks
 {
-    /// <summary>The family of a flow: Adam if any part uses Adam's ratio, momentum SD if any part has momentum
-    /// and a normalized geometry, plain gradient flow for the raw geometry, normalized SD otherwise.</summary>
+    /// <summary>The family of a flow: its definition's (<see cref="OptimizerDefinition.Family"/>); a composite takes the
+    /// strongest of its parts' (Adam over plain gradient flow over momentum SD over normalized SD).</summary>
     public static OptimizerFamily Family(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        IReadOnlyList<OptimizerPart> parts = flow.Parts;
-        if (parts.Any(p => p.Source == UpdateSource.Adam))
-        {
-            return OptimizerFamily.Adam;
-        }
-
-        if (parts.Any(p => p.Geometry == UpdateGeometry.Raw))
-        {
-            return OptimizerFamily.GradientFlow;
-        }
-
-        return parts.Any(p => p.HasMomentum) ? OptimizerFamily.MomentumSteepestDescent : OptimizerFamily.SteepestDescent;
+        return flow.Parts.Max(p => p.Definition.Family);
     }
 
     /// <summary>
@@ -117,7 +106,7 @@ public static class PredictionChecks
             return rows;
         }
 
-        IReadOnlyList<double> t = table.Column("t");
+        IReadOnlyList<double> t = table.Column(TrajectoryColumns.Time);
         OptimizerFamily family = Family(flow);
 
         PredictionRow LimitRow(string column, string reference, double limit, double tolerance)
@@ -131,28 +120,28 @@ public static class PredictionChecks
         switch (family)
         {
             case OptimizerFamily.SteepestDescent:
-                rows.Add(LimitRow("normOverEtaIntegral_own", "Lemma C.10", 1, options.LimitTolerance));
-                rows.Add(LimitRow("lemmaC10Ratio_own", "Lemma C.10", 1, options.LimitTolerance));
+                rows.Add(LimitRow(TrajectoryColumns.NormOverEtaIntegral(TrajectoryColumns.Own), "Lemma C.10", 1, options.LimitTolerance));
+                rows.Add(LimitRow(TrajectoryColumns.LemmaC10Ratio(TrajectoryColumns.Own), "Lemma C.10", 1, options.LimitTolerance));
                 rows.Add(SoftMarginMonotone(table, evaluator));
                 break;
 
             case OptimizerFamily.MomentumSteepestDescent:
                 MomentumRows(table, t, rows, options, secondMoment: false);
-                rows.Add(LiminfRow(table, t, "rSpeed", options.LimitTolerance));
+                rows.Add(LiminfRow(table, t, TrajectoryColumns.RSpeed, options.LimitTolerance));
                 break;
 
             case OptimizerFamily.Adam:
             {
                 // Lemma B.10: |θ_t[j] − θ_0[j]| ≤ ∫η + O((∫η)^{1/2}), so the ratio's excess over 1 vanishes.
-                IReadOnlyList<double> drift = table.Column("driftLinfOverEtaIntegral");
+                IReadOnlyList<double> drift = table.Column(TrajectoryColumns.DriftLinfOverEtaIntegral);
                 double trend = DecadeTrend(t, drift, 1);
-                rows.Add(new PredictionRow("driftLinfOverEtaIntegral", "Lemma B.10", "≤ 1 (limsup)", drift[^1], trend, UpperBound(drift[^1], 1, options.BoundTolerance, trend), options.BoundTolerance));
+                rows.Add(new PredictionRow(TrajectoryColumns.DriftLinfOverEtaIntegral, "Lemma B.10", "≤ 1 (limsup)", drift[^1], trend, UpperBound(drift[^1], 1, options.BoundTolerance, trend), options.BoundTolerance));
                 MomentumRows(table, t, rows, options, secondMoment: true);
                 break;
             }
         }
 
-        rows.Add(LimitRow("alignment_own", "Theorem C.8", 1, options.AlignmentTolerance));
+        rows.Add(LimitRow(TrajectoryColumns.Alignment(TrajectoryColumns.Own), "Theorem C.8", 1, options.AlignmentTolerance));
 
         // Fig. 1b: the direction settles — cosine to the last iterate over the second half of the run.
         double cosine = run.Summary.SecondHalfMinCosine;
@@ -240,10 +229,10 @@ public static class PredictionChecks
         }
         else
         {
-            ownName = flow.Parts[0].Geometry switch
+            ownName = flow.Parts[0].Definition.OwnNorm switch
             {
-                UpdateGeometry.Sign or UpdateGeometry.AdamRatio => "linf",
-                UpdateGeometry.Polar when layout.Blocks.Count > 1 => "msp",
+                OwnNormKind.LInf => "linf",
+                OwnNormKind.Msp when layout.Blocks.Count > 1 => "msp",
                 _ => "l2",
             };
         }
@@ -277,14 +266,13 @@ public static class PredictionChecks
     private static void MomentumRows(TrajectoryTable table, IReadOnlyList<double> t, List<PredictionRow> rows, VerifyOptions options, bool secondMoment)
     {
         // Lemma C.19: ‖m‖⋆/‖g‖⋆ → 1 and ‖m/‖m‖⋆ − g/‖g‖⋆‖⋆ → 0 (and the same for v against g²), per part.
-        string[] prefixes = secondMoment
-            ? ["momentumRatio", "momentumDirectionGap", "secondMomentRatio", "secondMomentDirectionGap"]
-            : ["momentumRatio", "momentumDirectionGap"];
-        foreach (string prefix in prefixes)
+        (Func<string?, string> Column, bool Ratio)[] quantities = secondMoment
+            ? [(TrajectoryColumns.MomentumRatio, true), (TrajectoryColumns.MomentumDirectionGap, false), (TrajectoryColumns.SecondMomentRatio, true), (TrajectoryColumns.SecondMomentDirectionGap, false)]
+            : [(TrajectoryColumns.MomentumRatio, true), (TrajectoryColumns.MomentumDirectionGap, false)];
+        foreach ((Func<string?, string> quantity, bool ratio) in quantities)
         {
-            foreach (string column in table.Columns.Where(c => c == prefix || c.StartsWith(prefix + "_", StringComparison.Ordinal)))
+            foreach ((string column, _) in TrajectoryColumns.PerPartColumns(table.Columns, quantity))
             {
-                bool ratio = prefix.EndsWith("Ratio", StringComparison.Ordinal);
                 double limit = ratio ? 1 : 0;
                 double tolerance = ratio ? options.LimitTolerance : options.GapTolerance;
                 IReadOnlyList<double> v = table.Column(column);
@@ -310,8 +298,8 @@ public static class PredictionChecks
         // below its running maximum after that time (0 when monotone); round-off of 1e-9 relative is allowed.
         const double tolerance = 1e-9;
         double logLossAtZero = evaluator.Loss.LogValue(0);
-        IReadOnlyList<double> logLoss = table.Column("logLoss");
-        IReadOnlyList<double> soft = table.Column("softMargin_own");
+        IReadOnlyList<double> logLoss = table.Column(TrajectoryColumns.LogLoss);
+        IReadOnlyList<double> soft = table.Column(TrajectoryColumns.SoftMargin(TrajectoryColumns.Own));
         double runningMax = double.NegativeInfinity, worst = 0;
         for (int i = 0; i < soft.Count; i++)
         {

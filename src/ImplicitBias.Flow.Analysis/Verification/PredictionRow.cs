@@ -13,21 +13,6 @@ public enum Verdict
     Violated,
 }
 
-/// <summary>The family of an optimizer flow, which decides the predictions that apply (docs/mathematics.md §6).</summary>
-public enum OptimizerFamily
-{
-    /// <summary>Plain (momentum) gradient flow: un-normalized, only the common predictions apply.</summary>
-    GradientFlow,
-
-    /// <summary>Normalized steepest descent (NGD, SignGD, SpectralGD): Lemma C.10, Theorem 3.1.</summary>
-    SteepestDescent,
-
-    /// <summary>Momentum steepest descent (normalized momentum, Signum, Muon, Muon-Signum): Lemma C.19, Definition 5.1.</summary>
-    MomentumSteepestDescent,
-
-    /// <summary>Adam and Muon-Adam: Lemma B.10 and Lemma C.19 for m and v.</summary>
-    Adam,
-}
 
 /// <summary>One prediction checked against a run.</summary>
 /// <param name="Quantity">What is measured (the observer's column or a description).</param>

@@ -1,5 +1,7 @@
+using System.Globalization;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Running;
+using ImplicitBias.Flow.Flows.Optimizers;
 
 namespace ImplicitBias.Flow.Cli.Commands;
 
@@ -23,6 +25,14 @@ internal sealed class RunCommand : ICommand
             output.WriteLine("                checkpoints, bit for bit; finished runs are kept");
             output.WriteLine("  Overrides use the configuration syntax, e.g. --Optimizer:Eta0=0.1, --Loss=logistic, --Seeds=1,2; see experiments/README.md.");
             output.WriteLine("  Ctrl-C or SIGTERM stops cleanly: outputs and the checkpoint are written, the status is \"interrupted\".");
+            output.WriteLine();
+            output.WriteLine("Optimizers (Optimizer:Name; default η0 for squared ReLU):");
+            foreach (OptimizerDefinition d in OptimizerRegistry.All)
+            {
+                string aliases = d.Aliases.Count > 0 ? $" (also {string.Join(", ", d.Aliases)})" : string.Empty;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {d.Name,-12} η0 {d.DefaultEta0,-6:G3} {d.Summary}{aliases}"));
+            }
+
             return 0;
         }
 

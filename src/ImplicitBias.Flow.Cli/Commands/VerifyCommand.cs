@@ -3,14 +3,7 @@ using System.Text.Json;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Analysis.Verification;
 using ImplicitBias.Flow.Experiments.Configuration;
-using ImplicitBias.Flow.Experiments.Running;
-using ImplicitBias.Flow.Flows;
-using ImplicitBias.Flow.Kernels;
-using ImplicitBias.Flow.Models.Data;
-using ImplicitBias.Flow.Models.Evaluation;
-using ImplicitBias.Flow.Models.Losses;
-using ImplicitBias.Flow.Models.Networks;
-using ImplicitBias.Flow.Solvers;
+using ImplicitBias.Flow.Experiments.Verification;
 
 namespace ImplicitBias.Flow.Cli.Commands;
 
@@ -23,13 +16,7 @@ namespace ImplicitBias.Flow.Cli.Commands;
 /// </summary>
 internal sealed class VerifyCommand : ICommand
 {
-    /// <summary>Above this many samples the KKT multipliers are restricted to near-minimum-margin samples by default.</summary>
-    private const int KktFullSampleLimit = 256;
-
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    /// <summary>The default margin slack for large problems: λ_i only for q_i(θ̃) ≤ 1.5.</summary>
-    private const double LargeProblemKktSlack = 0.5;
 
     /// <inheritdoc />
     public string Name => "verify";
@@ -60,11 +47,9 @@ internal sealed class VerifyCommand : ICommand
         List<string> overrides = line.Overrides;
 
         ExperimentSettings settings;
-        Dataset data;
         try
         {
             settings = ExperimentLoader.Load(path, overrides);
-            data = ExperimentBuilder.Data(settings);
         }
         catch (ExperimentException e)
         {
@@ -76,26 +61,14 @@ internal sealed class VerifyCommand : ICommand
             throw new UserError("verify checks the continuous-time flows; Solver:Method 'discrete' is not supported (use auto or an ODE method).");
         }
 
-        FullyConnectedNetwork network = ExperimentBuilder.Network(settings.Model, data.Dimension);
-        Loss loss = ExperimentBuilder.Loss(settings);
-        ulong seed = settings.Seeds.Count > 0 ? settings.Seeds[0] : settings.Model.Seed;
-        double[] theta0;
+        IReadOnlyList<OptimizerVerification> reports;
         try
         {
-            theta0 = ExperimentBuilder.InitialTheta(settings, network, seed, new LossEvaluator(network, data, loss));
+            reports = ExperimentVerification.Run(settings, kkt, slack);
         }
         catch (ExperimentException e)
         {
             throw new UserError(e.Message);
-        }
-
-        var options = new VerifyOptions(
-            Kkt: kkt,
-            KktMarginSlack: slack ?? (data.Count > KktFullSampleLimit ? LargeProblemKktSlack : double.PositiveInfinity));
-        var reports = new List<OptimizerReport>();
-        foreach (OptimizerSettings o in settings.Optimizers)
-        {
-            reports.Add(RunOne(settings, o, network, data, loss, theta0, options));
         }
 
         if (json)
@@ -110,53 +83,6 @@ internal sealed class VerifyCommand : ICommand
         return 0;
     }
 
-    private static OptimizerReport RunOne(ExperimentSettings settings, OptimizerSettings o, FullyConnectedNetwork network, Dataset data, Loss loss, double[] theta0, VerifyOptions options)
-    {
-        GradientBackend backend;
-        try
-        {
-            backend = ExperimentBuilder.Backend(settings, network, data, loss);
-        }
-        catch (ExperimentException e)
-        {
-            throw new UserError(e.Message);
-        }
-
-        using (backend)
-        {
-            OptimizerFlow flow;
-            try
-            {
-                flow = new OptimizerFlow(backend.Oracle, ExperimentBuilder.Parts(o, network), o.Power, o.TimeOffset, new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale));
-            }
-            catch (ArgumentException e)
-            {
-                throw new UserError($"optimizer '{o.Label}': {e.Message}");
-            }
-
-            var evaluator = new LossEvaluator(network, data, loss);
-            SaveAt saveAt = settings.Save.Times.Count > 0
-                ? SaveAt.Times(settings.Save.Times.ToArray())
-                : FlowSolver.LogSpacedTimes(settings.Stop.MaxTime, settings.Save.PointsPerDecade);
-            var solve = new FlowSolveOptions
-            {
-                Method = settings.Solver.Method,
-                TargetLogLoss = settings.Stop.TargetLogLoss,
-                MaxTime = settings.Stop.MaxTime,
-                MaxSteps = settings.Stop.MaxSteps,
-                SaveAt = saveAt,
-
-                // On the ILGPU backends the state stays in device memory; the observers see host copies at the saves.
-                Engine = DeviceFlowSolver.For(backend),
-            };
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            ObservedRun run = ObservedFlow.Run(flow, evaluator, theta0, solve);
-            double seconds = clock.Elapsed.TotalSeconds;
-            IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(run, flow, evaluator, options);
-            return new OptimizerReport(o.Label, PredictionChecks.Family(flow), run, rows, seconds, clock.Elapsed.TotalSeconds - seconds);
-        }
-    }
-
     private static string VerdictText(Verdict v) => v switch
     {
         Verdict.Holds => "holds",
@@ -166,14 +92,14 @@ internal sealed class VerifyCommand : ICommand
 
     private static string Number(double v) => double.IsNaN(v) ? "–" : v.ToString("G5", CultureInfo.InvariantCulture);
 
-    private static void WriteTable(ExperimentSettings settings, List<OptimizerReport> reports, TextWriter output)
+    private static void WriteTable(ExperimentSettings settings, IReadOnlyList<OptimizerVerification> reports, TextWriter output)
     {
         output.WriteLine($"verify {settings.Name} (seed {(settings.Seeds.Count > 0 ? settings.Seeds[0] : settings.Model.Seed)}; trend = slope of log|value − predicted| vs log t over the last decade)");
-        foreach (OptimizerReport r in reports)
+        foreach (OptimizerVerification r in reports)
         {
             TrajectoryTable table = r.Run.Table;
             output.WriteLine();
-            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(table.Last("logLoss"))}, ∫η = {Number(table.Last("etaIntegral"))}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
+            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(table.Last(TrajectoryColumns.LogLoss))}, ∫η = {Number(table.Last(TrajectoryColumns.EtaIntegral))}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
             output.WriteLine($"  {"quantity",-56} {"reference",-12} {"predicted",-20} {"measured",-12} {"trend",-9} {"verdict",-18} tol");
             foreach (PredictionRow row in r.Rows)
             {
@@ -186,7 +112,7 @@ internal sealed class VerifyCommand : ICommand
         }
     }
 
-    private static void WriteJson(ExperimentSettings settings, List<OptimizerReport> reports, TextWriter output)
+    private static void WriteJson(ExperimentSettings settings, IReadOnlyList<OptimizerVerification> reports, TextWriter output)
     {
         static double? Finite(double v) => double.IsFinite(v) ? v : null;
         var rows = reports.SelectMany(r => r.Rows.Select(row =>
@@ -215,8 +141,8 @@ internal sealed class VerifyCommand : ICommand
             ["optimizer"] = r.Label,
             ["status"] = r.Run.Result.Status.ToString(),
             ["finalTime"] = Finite(r.Run.Result.FinalTime),
-            ["logLoss"] = Finite(r.Run.Table.Last("logLoss")),
-            ["etaIntegral"] = Finite(r.Run.Table.Last("etaIntegral")),
+            ["logLoss"] = Finite(r.Run.Table.Last(TrajectoryColumns.LogLoss)),
+            ["etaIntegral"] = Finite(r.Run.Table.Last(TrajectoryColumns.EtaIntegral)),
             ["solveSeconds"] = r.SolveSeconds,
             ["checkSeconds"] = r.CheckSeconds,
         });
@@ -234,9 +160,7 @@ internal sealed class VerifyCommand : ICommand
         output.WriteLine();
         output.WriteLine("  --json         one JSON object: {experiment, runs, rows[{quantity, reference, predicted, measured, verdict, ...}]}");
         output.WriteLine("  --no-kkt       skip the KKT certificates of the final direction");
-        output.WriteLine($"  --kkt-slack S  give KKT multipliers only to samples with q_i(θ̃) ≤ 1 + S (default: all samples up to m = {KktFullSampleLimit}, S = {LargeProblemKktSlack} above)");
+        output.WriteLine($"  --kkt-slack S  give KKT multipliers only to samples with q_i(θ̃) ≤ 1 + S (default: all samples up to m = {ExperimentVerification.KktFullSampleLimit}, S = {ExperimentVerification.LargeProblemKktSlack} above)");
         output.WriteLine("  --Key:Sub=v    override an experiment setting (as for every verb reading experiment files)");
     }
-
-    private sealed record OptimizerReport(string Label, OptimizerFamily Family, ObservedRun Run, IReadOnlyList<PredictionRow> Rows, double SolveSeconds, double CheckSeconds);
 }

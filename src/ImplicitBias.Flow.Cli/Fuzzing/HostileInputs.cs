@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Models.Data;
 using ImplicitBias.Flow.Models.Random;
 
@@ -68,7 +69,7 @@ public static class HostileInputs
         ("Model:InitScale", ["0.5", "1e-3"]),
         ("Model:Seed", ["3"]),
         ("Loss", ["logistic", "exponential"]),
-        ("Optimizer:Name", ["gd", "ngd", "signgd", "momentum", "nmomentum", "signum", "adam", "muon", "spectral", "muon-signum", "muon-adam"]),
+        ("Optimizer:Name", [.. OptimizerRegistry.Names]),
         ("Optimizer:Eta0", ["0.5", "2"]),
         ("Optimizer:Power", ["0.9", "0.5"]),
         ("Optimizer:TimeOffset", ["2", "0.5"]),

@@ -49,10 +49,20 @@ public static class DiscretizationComparison
     /// <param name="options">Time steps, T, polar method and refinement budget.</param>
     /// <param name="progress">Receives the flow's progress (may be null).</param>
     /// <exception cref="ArgumentException">The steps cannot be compared up to T (see <see cref="ComparisonOptions.CheckSteps"/>).</exception>
+    /// <exception cref="ExperimentException">The optimizer has no discrete form (<see cref="OptimizerDefinition.HasDiscreteForm"/>).</exception>
     public static ComparisonResult Run(ExperimentSettings settings, ComparisonOptions options, ProgressReporter? progress = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(options);
+        OptimizerSettings first = settings.Optimizers[0];
+        foreach (string name in first.Blocks.Count > 0 ? first.Blocks.Select(b => b.Optimizer.Name) : [first.Name])
+        {
+            if (!OptimizerRegistry.Get(name).HasDiscreteForm)
+            {
+                throw new ExperimentException(settings.SourceFile, settings.Optimizers.Count > 1 ? "Optimizers:0:Name" : "Optimizer:Name", name, $"compare needs a discrete form, which '{name}' has not; one of: {string.Join(", ", OptimizerRegistry.All.Where(d => d.HasDiscreteForm).Select(d => d.Name))}");
+            }
+        }
+
         double time = options.ResolveTime(settings);
         ComparisonResult result = RunOnce(settings, options, progress);
         var refined = new List<double>();
@@ -144,21 +154,18 @@ public static class DiscretizationComparison
         }
 
         OptimizerSettings optimizer = settings.Optimizers[0];
-        ulong seed = settings.Seeds[0];
-        Dataset data = ExperimentBuilder.Data(settings);
-        FullyConnectedNetwork network = ExperimentBuilder.Network(settings.Model, data.Dimension);
-        Loss loss = ExperimentBuilder.Loss(settings);
-        double[] theta0 = ExperimentBuilder.InitialTheta(settings, network, seed, new LossEvaluator(network, data, loss, maxDegreeOfParallelism: 1));
-        IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, network);
-        using GradientBackend backend = ExperimentBuilder.Backend(settings, network, data, loss);
-        IGradientOracle oracle = backend.Oracle;
-        DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
+        using FlowSession session = FlowSession.Open(settings, null, optimizer, settings.Seeds[0], new FlowTolerances(options.RelTol, options.AbsTol, settings.Solver.BlockScale), serial: true);
+        FullyConnectedNetwork network = session.Model.Network;
+        double[] theta0 = session.Theta0;
+        IReadOnlyList<OptimizerPart> parts = session.Parts;
+        IGradientOracle oracle = session.Backend.Oracle;
+        DeviceFlowSolver? device = session.Engine;
 
         // q_min needs the per-sample margins, which the oracle does not expose; a serial CPU evaluator gives them.
-        var marginEvaluator = new LossEvaluator(network, data, loss, maxDegreeOfParallelism: 1);
+        LossEvaluator marginEvaluator = session.NewEvaluator();
         double homogeneity = network.HomogeneityDegree;
 
-        var flow = new OptimizerFlow(oracle, parts, optimizer.Power, optimizer.TimeOffset, new FlowTolerances(options.RelTol, options.AbsTol, settings.Solver.BlockScale));
+        OptimizerFlow flow = session.Flow;
         string method = settings.Solver.Method is "auto" or "discrete" ? ReferenceMethod(flow) : settings.Solver.Method;
 
         double[] hs = options.Steps.OrderDescending().ToArray();
@@ -303,7 +310,7 @@ public static class DiscretizationComparison
         }
 
         var reference = new FlowReference(method, options.RelTol, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations, [.. flowTime], [.. flowLogLoss], [.. flowMargin]);
-        return new ComparisonResult(settings.Name, optimizer.Label, seed, time, options.Polar, rows, finished, FitOrder(rows), reference, newtonSchulz);
+        return new ComparisonResult(settings.Name, optimizer.Label, session.Seed, time, options.Polar, rows, finished, FitOrder(rows), reference, newtonSchulz);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Flows.Schedules;
 using Microsoft.Extensions.Configuration;
 
@@ -95,14 +96,8 @@ public static class ExperimentLoader
         return sum;
     }
 
-    /// <summary>The schedule assumption of an optimizer's theorem (paper Sec. 2.3 and 3).</summary>
-    public static ScheduleAssumption AssumptionFor(string optimizer) => optimizer switch
-    {
-        "ngd" or "signgd" or "spectral" => ScheduleAssumption.Nsd,
-        "nmomentum" or "signum" or "muon" or "muon-signum" => ScheduleAssumption.Msd,
-        "adam" or "muon-adam" => ScheduleAssumption.Adam,
-        _ => ScheduleAssumption.None,
-    };
+    /// <summary>The schedule assumption of an optimizer's theorem (paper Sec. 2.3 and 3), as its definition states.</summary>
+    public static ScheduleAssumption AssumptionFor(string optimizer) => OptimizerRegistry.Get(optimizer).Schedule;
 
     private static readonly AsyncLocal<IReadOnlyDictionary<string, string>?> EnvironmentOverride = new();
 
@@ -309,12 +304,12 @@ public static class ExperimentLoader
 
             foreach (IConfigurationSection s in listed)
             {
-                optimizers.Add(ReadOptimizer(r, s.Path));
+                optimizers.Add(ReadOptimizer(r, s.Path, activation));
             }
         }
         else
         {
-            optimizers.Add(ReadOptimizer(r, "Optimizer"));
+            optimizers.Add(ReadOptimizer(r, "Optimizer", activation));
         }
 
         var solver = new SolverSettings(
@@ -372,6 +367,11 @@ public static class ExperimentLoader
                     throw new ExperimentException(path, key, n, $"'{n}' orthogonalizes weight matrices and Model:Depth = 1 has none; use Model:Depth ≥ 2 or one of: {string.Join(", ", Vocabulary.Optimizers.Except(Vocabulary.MatrixOptimizers))}");
                 }
 
+                if (solver.Method == "discrete" && !OptimizerRegistry.Get(n).HasDiscreteForm)
+                {
+                    throw new ExperimentException(path, key, n, $"'{n}' has no discrete form; use a flow stepper for Solver:Method or one of: {string.Join(", ", OptimizerRegistry.All.Where(d => d.HasDiscreteForm).Select(d => d.Name))}");
+                }
+
                 var schedule = new PowerLawSchedule(o.Eta0, o.Power, o.TimeOffset);
                 foreach (string w in ScheduleAssumptions.Check(schedule, AssumptionFor(n), homogeneity))
                 {
@@ -404,9 +404,10 @@ public static class ExperimentLoader
         };
     }
 
-    private static OptimizerSettings ReadOptimizer(SettingsReader r, string prefix, bool nested = false)
+    private static OptimizerSettings ReadOptimizer(SettingsReader r, string prefix, string activation, bool nested = false)
     {
-        string optimizerName = r.Choice($"{prefix}:Name", nested ? "adam" : "ngd", Vocabulary.Optimizers);
+        // A name or an alias; the definition's name is what the run records.
+        string optimizerName = OptimizerRegistry.Get(r.Choice($"{prefix}:Name", nested ? "adam" : "ngd", OptimizerRegistry.NamesAndAliases)).Name;
         double beta1 = r.Double($"{prefix}:Beta1", 0.9, 0, 1, minExclusive: true);
         double beta2 = r.Double($"{prefix}:Beta2", 0.999, 0, 1, minExclusive: true);
         if (beta1 >= 1 || beta2 >= 1)
@@ -429,7 +430,8 @@ public static class ExperimentLoader
             throw new ExperimentException(r.File, $"{prefix}:C2", r.Raw($"{prefix}:C2"), $"give {prefix}:Beta2 or {prefix}:C2, not both");
         }
 
-        double eta0 = r.Double($"{prefix}:Eta0", DefaultEta0(optimizerName), 0, double.MaxValue, minExclusive: true);
+        // The paper's Table 1 rate for the model's activation, from the optimizer's definition, when Eta0 is not given.
+        double eta0 = r.Double($"{prefix}:Eta0", OptimizerRegistry.Get(optimizerName).DefaultEta0For(activation), 0, double.MaxValue, minExclusive: true);
         double muonEta0 = r.Double($"{prefix}:MuonEta0", eta0, 0, double.MaxValue, minExclusive: true);
         double adamEta0 = r.Double($"{prefix}:AdamEta0", eta0, 0, double.MaxValue, minExclusive: true);
         double muonC = r.Has($"{prefix}:MuonC") ? r.Double($"{prefix}:MuonC", c1, 0, MaxRate, minExclusive: true) : c1;
@@ -445,7 +447,7 @@ public static class ExperimentLoader
                     throw new ExperimentException(r.File, $"{s.Path}:Block", block, "each block selector may appear once");
                 }
 
-                blocks.Add(new BlockOptimizerSettings(block, ReadOptimizer(r, s.Path, nested: true)));
+                blocks.Add(new BlockOptimizerSettings(block, ReadOptimizer(r, s.Path, activation, nested: true)));
             }
         }
 
@@ -479,18 +481,6 @@ public static class ExperimentLoader
             muonC,
             blocks);
     }
-
-    /// <summary>The paper's Table 1 initial rates for squared ReLU, used when Eta0 is not given.</summary>
-    private static double DefaultEta0(string optimizer) => optimizer switch
-    {
-        "gd" => 1.5,
-        "ngd" => 1.5,
-        "nmomentum" or "momentum" => 0.3,
-        "signgd" or "signum" => 3e-3,
-        "adam" => 5e-3,
-        "spectral" or "muon" => 8e-2,
-        _ => 5e-2,
-    };
 
     private static void RejectUnknownKeys(IConfigurationRoot source, SettingsReader reader, string file)
     {

@@ -1,3 +1,5 @@
+using ImplicitBias.Flow.Flows.Optimizers;
+
 namespace ImplicitBias.Flow.Experiments.Configuration;
 
 /// <summary>The words an experiment file may use, in one place so messages and docs agree.</summary>
@@ -12,11 +14,11 @@ public static class Vocabulary
     /// <summary>Loss.</summary>
     public static readonly string[] Losses = ["exponential", "logistic"];
 
-    /// <summary>Optimizer:Name.</summary>
-    public static readonly string[] Optimizers = ["gd", "ngd", "signgd", "momentum", "nmomentum", "signum", "spectral", "muon", "muon-signum", "adam", "muon-adam"];
+    /// <summary>Optimizer:Name: every name of <see cref="OptimizerRegistry"/> (read at each use, so registered optimizers count).</summary>
+    public static IReadOnlyList<string> Optimizers => OptimizerRegistry.Names;
 
-    /// <summary>Optimizers whose direction needs weight matrices (a model of depth ≥ 2).</summary>
-    public static readonly string[] MatrixOptimizers = ["spectral", "muon", "muon-signum", "muon-adam"];
+    /// <summary>Optimizers whose direction needs weight matrices (a model of depth ≥ 2): the definitions that say so.</summary>
+    public static IReadOnlyList<string> MatrixOptimizers => OptimizerRegistry.All.Where(d => d.NeedsMatrices).Select(d => d.Name).ToArray();
 
     /// <summary>Optimizer:Blocks:N:Block — which parameter blocks a per-block entry covers.</summary>
     public static readonly string[] BlockSelectors = ["matrices", "output"];

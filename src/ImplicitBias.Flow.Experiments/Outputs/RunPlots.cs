@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Plotting;
 
@@ -111,20 +112,20 @@ public static class RunPlots
     {
         ArgumentNullException.ThrowIfNull(runs);
         var figures = new List<(string, FigureSpec)>();
-        bool tinyLoss = runs.Any(r => r.Table.Column("logLoss").Any(l => l < -690));
+        bool tinyLoss = runs.Any(r => r.Table.Column(TrajectoryColumns.LogLoss).Any(l => l < -690));
 
         // Fig. 1a: margins against loss, one figure per norm. A log axis of L cannot show L < 1e-300, so
         // very long runs switch to log10 L on a linear axis (the same picture).
-        foreach (string norm in new[] { "own", "l2", "linf", "msp" })
+        foreach (string norm in new[] { TrajectoryColumns.Own, "l2", "linf", "msp" })
         {
-            string column = $"hardMargin_{norm}";
+            string column = TrajectoryColumns.HardMargin(norm);
             if (!runs.Any(r => r.Table.Has(column)))
             {
                 continue;
             }
 
-            List<LineSeries> series = Lines(runs, r => tinyLoss ? r.Column("logLoss").Select(l => l / Math.Log(10)).ToArray() : r.Column("logLoss").Select(Math.Exp).ToArray(), column, " γ", logX: !tinyLoss);
-            series.AddRange(Lines(runs, r => tinyLoss ? r.Column("logLoss").Select(l => l / Math.Log(10)).ToArray() : r.Column("logLoss").Select(Math.Exp).ToArray(), $"softMargin_{norm}", " γ̃", logX: !tinyLoss, dash: LineDash.Dash));
+            List<LineSeries> series = Lines(runs, r => tinyLoss ? r.Column(TrajectoryColumns.LogLoss).Select(l => l / Math.Log(10)).ToArray() : r.Column(TrajectoryColumns.LogLoss).Select(Math.Exp).ToArray(), column, " γ", logX: !tinyLoss);
+            series.AddRange(Lines(runs, r => tinyLoss ? r.Column(TrajectoryColumns.LogLoss).Select(l => l / Math.Log(10)).ToArray() : r.Column(TrajectoryColumns.LogLoss).Select(Math.Exp).ToArray(), TrajectoryColumns.SoftMargin(norm), " γ̃", logX: !tinyLoss, dash: LineDash.Dash));
             figures.Add(($"margins-{norm}", new FigureSpec($"Normalized margins ({NormTitle(norm)}) against the loss", tinyLoss ? "log10 L" : "loss L", "margin", series)
             {
                 LogX = !tinyLoss,
@@ -132,21 +133,21 @@ public static class RunPlots
             }));
         }
 
-        figures.Add(("alignment", new FigureSpec("Alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ in the optimizer's norm", "t", "alignment", Lines(runs, r => r.Column("t"), "alignment_own", string.Empty, logX: true))
+        figures.Add(("alignment", new FigureSpec("Alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ in the optimizer's norm", "t", "alignment", Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.Alignment(TrajectoryColumns.Own), string.Empty, logX: true))
         {
             LogX = true,
             ReferenceLines = [new ReferenceLine(1, "predicted limit 1")],
         }));
 
         var ratios = new List<LineSeries>();
-        ratios.AddRange(Lines(runs, r => r.Column("t"), "normOverEtaIntegral_own", " ‖θ‖/∫η (Lemma C.10)", logX: true));
-        ratios.AddRange(Lines(runs, r => r.Column("t"), "lemmaC10Ratio_own", " φ⁻¹(log 1/L)/(γ∞‖θ‖^L) (Lemma C.10)", logX: true, dash: LineDash.Dash));
-        ratios.AddRange(Lines(runs, r => r.Column("t"), "driftLinfOverEtaIntegral", " ‖θ−θ0‖∞/∫η (Lemma B.10)", logX: true, dash: LineDash.Dot));
+        ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.NormOverEtaIntegral(TrajectoryColumns.Own), " ‖θ‖/∫η (Lemma C.10)", logX: true));
+        ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.LemmaC10Ratio(TrajectoryColumns.Own), " φ⁻¹(log 1/L)/(γ∞‖θ‖^L) (Lemma C.10)", logX: true, dash: LineDash.Dash));
+        ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.DriftLinfOverEtaIntegral, " ‖θ−θ0‖∞/∫η (Lemma B.10)", logX: true, dash: LineDash.Dot));
         // One momentum line per part: a composite writes momentumRatio_<part> (Muon-Adam's Lemma C.19 curves).
-        foreach (string column in runs.SelectMany(r => r.Table.Columns).Where(c => c == "momentumRatio" || c.StartsWith("momentumRatio_", StringComparison.Ordinal)).Distinct())
+        foreach ((string column, string? part) in TrajectoryColumns.PerPartColumns(runs.SelectMany(r => r.Table.Columns).Distinct(), TrajectoryColumns.MomentumRatio))
         {
-            string part = column.Length > "momentumRatio".Length ? $" of {column["momentumRatio_".Length..]}" : string.Empty;
-            ratios.AddRange(Lines(runs, r => r.Column("t"), column, $" ‖m‖⋆/‖g‖⋆{part} (Lemma C.19)", logX: true, dash: LineDash.DashDot));
+            string of = part is null ? string.Empty : $" of {part}";
+            ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), column, $" ‖m‖⋆/‖g‖⋆{of} (Lemma C.19)", logX: true, dash: LineDash.DashDot));
         }
 
         figures.Add(("ratios", new FigureSpec("The lemmas' ratios against t", "t", "ratio", ratios)
@@ -158,14 +159,14 @@ public static class RunPlots
             ReferenceLines = [new ReferenceLine(1, "predicted limit 1")],
         }));
 
-        figures.Add(("cosine-to-last", new FigureSpec("Cosine similarity to the last iterate (Fig. 1b)", "t / t_last", "cosine", Lines(runs, r => r.Column("tOverTLast"), "cosineToLast", string.Empty, logX: false))
+        figures.Add(("cosine-to-last", new FigureSpec("Cosine similarity to the last iterate (Fig. 1b)", "t / t_last", "cosine", Lines(runs, r => r.Column(TrajectoryColumns.TimeOverLast), TrajectoryColumns.CosineToLast, string.Empty, logX: false))
         {
             ReferenceLines = [new ReferenceLine(0.99, "0.99")],
         }));
 
-        var solver = Lines(runs, r => r.Column("t"), "stepSize", " step size", logX: true);
+        var solver = Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.StepSize, " step size", logX: true);
         figures.Add(("step-size", new FigureSpec("Accepted step size against t", "t", "step size h", solver) { LogX = true, LogY = true }));
-        figures.Add(("evaluations", new FigureSpec("Gradient evaluations against t", "t", "evaluations", Lines(runs, r => r.Column("t"), "rhsEvaluations", string.Empty, logX: true)) { LogX = true, LogY = true }));
+        figures.Add(("evaluations", new FigureSpec("Gradient evaluations against t", "t", "evaluations", Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.RhsEvaluations, string.Empty, logX: true)) { LogX = true, LogY = true }));
         return figures.Where(f => f.Item2.Series.Count > 0).ToArray();
     }
 

@@ -91,7 +91,7 @@ public sealed class ExperimentRunner
         }
 
         var outcomes = new List<RunOutcome>();
-        var built = new BuiltModel(_settings);
+        var built = new ExperimentModel(_settings);
         foreach (PlannedRun p in plan)
         {
             outcomes.Add(RunOne(_settings, built, p, resume: false, cancellation));
@@ -141,7 +141,7 @@ public sealed class ExperimentRunner
                 continue;
             }
 
-            outcomes.Add(runner.RunOne(settings, new BuiltModel(settings), planned, resume: true, cancellation));
+            outcomes.Add(runner.RunOne(settings, new ExperimentModel(settings), planned, resume: true, cancellation));
             if (cancellation.IsCancellationRequested)
             {
                 break;
@@ -208,7 +208,7 @@ public sealed class ExperimentRunner
         CsvTable csv = CsvTable.Read(Path.Combine(dir, "trajectory.csv"));
         var table = new TrajectoryTable();
         return new RunOutcome(dir, p.Optimizer.Label, p.Seed, status, summary["message"]?.GetValue<string>() ?? string.Empty,
-            csv.Column("t")[^1], csv.Column("logLoss")[^1], table, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
+            csv.Column(TrajectoryColumns.Time)[^1], csv.Column(TrajectoryColumns.LogLoss)[^1], table, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
     }
 
     private void WriteCombinedPlots(IReadOnlyList<RunOutcome> outcomes, bool many)
@@ -258,23 +258,6 @@ public sealed class ExperimentRunner
         return plan;
     }
 
-    /// <summary>The data, loss and network of an experiment, built once for all its runs.</summary>
-    private sealed class BuiltModel
-    {
-        public BuiltModel(ExperimentSettings settings)
-        {
-            Data = ExperimentBuilder.Data(settings);
-            Loss = ExperimentBuilder.Loss(settings);
-            Network = ExperimentBuilder.Network(settings.Model, Data.Dimension);
-        }
-
-        public Dataset Data { get; }
-
-        public Loss Loss { get; }
-
-        public FullyConnectedNetwork Network { get; }
-    }
-
     /// <summary>What a flow or discrete run ended with, before it is written.</summary>
     private sealed record RunResult(
         string Status,
@@ -301,22 +284,21 @@ public sealed class ExperimentRunner
     // One copy of plotly.js for the whole experiment (3.6 MB), in its top plots folder; every run's pages load it.
     private string SharedScripts => ScriptDirectory ?? Path.Combine(_root, "plots");
 
-    private RunOutcome RunOne(ExperimentSettings settings, BuiltModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
+    private RunOutcome RunOne(ExperimentSettings settings, ExperimentModel built, PlannedRun planned, bool resume, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         string dir = planned.Directory;
         OptimizerSettings optimizer = planned.Optimizer;
         ulong seed = planned.Seed;
-        IReadOnlyList<OptimizerPart> parts = ExperimentBuilder.Parts(optimizer, built.Network);
-        var observerEvaluator = new LossEvaluator(built.Network, built.Data, built.Loss);
-        double[] theta0 = ExperimentBuilder.InitialTheta(settings, built.Network, seed, observerEvaluator);
-        using GradientBackend backend = ExperimentBuilder.Backend(settings, built.Network, built.Data, built.Loss);
-
-        // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory; the observers see host
-        // copies at the save times only. The managed CPU backend solves on the host.
-        DeviceFlowSolver? device = DeviceFlowSolver.For(backend);
-        var tolerances = new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale);
-        var flow = new OptimizerFlow(backend.Oracle, parts, optimizer.Power, optimizer.TimeOffset, tolerances);
+        // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory (session.Engine); the observers
+        // see host copies at the save times only.
+        using FlowSession session = FlowSession.Open(settings, built, optimizer, seed);
+        IReadOnlyList<OptimizerPart> parts = session.Parts;
+        LossEvaluator observerEvaluator = session.Evaluator;
+        double[] theta0 = session.Theta0;
+        GradientBackend backend = session.Backend;
+        OptimizerFlow flow = session.Flow;
+        DeviceFlowSolver? device = session.Engine;
         if (settings.Outputs.Npy && !(resume && File.Exists(Path.Combine(dir, "theta_initial.npy"))))
         {
             Npy.WriteFile(Path.Combine(dir, "theta_initial.npy"), theta0);
@@ -367,7 +349,7 @@ public sealed class ExperimentRunner
 
         // The status is checked against log L(θ) computed by the model at the end (the observer's last row), never
         // against the integrated σ: a run that claims the target must have reached it.
-        double finalLogLoss = tableOut.Last("logLoss");
+        double finalLogLoss = tableOut.Last(TrajectoryColumns.LogLoss);
         string status = result.Status;
         if (status == "target-reached" && !(finalLogLoss <= settings.Stop.TargetLogLoss))
         {
@@ -387,7 +369,7 @@ public sealed class ExperimentRunner
             RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv"))) { Folder = dir }], new RunPlotOptions { ScriptDirectory = SharedScripts, Title = $"{settings.Name}: {planned.Label}" });
         }
 
-        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last("stepSize"), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
+        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last(TrajectoryColumns.StepSize), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
         return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, tableOut, wall);
     }
 
@@ -579,7 +561,7 @@ public sealed class ExperimentRunner
             ["l2"] = JsonOutput.Number(table.Last($"{prefix}_l2")),
             ["linf"] = JsonOutput.Number(table.Last($"{prefix}_linf")),
             ["msp"] = table.Has($"{prefix}_msp") ? JsonOutput.Number(table.Last($"{prefix}_msp")) : null,
-            ["own"] = JsonOutput.Number(table.Last($"{prefix}_own")),
+            ["own"] = JsonOutput.Number(table.Last($"{prefix}_{TrajectoryColumns.Own}")),
         };
 
         return new JsonObject
@@ -594,9 +576,9 @@ public sealed class ExperimentRunner
             ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName, ["state"] = stateOnDevice ? "device" : "host" },
             ["final"] = new JsonObject
             {
-                ["t"] = JsonOutput.Number(table.Last("t")),
-                ["logLoss"] = JsonOutput.Number(table.Last("logLoss")),
-                ["etaIntegral"] = JsonOutput.Number(table.Last("etaIntegral")),
+                ["t"] = JsonOutput.Number(table.Last(TrajectoryColumns.Time)),
+                ["logLoss"] = JsonOutput.Number(table.Last(TrajectoryColumns.LogLoss)),
+                ["etaIntegral"] = JsonOutput.Number(table.Last(TrajectoryColumns.EtaIntegral)),
                 ["margins"] = Norms("hardMargin"),
                 ["softMargins"] = Norms("softMargin"),
                 ["alignment"] = Norms("alignment"),

@@ -110,6 +110,11 @@ public sealed class DiscreteOptimizer
                 throw new ArgumentException("Optimizer parts must cover the parameter blocks in order, each once.", nameof(parts));
             }
 
+            if (!p.Definition.HasDiscreteForm)
+            {
+                throw new ArgumentException($"'{p.Name}' has no discrete form.", nameof(parts));
+            }
+
             // c = 0 would mean β = 1: the average never takes in a gradient and m stays 0 (Eq. 19).
             if ((p.HasMomentum && !(p.C1 > 0 && double.IsFinite(p.C1))) || (p.HasSecondMoment && !(p.C2 > 0 && double.IsFinite(p.C2))))
             {
@@ -282,12 +287,13 @@ public sealed class DiscreteOptimizer
                 m.Update(logLoss, g);
                 m.Mantissa.CopyTo(source);
                 sourceLogScale = m.LogScale;
-                _secondMoment[i]?.Update(logLoss, g);
             }
             else
             {
                 g.CopyTo(source);
             }
+
+            _secondMoment[i]?.Update(logLoss, g);
 
             Direction(i, n, source, sourceLogScale, d);
 
@@ -369,6 +375,16 @@ public sealed class DiscreteOptimizer
             case UpdateGeometry.AdamRatio:
                 AdamDirection(i, n, d);
                 break;
+            case UpdateGeometry.Defined:
+            {
+                // The definition's own direction, on the moments as e^{s} x̃ (the flow's λ and x̃) at t_n = n h.
+                ScaledMoment? m = _momentum[i], v = _secondMoment[i];
+                ReadOnlySpan<double> g = ((ReadOnlySpan<double>)_gradient).Slice(_offset[i], _length[i]);
+                var inputs = new DirectionInputs(p, n * StepSize, Discrete: true, LogLoss, g, m is null ? default : m.Mantissa, m?.LogScale ?? double.NaN, v is null ? default : v.Mantissa, v?.LogScale ?? double.NaN);
+                p.Definition.Direction!.Write(inputs, d);
+                break;
+            }
+
             default:
                 throw new InvalidOperationException($"Unknown geometry {p.Geometry}.");
         }

@@ -30,6 +30,9 @@ public enum UpdateGeometry
 
     /// <summary>Coordinatewise m̂/(√v̂ + ε) (Adam).</summary>
     AdamRatio,
+
+    /// <summary>The definition's own <see cref="IDefinedDirection"/> (host flow and discrete optimizer).</summary>
+    Defined,
 }
 
 /// <summary>How sign(x) is evaluated.</summary>

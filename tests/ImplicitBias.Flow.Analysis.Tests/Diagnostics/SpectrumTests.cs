@@ -125,7 +125,7 @@ public sealed class SpectrumTests
         double[] spectrum = Enumerable.Range(0, 12).Select(i => 0.1 * (i + 1)).Append(7.0).ToArray();
         Matrix<double> a = SymmetricWithSpectrum(spectrum, seed: 11);
         var layout = new ParameterLayout([new ParameterBlock("u", 1, a.RowCount, IsMatrix: false)]);
-        var parts = new[] { new OptimizerPart("gd", 0, 1, UpdateSource.Gradient, UpdateGeometry.Raw, 0.5) };
+        var parts = new[] { new OptimizerPart(OptimizerRegistry.Get("gd"), 0, 1, 0.5) };
         var flow = new OptimizerFlow(new QuadraticOracle(a, layout), parts, power: 0.8);
         double t = 3;
         double eta = 0.5 * Math.Pow(t + 1, -0.8);

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Analysis.Verification;
+using ImplicitBias.Flow.Flows.Optimizers;
 
 namespace ImplicitBias.Flow.Analysis.Tests.Verification;
 

@@ -404,7 +404,7 @@ public class DiscreteOptimizerTests
     public void Constructor_RejectsPartsThatDoNotCoverTheBlocks_AndABadStep()
     {
         SmallNetworkOracle oracle = SmallNetworkOracle.Random(4, 3, 2, seed: 1);
-        var ngd = new OptimizerPart("ngd", 0, 1, UpdateSource.Gradient, UpdateGeometry.L2, 0.1);
+        var ngd = new OptimizerPart(OptimizerRegistry.Get("ngd"), 0, 1, 0.1);
         double[] theta0 = new double[oracle.Layout.Length];
         Assert.Throws<ArgumentException>(() => new DiscreteOptimizer(oracle, [ngd], 0.8, 1.0, theta0));
         var all = OptimizerCatalog.Parts(new OptimizerSpec("ngd", 0.1), oracle.Layout);

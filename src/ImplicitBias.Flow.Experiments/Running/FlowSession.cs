@@ -1,0 +1,100 @@
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Flows;
+using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Kernels;
+using ImplicitBias.Flow.Models.Evaluation;
+
+namespace ImplicitBias.Flow.Experiments.Running;
+
+/// <summary>
+/// One optimizer × seed of an experiment set up for a solve — settings → model → θ(0) → parts → gradient backend →
+/// flow → engine — written once for the verbs that run flows (run, compare, verify). Dispose to release the backend.
+/// </summary>
+/// <remarks>
+/// On the ILGPU backends the engine keeps the state in device memory (<see cref="DeviceFlowSolver"/>); on the managed
+/// CPU backend, and for a flow whose direction the device kernels do not have (<see cref="DeviceOptimizerFlow.Supports"/>),
+/// there is no engine and the solve runs on the host (with the backend's gradients).
+/// </remarks>
+public sealed class FlowSession : IDisposable
+{
+    private FlowSession(ExperimentSettings settings, ExperimentModel model, OptimizerSettings optimizer, ulong seed, FlowTolerances? tolerances, bool serial)
+    {
+        Settings = settings;
+        Model = model;
+        Optimizer = optimizer;
+        Seed = seed;
+        Serial = serial;
+        Parts = ExperimentBuilder.Parts(optimizer, model.Network);
+        Evaluator = NewEvaluator();
+        Theta0 = ExperimentBuilder.InitialTheta(settings, model.Network, seed, Evaluator);
+        Tolerances = tolerances ?? new FlowTolerances(settings.Solver.RelTol, settings.Solver.AbsTol, settings.Solver.BlockScale);
+        Backend = ExperimentBuilder.Backend(settings, model.Network, model.Data, model.Loss);
+        try
+        {
+            Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances);
+            Engine = DeviceOptimizerFlow.Supports(Flow) ? DeviceFlowSolver.For(Backend) : null;
+        }
+        catch
+        {
+            Backend.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The experiment.</summary>
+    public ExperimentSettings Settings { get; }
+
+    /// <summary>Its data, loss and network.</summary>
+    public ExperimentModel Model { get; }
+
+    /// <summary>The optimizer section.</summary>
+    public OptimizerSettings Optimizer { get; }
+
+    /// <summary>The seed of θ(0).</summary>
+    public ulong Seed { get; }
+
+    /// <summary>True when the CPU evaluators are serial (bit-reproducible margins for comparisons).</summary>
+    public bool Serial { get; }
+
+    /// <summary>The optimizer parts.</summary>
+    public IReadOnlyList<OptimizerPart> Parts { get; }
+
+    /// <summary>A CPU evaluator of the model (θ(0)'s checks, then the observers at saved states).</summary>
+    public LossEvaluator Evaluator { get; }
+
+    /// <summary>θ(0) of <see cref="Seed"/>.</summary>
+    public double[] Theta0 { get; }
+
+    /// <summary>The gradient backend (Solver:Backend).</summary>
+    public GradientBackend Backend { get; }
+
+    /// <summary>The tolerances of <see cref="Flow"/>.</summary>
+    public FlowTolerances Tolerances { get; }
+
+    /// <summary>The flow over the backend's gradients.</summary>
+    public OptimizerFlow Flow { get; }
+
+    /// <summary>The device engine, or null for a solve on the host.</summary>
+    public DeviceFlowSolver? Engine { get; }
+
+    /// <summary>Sets up one optimizer × seed; mistakes in the experiment throw <see cref="ExperimentException"/>, an optimizer
+    /// that does not fit the model an <see cref="ArgumentException"/>.</summary>
+    /// <param name="settings">The experiment.</param>
+    /// <param name="model">Its model, built once for all its runs (null: built here).</param>
+    /// <param name="optimizer">One of its optimizer sections.</param>
+    /// <param name="seed">The seed of θ(0).</param>
+    /// <param name="tolerances">The flow's tolerances (default: Solver:RelTol, AbsTol, BlockScale).</param>
+    /// <param name="serial">Serial CPU evaluators.</param>
+    public static FlowSession Open(ExperimentSettings settings, ExperimentModel? model, OptimizerSettings optimizer, ulong seed, FlowTolerances? tolerances = null, bool serial = false)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        return new FlowSession(settings, model ?? new ExperimentModel(settings), optimizer, seed, tolerances, serial);
+    }
+
+    /// <summary>Another CPU evaluator of the model (serial when <see cref="Serial"/>).</summary>
+    public LossEvaluator NewEvaluator() => new(Model.Network, Model.Data, Model.Loss, Serial ? 1 : -1);
+
+    /// <inheritdoc />
+    public void Dispose() => Backend.Dispose();
+}

@@ -1,0 +1,23 @@
+using ImplicitBias.Flow.Flows.Schedules;
+
+namespace ImplicitBias.Flow.Flows.Optimizers.Definitions;
+
+/// <summary>Adam: dθ/dt = −η m̂/(√v̂ + ε) with bias-corrected moments (Eqs. 7–8); ℓ∞ in the limit.</summary>
+public static class Adam
+{
+    /// <summary>The definition of 'adam'.</summary>
+    public static OptimizerDefinition Definition { get; } = new()
+    {
+        Name = "adam",
+        Summary = "Adam: dθ/dt = −η m̂/(√v̂ + ε) with bias-corrected moments (Eqs. 7–8); ℓ∞ in the limit.",
+        Source = UpdateSource.Adam,
+        Geometry = UpdateGeometry.AdamRatio,
+        Moments = FlowMoments.First | FlowMoments.Second,
+        OwnNorm = OwnNormKind.LInf,
+        Family = OptimizerFamily.Adam,
+        Schedule = ScheduleAssumption.Adam,
+        DefaultEta0 = 5e-3,
+        DefaultEta0ByActivation = new Dictionary<string, double> { ["relu"] = 6e-3 },
+        DefaultMethod = "etdrk4",
+    };
+}

@@ -150,6 +150,21 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Empty(Directory.GetFiles(outDir, "*.tmp*"));
     }
 
+    [Theory]
+    [InlineData("auto", "the checkpoint is kept", true)]
+    [InlineData("discrete", "keeps no checkpoint", false)]
+    public void InterruptedRun_SaysWhetherResumeContinuesOrStartsAgain(string method, string says, bool hasCheckpoint)
+    {
+        ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), [$"--Solver:Method={method}"], useEnvironment: false);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        string outDir = Path.Combine(_dir, "cut-" + method);
+        RunOutcome outcome = Assert.Single(Run(s, outDir, cancelled.Token));
+        Assert.Equal("interrupted", outcome.Status);
+        Assert.Contains(says, outcome.Message, StringComparison.Ordinal);
+        Assert.Equal(hasCheckpoint, File.Exists(Path.Combine(outDir, "checkpoint.bin")));
+    }
+
     [Fact]
     public void DiscreteRun_WritesTheSameOutputs_WithTimeStepsOfH()
     {

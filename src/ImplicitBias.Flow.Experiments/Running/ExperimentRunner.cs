@@ -386,6 +386,8 @@ public sealed class ExperimentRunner
                 : $"Reached log L = {logLoss} (target {target}) at t = {t}.",
             "max-time" => $"Stopped at MaxTime t = {t} with log L = {logLoss}, above the target {target}.",
             "max-steps" => $"Stopped after MaxSteps = {settings.Stop.MaxSteps} steps at t = {t} with log L = {logLoss} (target {target}).",
+            // Discrete runs keep no checkpoint (they are cheap per step); saying one is kept would be a false promise.
+            "interrupted" when settings.Solver.Method == "discrete" => $"Interrupted at t = {t} with log L = {logLoss}; a discrete run keeps no checkpoint: `ibflow run --resume DIR` runs it again from t = 0.",
             "interrupted" => $"Interrupted at t = {t} with log L = {logLoss}; the checkpoint is kept: `ibflow run --resume DIR` continues.",
             _ when r.Status == "target-reached" => $"Failed: the integrated log L crossed the target {target} at t = {t} but the model's log L there is {logLoss}.",
             _ => $"Failed at t = {t} (log L = {logLoss}): {r.EngineMessage}",

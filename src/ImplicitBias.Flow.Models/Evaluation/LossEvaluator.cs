@@ -401,9 +401,9 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // The forward pass of sample block s (z_l, a_l for its 16 samples, and their outputs f).
-    private void ForwardBlock(int s, double* tile)
+    private void ForwardBlock(int s, double* tile, int firstLayer = 1)
     {
-        for (int l = 1; l <= _depth; l++)
+        for (int l = firstLayer; l <= _depth; l++)
         {
             int nIn = _n[l - 1], nOut = _n[l];
             double* input = (l == 1 ? _xT.Pointer : _aT[l - 1]!.Pointer) + ((long)s * nIn * Ns);

@@ -256,16 +256,12 @@ public sealed unsafe partial class LossEvaluator
     {
         FusedPlan plan = _fused!;
         int d = _n[0], n1 = _n[1];
-        float* xs = plan.X32 + ((long)s * d * Ns);
-        for (int group = 0; group * SingleGemm.Units < n1; group++)
+        // The block's z_1 (up to 20 rows of 16) goes into the part's tile and the accumulators after it.
+        SingleGemm.Forward(plan.X32 + ((long)s * d * Ns), plan.W32, d, tile, plan.Units);
+        for (int r = 0; r < n1; r++)
         {
-            SingleGemm.Forward(xs, plan.W32 + ((long)group * d * SingleGemm.Units), d, tile);
-            int rows = Math.Min(SingleGemm.Units, n1 - (group * SingleGemm.Units));
-            for (int r = 0; r < rows; r++)
-            {
-                long at = (((long)s * n1) + (group * SingleGemm.Units) + r) * Ns;
-                Activate(tile + (r * Ns), _zT[1]!.Pointer + at, _aT[1]!.Pointer + at);
-            }
+            long at = (((long)s * n1) + r) * Ns;
+            Activate(tile + (r * Ns), _zT[1]!.Pointer + at, _aT[1]!.Pointer + at);
         }
 
         ForwardBlock(s, tile, 2);
@@ -430,9 +426,9 @@ public sealed unsafe partial class LossEvaluator
             {
                 // float32 values in double buffers (two per double; the 64-byte alignment holds): the data
                 // sample-blocked as _xT with Rows feature rows of slack, W_1 in groups of SingleGemm.Units rows.
-                int groups = (owner._n[1] + SingleGemm.Units - 1) / SingleGemm.Units;
+                Units = SingleGemm.Units(owner._n[1]);
                 _x32 = new AlignedBuffer(((owner._blocks * d * Ns) + (Rows * Ns)) / 2 + 1);
-                _w32 = new AlignedBuffer((groups * d * SingleGemm.Units / 2) + 1);
+                _w32 = new AlignedBuffer((d * Units / 2) + 1);
                 X32 = (float*)_x32.Pointer;
                 W32 = (float*)_w32.Pointer;
                 double* x = owner._xT.Pointer;
@@ -460,8 +456,11 @@ public sealed unsafe partial class LossEvaluator
         /// <summary>The data as float32, sample-blocked like _xT (single only).</summary>
         public float* X32 { get; }
 
-        /// <summary>W_1 as float32 in groups of SingleGemm.Units rows, [group][feature][unit] (single only).</summary>
+        /// <summary>W_1ᵀ as float32, [feature][unit], units padded to <see cref="Units"/> (single only).</summary>
         public float* W32 { get; }
+
+        /// <summary>Units of the float32 forward kernel (10 or 20; single only).</summary>
+        public int Units { get; }
 
         public int Lanes { get; }
 
@@ -523,16 +522,15 @@ public sealed unsafe partial class LossEvaluator
         // The float32 variant (the caller has checked that the fused pass applies).
         public static FusedPlan CreateSingle(LossEvaluator owner) => new(owner, single: true);
 
-        // W_1 (n_1 × d, row-major) as float32 in groups of SingleGemm.Units rows; padding units stay zero.
+        // W_1 (n_1 × d, row-major) as float32 W_1ᵀ [feature][Units]; padding units stay zero.
         public void PackSingleWeights(ReadOnlySpan<double> w, int n1, int d)
         {
             for (int j = 0; j < n1; j++)
             {
-                float* group = W32 + ((long)(j / SingleGemm.Units) * d * SingleGemm.Units) + (j % SingleGemm.Units);
                 ReadOnlySpan<double> row = w.Slice(j * d, d);
                 for (int f = 0; f < d; f++)
                 {
-                    group[f * SingleGemm.Units] = (float)row[f];
+                    W32[(f * Units) + j] = (float)row[f];
                 }
             }
         }

@@ -13,8 +13,11 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// </summary>
 internal static unsafe class SingleGemm
 {
-    /// <summary>Units per forward call (W_1 is packed in groups of this many rows, padding rows zero).</summary>
-    public const int Units = 10;
+    /// <summary>
+    /// Units per forward call for a first layer of <paramref name="width"/> units ≤ 20 (W_1 is packed in groups of
+    /// this many rows, padding rows zero): one call covers the layer, so a block's data is read once.
+    /// </summary>
+    public static int Units(int width) => width <= 10 ? 10 : 20;
 
     /// <summary>Feature rows per ∂W_1 call.</summary>
     public const int Rows = 8;
@@ -23,12 +26,25 @@ internal static unsafe class SingleGemm
     public static int Lanes(int width) => width <= 16 ? 16 : 32;
 
     /// <summary>
-    /// z[k·16 + q] = Σ_f w[f·10 + k] · x[f·16 + q] for k &lt; 10, q &lt; 16, widened to float64 into
-    /// <paramref name="z"/> (10 rows of 16).
+    /// z[k·16 + q] = Σ_f w[f·units + k] · x[f·16 + q] for k &lt; units (10 or 20), q &lt; 16, widened to float64
+    /// into <paramref name="z"/> (units rows of 16).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward(float* x, float* w, int d, double* z)
+    public static void Forward(float* x, float* w, int d, double* z, int units)
     {
+        if (units == 10)
+        {
+            Forward10(x, w, d, z);
+        }
+        else
+        {
+            Forward20(x, w, d, z);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward10(float* x, float* w, int d, double* z)
+    {
+        const int Units = 10;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
         Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default, a9 = default;
         for (int f = 0; f < d; f++)
@@ -49,6 +65,46 @@ internal static unsafe class SingleGemm
 
         Widen(a0, z); Widen(a1, z + 16); Widen(a2, z + 32); Widen(a3, z + 48); Widen(a4, z + 64);
         Widen(a5, z + 80); Widen(a6, z + 96); Widen(a7, z + 112); Widen(a8, z + 128); Widen(a9, z + 144);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward20(float* x, float* w, int d, double* z)
+    {
+        const int Units = 20;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default, a9 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
+        Vector512<float> b5 = default, b6 = default, b7 = default, b8 = default, b9 = default;
+        for (int f = 0; f < d; f++)
+        {
+            Vector512<float> v = Vector512.Load(x + (f * 16));
+            float* wf = w + (f * Units);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[0]), v, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[1]), v, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[2]), v, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[3]), v, a3);
+            a4 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[4]), v, a4);
+            a5 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[5]), v, a5);
+            a6 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[6]), v, a6);
+            a7 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[7]), v, a7);
+            a8 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[8]), v, a8);
+            a9 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[9]), v, a9);
+            b0 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[10]), v, b0);
+            b1 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[11]), v, b1);
+            b2 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[12]), v, b2);
+            b3 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[13]), v, b3);
+            b4 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[14]), v, b4);
+            b5 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[15]), v, b5);
+            b6 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[16]), v, b6);
+            b7 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[17]), v, b7);
+            b8 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[18]), v, b8);
+            b9 = Vector512.FusedMultiplyAdd(Vector512.Create(wf[19]), v, b9);
+        }
+
+        Widen(a0, z); Widen(a1, z + 16); Widen(a2, z + 32); Widen(a3, z + 48); Widen(a4, z + 64);
+        Widen(a5, z + 80); Widen(a6, z + 96); Widen(a7, z + 112); Widen(a8, z + 128); Widen(a9, z + 144);
+        Widen(b0, z + 160); Widen(b1, z + 176); Widen(b2, z + 192); Widen(b3, z + 208); Widen(b4, z + 224);
+        Widen(b5, z + 240); Widen(b6, z + 256); Widen(b7, z + 272); Widen(b8, z + 288); Widen(b9, z + 304);
     }
 
     /// <summary>

@@ -23,7 +23,9 @@ internal static unsafe class SingleGemm
     public const int Rows = 8;
 
     /// <summary>The padded lane count of ∂W_1 rows for a first layer of <paramref name="width"/> units (≤ 20).</summary>
-    public static int Lanes(int width) => width <= 16 ? 16 : 32;
+    /// <remarks>Widths 17–20 take one Vector512 and one Vector256 (24 lanes), not two Vector512: on cores that
+    /// double-pump 512-bit operations the Vector256 costs half, so fewer lanes are wasted.</remarks>
+    public static int Lanes(int width) => width <= 16 ? 16 : 24;
 
     /// <summary>
     /// z[k·16 + q] = Σ_f w[f·units + k] · x[f·16 + q] for k &lt; units (10 or 20), q &lt; 16, widened to float64
@@ -109,7 +111,7 @@ internal static unsafe class SingleGemm
 
     /// <summary>
     /// g[r·lanes + u] += Σ_{q&lt;16} x[r·16 + q] · delta[q·lanes + u] for r &lt; <see cref="Rows"/>, u &lt; lanes
-    /// (16 or 32); the float32 sums of the block are added to the float64 rows of g.
+    /// (16 or 24); the float32 sums of the block are added to the float64 rows of g.
     /// </summary>
     public static void Accumulate(float* x, float* delta, double* g, int lanes)
     {
@@ -119,7 +121,7 @@ internal static unsafe class SingleGemm
         }
         else
         {
-            Accumulate32(x, delta, g);
+            Accumulate24(x, delta, g);
         }
     }
 
@@ -146,45 +148,46 @@ internal static unsafe class SingleGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Accumulate32(float* x, float* delta, double* g)
+    private static void Accumulate24(float* x, float* delta, double* g)
     {
+        const int L = 24;
         Vector512<float> u0 = default, u1 = default, u2 = default, u3 = default, u4 = default, u5 = default, u6 = default, u7 = default;
-        Vector512<float> v0 = default, v1 = default, v2 = default, v3 = default, v4 = default, v5 = default, v6 = default, v7 = default;
+        Vector256<float> v0 = default, v1 = default, v2 = default, v3 = default, v4 = default, v5 = default, v6 = default, v7 = default;
         for (int q = 0; q < 16; q++)
         {
-            Vector512<float> d0 = Vector512.Load(delta + (q * 32));
-            Vector512<float> d1 = Vector512.Load(delta + (q * 32) + 16);
+            Vector512<float> d0 = Vector512.Load(delta + (q * L));
+            Vector256<float> d1 = Vector256.Load(delta + (q * L) + 16);
             float* xq = x + q;
             Vector512<float> b = Vector512.Create(xq[0]);
             u0 = Vector512.FusedMultiplyAdd(b, d0, u0);
-            v0 = Vector512.FusedMultiplyAdd(b, d1, v0);
+            v0 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v0);
             b = Vector512.Create(xq[16]);
             u1 = Vector512.FusedMultiplyAdd(b, d0, u1);
-            v1 = Vector512.FusedMultiplyAdd(b, d1, v1);
+            v1 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v1);
             b = Vector512.Create(xq[32]);
             u2 = Vector512.FusedMultiplyAdd(b, d0, u2);
-            v2 = Vector512.FusedMultiplyAdd(b, d1, v2);
+            v2 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v2);
             b = Vector512.Create(xq[48]);
             u3 = Vector512.FusedMultiplyAdd(b, d0, u3);
-            v3 = Vector512.FusedMultiplyAdd(b, d1, v3);
+            v3 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v3);
             b = Vector512.Create(xq[64]);
             u4 = Vector512.FusedMultiplyAdd(b, d0, u4);
-            v4 = Vector512.FusedMultiplyAdd(b, d1, v4);
+            v4 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v4);
             b = Vector512.Create(xq[80]);
             u5 = Vector512.FusedMultiplyAdd(b, d0, u5);
-            v5 = Vector512.FusedMultiplyAdd(b, d1, v5);
+            v5 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v5);
             b = Vector512.Create(xq[96]);
             u6 = Vector512.FusedMultiplyAdd(b, d0, u6);
-            v6 = Vector512.FusedMultiplyAdd(b, d1, v6);
+            v6 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v6);
             b = Vector512.Create(xq[112]);
             u7 = Vector512.FusedMultiplyAdd(b, d0, u7);
-            v7 = Vector512.FusedMultiplyAdd(b, d1, v7);
+            v7 = Vector256.FusedMultiplyAdd(b.GetLower(), d1, v7);
         }
 
-        Add(u0, g); Add(v0, g + 16); Add(u1, g + 32); Add(v1, g + 48);
-        Add(u2, g + 64); Add(v2, g + 80); Add(u3, g + 96); Add(v3, g + 112);
-        Add(u4, g + 128); Add(v4, g + 144); Add(u5, g + 160); Add(v5, g + 176);
-        Add(u6, g + 192); Add(v6, g + 208); Add(u7, g + 224); Add(v7, g + 240);
+        Add(u0, g); Add(v0, g + 16); Add(u1, g + L); Add(v1, g + L + 16);
+        Add(u2, g + (2 * L)); Add(v2, g + (2 * L) + 16); Add(u3, g + (3 * L)); Add(v3, g + (3 * L) + 16);
+        Add(u4, g + (4 * L)); Add(v4, g + (4 * L) + 16); Add(u5, g + (5 * L)); Add(v5, g + (5 * L) + 16);
+        Add(u6, g + (6 * L)); Add(v6, g + (6 * L) + 16); Add(u7, g + (7 * L)); Add(v7, g + (7 * L) + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -193,6 +196,14 @@ internal static unsafe class SingleGemm
         (Vector512<double> lower, Vector512<double> upper) = Vector512.Widen(v);
         lower.Store(target);
         upper.Store(target + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(Vector256<float> v, double* g)
+    {
+        (Vector256<double> lower, Vector256<double> upper) = Vector256.Widen(v);
+        (Vector256.Load(g) + lower).Store(g);
+        (Vector256.Load(g + 4) + upper).Store(g + 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

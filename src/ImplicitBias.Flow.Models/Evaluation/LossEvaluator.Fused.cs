@@ -36,8 +36,8 @@ public sealed unsafe partial class LossEvaluator
     /// <summary>
     /// Whether the fused pass takes its two products with the data (X·W_1ᵀ and δ_1ᵀX) in float32 (Solver:Precision =
     /// float32); everything else (deeper layers, margins, loss weights, the sums over chunks, the returned gradient)
-    /// stays float64. The gradient then agrees with the float64 one to float32 rounding of those products (about
-    /// 1e-6 relative), not to 1e-12. Only where the fused pass applies (<see cref="SupportsFloat32"/>); setting it
+    /// stays float64. The gradient then agrees with the float64 one to float32 rounding of those products (up to a
+    /// few 1e-6 relative in the tests' cases, more for high powers at depth 3), not to 1e-12. Only where the fused pass applies (<see cref="SupportsFloat32"/>); setting it
     /// elsewhere throws <see cref="NotSupportedException"/>. Setting it allocates (a float32 copy of the data) once.
     /// </summary>
     public bool Float32

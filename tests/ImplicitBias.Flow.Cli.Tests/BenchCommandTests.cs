@@ -84,7 +84,31 @@ public class BenchCommandTests
         Assert.Single(error.ToString().Trim().Split('\n'));
     }
 
+    [Fact]
+    public void Json_PrecisionList_OneRowPerPrecision_OrAOneLineError()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        string[] args = ["bench", "--backend", "cpu", "--width", "10", "--depth", "3", "--samples", "70", "--dimension", "30", "--precision", "float64,float32", "--json", "--repeat", "1", "--peak-size", "64"];
+        int code = Program.Run(args, output, error);
+        if (!Models.Evaluation.LossEvaluator.SupportsFloat32(new Models.Networks.FullyConnectedNetwork(30, [10, 10], Models.Networks.Activation.SquaredRelu)))
+        {
+            // No AVX-512 here: float32 on cpu is refused in one line naming what is allowed.
+            Assert.Equal(2, code);
+            Assert.Contains("--precision float32: float32 is available on the cpu backend", error.ToString(), StringComparison.Ordinal);
+            Assert.Single(error.ToString().Trim().Split('\n'));
+            return;
+        }
+
+        Assert.True(code == 0, error.ToString());
+        using JsonDocument doc = JsonDocument.Parse(output.ToString());
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(["float64", "float32"], rows.Select(r => r.GetProperty("precision").GetString()));
+        Assert.All(rows, r => Assert.True(r.GetProperty("msPerGradient").GetDouble() > 0));
+    }
+
     [Theory]
+    [InlineData("--precision", "float16", "--precision 'float16' is unknown; allowed: float64, float32")]
     [InlineData("--width", "10,x", "--width '10,x' must be positive integers")]
     [InlineData("--depth", "0", "--depth '0' must be depths from 1 to 8")]
     [InlineData("--backend", "gpu", "--backend 'gpu' is unknown")]

@@ -72,7 +72,30 @@ public sealed class WorkPrecisionCommandTests : IDisposable
         Assert.Contains("etdrk4", File.ReadAllText(Path.Combine(outDir, "work-precision.html")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Json_Float32Rows_AgainstTheFloat64Reference()
+    {
+        string outDir = Path.Combine(_dir, "out32");
+        (int code, string output, string error) = Run(Experiment(), "--methods", "dopri5", "--rtols", "1e-3", "--precisions", "float64,float32", "--out", outDir, "--json");
+        if (!Models.Evaluation.LossEvaluator.SupportsFloat32(new Models.Networks.FullyConnectedNetwork(4, [6], Models.Networks.Activation.SquaredRelu)))
+        {
+            // No AVX-512 here: the float32 solves are refused in one line naming the key.
+            Assert.Equal(2, code);
+            Assert.Contains("Solver:Precision", error, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.True(code == 0, error);
+        using JsonDocument json = JsonDocument.Parse(output);
+        JsonElement[] rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal(["dopri5", "dopri5 (float32)"], rows.Select(r => r.GetProperty("solve").GetProperty("method").GetString()));
+        double e64 = rows[0].GetProperty("errors").GetProperty("max").GetDouble(), e32 = rows[1].GetProperty("errors").GetProperty("max").GetDouble();
+        // At rtol 1e-3 the tolerance, not float32 rounding (≈ 1e-6 in the gradient), sets the error.
+        Assert.InRange(e32, e64 / 2, e64 * 2);
+    }
+
     [Theory]
+    [InlineData("--precisions", "float16", "unknown precision 'float16'; allowed: float64, float32")]
     [InlineData("--methods", "dopri5,rk99", "unknown method 'rk99'")]
     [InlineData("--methods", "rk4", "method 'rk4' has a fixed step")]
     [InlineData("--rtols", "1e-4,2", "relative tolerance 2 is out of range")]

@@ -8,13 +8,18 @@ namespace ImplicitBias.Flow.Models.Tests;
 [Collection(RunsAlone.Name)]
 public class AllocationTests
 {
-    private static (long Thread, long Workers) AllocatedPerCall(int m, int depth, int threads, int width)
+    private static (long Thread, long Workers) AllocatedPerCall(int m, int depth, int threads, int width, bool float32 = false)
     {
         var data = SyntheticData.Gaussian(m, 30, 1);
         int[] widths = depth == 3 ? [width, 10] : [width];
         var net = new FullyConnectedNetwork(30, widths, Activation.SquaredRelu);
         var theta = Initialization.KaimingNormal(net.Layout, 1, 1.0);
         var eval = new LossEvaluator(net, data, Loss.Logistic, threads);
+        if (float32)
+        {
+            eval.Float32 = true;
+        }
+
         var g = new double[theta.Length];
         for (int k = 0; k < 5; k++)
         {
@@ -55,6 +60,21 @@ public class AllocationTests
         // The calling thread and the team's worker threads (each records its own count after every part; a
         // process-wide count would also see the test host's threads).
         var (thread, workers) = AllocatedPerCall(m, depth, threads, width);
+        Assert.Equal(0, thread);
+        Assert.Equal(0, workers);
+    }
+
+    [Theory]
+    [InlineData(4000, 2, -1, 20)]
+    [InlineData(3000, 3, 1, 10)]
+    public void Evaluate_AllocatesNothing_InFloat32(int m, int depth, int threads, int width)
+    {
+        if (PackedGemm.HardwarePath != GemmKernelPath.Vector512)
+        {
+            return;
+        }
+
+        var (thread, workers) = AllocatedPerCall(m, depth, threads, width, float32: true);
         Assert.Equal(0, thread);
         Assert.Equal(0, workers);
     }

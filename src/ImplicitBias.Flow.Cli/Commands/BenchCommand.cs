@@ -38,7 +38,7 @@ internal sealed class BenchCommand : ICommand
             return 0;
         }
 
-        var line = new CommandLine(args, ["--repeat", "--peak-size", "--backend", "--width", "--depth", "--samples", "--dimension"], ["--json"], Name);
+        var line = new CommandLine(args, ["--repeat", "--peak-size", "--backend", "--width", "--depth", "--samples", "--dimension", "--precision"], ["--json"], Name);
         if (line.Positional.Count > 1)
         {
             throw new UserError($"expected at most one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
@@ -48,31 +48,41 @@ internal sealed class BenchCommand : ICommand
         int peakSize = PositiveInt(line, "--peak-size", DefaultPeakSize);
         List<Problem> problems = Problems(line);
         IReadOnlyList<Backend> backends = Backends(line.Value("--backend"));
+        IReadOnlyList<Precision> precisions = Precisions(line.Value("--precision"));
+        if (precisions.Contains(Precision.Float32) && backends.Contains(Backend.Cpu) && problems.FirstOrDefault(p => !LossEvaluator.SupportsFloat32(p.Network)) is { } unsupported)
+        {
+            throw new UserError($"--precision float32: {LossEvaluator.Float32Scope} (this problem: depth {unsupported.Network.Depth}, widths {string.Join(",", unsupported.Network.Widths.Skip(1))}{(PackedGemm.HardwarePath == GemmKernelPath.Vector512 ? string.Empty : ", no AVX-512 here")}); leave out cpu (--backend) or float32.");
+        }
 
         // The peak: the same kernel on a square product, all cores, best of the repeats, measured before and
         // after the gradients (on a shared machine the best of both is the fairer yardstick for all rows).
         var gemm = new SquareGemm(peakSize);
         double peakSeconds = BestSeconds(gemm.Run, repeats);
-        var timings = new List<(Problem Problem, string Name, string Device, double Seconds)>();
+        var timings = new List<(Problem Problem, string Name, Precision Precision, string Device, double Seconds)>();
         foreach (Problem problem in problems)
         {
             var (network, data, loss, theta, _) = problem;
             foreach (Backend kind in backends)
             {
-                using GradientBackend backend = GradientBackends.Create(kind, NetworkSpec.From(network, loss), data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss)));
-                var gradient = new double[theta.Length];
-                timings.Add((problem, backend.Name, backend.DeviceName, BestSeconds(() => backend.Oracle.Evaluate(theta, gradient), repeats)));
+                foreach (Precision precision in precisions)
+                {
+                    // float32 on the cpu backend: the fused pass's products with the data (LossEvaluator.Float32); on a
+                    // device backend the whole evaluation in float32.
+                    using GradientBackend backend = GradientBackends.Create(kind, NetworkSpec.From(network, loss), data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss) { Float32 = precision == Precision.Float32 }), precision);
+                    var gradient = new double[theta.Length];
+                    timings.Add((problem, backend.Name, precision, backend.DeviceName, BestSeconds(() => backend.Oracle.Evaluate(theta, gradient), repeats)));
+                }
             }
         }
 
         peakSeconds = Math.Min(peakSeconds, BestSeconds(gemm.Run, repeats));
         double peak = gemm.Flops / peakSeconds / 1e9;
         var rows = new List<Row>();
-        foreach (var (problem, name, device, seconds) in timings)
+        foreach (var (problem, name, precision, device, seconds) in timings)
         {
             FullyConnectedNetwork network = problem.Network;
             double gflops = GradientFlops(network, problem.Data.Count) / seconds / 1e9;
-            rows.Add(new Row(problem, name, problem.Data.Count, network.InputDimension, network.Depth > 1 ? network.Widths[1] : 0, network.Depth, 1e3 * seconds, gflops, peak, gflops / peak, device));
+            rows.Add(new Row(problem, name, PrecisionName(precision), problem.Data.Count, network.InputDimension, network.Depth > 1 ? network.Widths[1] : 0, network.Depth, 1e3 * seconds, gflops, peak, gflops / peak, device));
         }
 
         if (line.Has("--json"))
@@ -82,6 +92,7 @@ internal sealed class BenchCommand : ICommand
                 rows = rows.Select(r => new
                 {
                     backend = r.Backend,
+                    precision = r.Precision,
                     m = r.M,
                     d = r.D,
                     width = r.Width,
@@ -100,10 +111,10 @@ internal sealed class BenchCommand : ICommand
         {
             var (network, data, loss, _, source) = problem;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ibflow bench: {source}: m = {data.Count}, d = {network.InputDimension}, widths [{string.Join(", ", network.Widths.Skip(1))}], depth {network.Depth}, {network.Activation}, {loss}; {GradientFlops(network, data.Count) / 1e9:0.000} GFLOP of products per gradient"));
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"backend",-10} {"ms/gradient",12} {"GFLOP/s",9} {"of peak",8}  device"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"backend",-10} {"precision",9} {"ms/gradient",12} {"GFLOP/s",9} {"of peak",8}  device"));
             foreach (Row r in rows.Where(r => ReferenceEquals(r.Problem, problem)))
             {
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Backend,-10} {r.Milliseconds,12:0.000} {r.Gflops,9:0.0} {r.Fraction,8:P0}  {r.Device}"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Backend,-10} {r.Precision,9} {r.Milliseconds,12:0.000} {r.Gflops,9:0.0} {r.Fraction,8:P0}  {r.Device}"));
             }
         }
 
@@ -233,6 +244,24 @@ internal sealed class BenchCommand : ICommand
         return all;
     }
 
+    private static List<Precision> Precisions(string? requested)
+    {
+        var chosen = new List<Precision>();
+        foreach (string name in (requested ?? "float64").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            chosen.Add(name switch
+            {
+                "float64" => Precision.Float64,
+                "float32" => Precision.Float32,
+                _ => throw new UserError($"--precision '{name}' is unknown; allowed: float64, float32 (comma-separated)."),
+            });
+        }
+
+        return chosen.Count > 0 ? chosen : throw new UserError("--precision needs float64, float32 or both (comma-separated).");
+    }
+
+    private static string PrecisionName(Precision precision) => precision == Precision.Float32 ? "float32" : "float64";
+
     private static int PositiveInt(CommandLine line, string option, int fallback)
     {
         string? text = line.Value(option);
@@ -274,7 +303,7 @@ internal sealed class BenchCommand : ICommand
 
     private static void PrintHelp(TextWriter output)
     {
-        output.WriteLine("Usage: ibflow bench [EXPERIMENT.json] [--json] [--repeat N] [--peak-size N] [--backend LIST] [--width LIST] [--depth LIST] [--samples N] [--dimension N] [--Section:Key=value …]");
+        output.WriteLine("Usage: ibflow bench [EXPERIMENT.json] [--json] [--repeat N] [--peak-size N] [--backend LIST] [--width LIST] [--depth LIST] [--samples N] [--dimension N] [--precision LIST] [--Section:Key=value …]");
         output.WriteLine("  Times one full-batch gradient (log L and ∇L/L) of the experiment's model and data, at θ(0) of its first");
         output.WriteLine("  seed, on every backend here: cpu, ilgpu-cpu, and cuda when a CUDA device is present. Without a file: the");
         output.WriteLine($"  paper's size, m = {DefaultSamples}, d = {DefaultDimension}, width {DefaultWidth}, depth 2, squared ReLU, exponential loss (Gaussian data).");
@@ -284,10 +313,12 @@ internal sealed class BenchCommand : ICommand
         output.WriteLine("  --backend LIST   only these backends, e.g. cpu or cpu,cuda");
         output.WriteLine("  --width LIST     without a file: hidden widths, one problem each, e.g. 10,20,100 (default 100)");
         output.WriteLine("  --depth LIST     without a file: depths, e.g. 2,3 (default 2); --samples N, --dimension N: the data's size");
-        output.WriteLine("  --json           {\"rows\":[{\"backend\",\"m\",\"d\",\"width\",\"depth\",\"msPerGradient\",\"gflops\",\"peakGflops\",\"fractionOfPeak\"}]}");
+        output.WriteLine("  --precision LIST float64 (default), float32 or both, one row each; float32 on cpu: the products with the data");
+        output.WriteLine($"                   in float32 ({LossEvaluator.Float32Scope})");
+        output.WriteLine("  --json           {\"rows\":[{\"backend\",\"precision\",\"m\",\"d\",\"width\",\"depth\",\"msPerGradient\",\"gflops\",\"peakGflops\",\"fractionOfPeak\"}]}");
     }
 
     private sealed record Problem(FullyConnectedNetwork Network, Dataset Data, Loss Loss, double[] Theta, string Source);
 
-    private sealed record Row(Problem Problem, string Backend, int M, int D, int Width, int Depth, double Milliseconds, double Gflops, double PeakGflops, double Fraction, string Device);
+    private sealed record Row(Problem Problem, string Backend, string Precision, int M, int D, int Width, int Depth, double Milliseconds, double Gflops, double PeakGflops, double Fraction, string Device);
 }

@@ -25,7 +25,7 @@ internal sealed class WorkPrecisionCommand : ICommand
             return 0;
         }
 
-        var line = new CommandLine(args, ["--methods", "--rtols", "--reference", "--reference-rtol", "--out"], ["--json"], Name);
+        var line = new CommandLine(args, ["--methods", "--rtols", "--reference", "--reference-rtol", "--out", "--precisions"], ["--json"], Name);
         string path = line.SingleExperiment("ibflow work-precision EXPERIMENT.json [options] (see ibflow work-precision --help).");
         bool json = line.Has("--json");
         var options = new WorkPrecisionOptions();
@@ -38,6 +38,11 @@ internal sealed class WorkPrecisionCommand : ICommand
         {
             string[] r = List(reference);
             options = r.Length is 1 or 2 ? options with { ReferenceMethods = r } : throw new UserError($"--reference '{reference}' names one or two methods (the reference and its check), e.g. --reference dop853,tsit5.");
+        }
+
+        if (line.Value("--precisions") is { } precisions)
+        {
+            options = options with { Precisions = List(precisions) };
         }
 
         if (line.Value("--rtols") is { } rtols)
@@ -114,7 +119,7 @@ internal sealed class WorkPrecisionCommand : ICommand
     private static void PrintHelp(TextWriter output)
     {
         output.WriteLine("Usage: ibflow work-precision EXPERIMENT.json [--methods M1,M2,…] [--rtols R1,R2,…] [--reference M1,M2]");
-        output.WriteLine("                             [--reference-rtol R] [--json] [--out DIR] [--Key:Sub=value …]");
+        output.WriteLine("                             [--reference-rtol R] [--precisions LIST] [--json] [--out DIR] [--Key:Sub=value …]");
         output.WriteLine();
         output.WriteLine("Solves the experiment's first optimizer (first seed) as a flow with each method at each relative tolerance");
         output.WriteLine("(atol and the moments' block scale κ keep the experiment's ratios to rtol, so the experiment's own tolerances");
@@ -129,6 +134,8 @@ internal sealed class WorkPrecisionCommand : ICommand
         output.WriteLine($"  --rtols LIST          relative tolerances (default {string.Join(",", WorkPrecisionOptions.DefaultRelTols.Select(r => r.ToString("0.#e+0", CultureInfo.InvariantCulture)))})");
         output.WriteLine("  --reference M1,M2     the reference method and its check (default dop853,tsit5)");
         output.WriteLine("  --reference-rtol R    their tolerance (default 1e-10)");
+        output.WriteLine("  --precisions LIST     gradient precisions of the solves, e.g. float64,float32 (default: Solver:Precision);");
+        output.WriteLine("                        the reference is float64, so float32 rows show what the float32 gradient costs");
         output.WriteLine("  --out DIR             output folder (default runs/<name>-work-precision/, never overwritten)");
         output.WriteLine("  --json                print the JSON object and nothing else on stdout");
         output.WriteLine();

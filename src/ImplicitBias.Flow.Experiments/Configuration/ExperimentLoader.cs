@@ -318,7 +318,12 @@ public static class ExperimentLoader
             r.Double("Solver:AbsTol", 1e-9, 0, 1, minExclusive: true),
             r.Double("Solver:BlockScale", 1e-3, 0, 1),
             r.Choice("Solver:Backend", "auto", Vocabulary.Backends),
-            r.Double("Solver:Step", 1.0, 0, 1e6, minExclusive: true));
+            r.Double("Solver:Step", 1.0, 0, 1e6, minExclusive: true),
+            r.Choice("Solver:Precision", "float64", Vocabulary.Precisions));
+        if (solver.Precision == "float32" && solver.Backend is not ("cpu" or "auto"))
+        {
+            throw new ExperimentException(path, "Solver:Precision", solver.Precision, $"{ImplicitBias.Flow.Models.Evaluation.LossEvaluator.Float32Scope}; Solver:Backend = {solver.Backend} allows float64 only");
+        }
 
         double? targetLoss = r.OptionalDouble("Stop:TargetLoss", 0, double.MaxValue, minExclusive: true);
         if (targetLoss is double given && !(Math.Log(given) >= MinTargetLogLoss && Math.Log(given) <= MaxTargetLogLoss))

@@ -26,6 +26,9 @@ public static class Vocabulary
     /// <summary>Solver:Backend.</summary>
     public static readonly string[] Backends = ["auto", "cpu", "ilgpu-cpu", "cuda"];
 
+    /// <summary>Solver:Precision — the arithmetic of the gradient's products with the data (state and error control stay float64).</summary>
+    public static readonly string[] Precisions = ["float64", "float32"];
+
     /// <summary>Solver:Method ("auto" picks the measured default per optimizer; "discrete" runs the discrete optimizer).</summary>
     public static readonly string[] Methods = ["auto", "dopri5", "tsit5", "dop853", "bs3", "heun-euler", "rk4", "euler", "etdrk4", "etd2", "ros34pw2", "discrete"];
 
@@ -102,7 +105,8 @@ public sealed record BlockOptimizerSettings(string Block, OptimizerSettings Opti
 /// <param name="BlockScale">κ: each block's atol is raised to κ · max |y_b| (block-scaled norm); 0 disables.</param>
 /// <param name="Backend">auto, cpu, ilgpu-cpu or cuda.</param>
 /// <param name="Step">Time step h of a discrete run (Method = discrete).</param>
-public sealed record SolverSettings(string Method, double RelTol, double AbsTol, double BlockScale, string Backend, double Step);
+/// <param name="Precision">float64, or float32 for the gradient's products with the data (cpu backend, fused pass only).</param>
+public sealed record SolverSettings(string Method, double RelTol, double AbsTol, double BlockScale, string Backend, double Step, string Precision = "float64");
 
 /// <summary>Stop section: the run ends at the first criterion met.</summary>
 /// <param name="TargetLogLoss">Stop when log L ≤ this (natural log).</param>

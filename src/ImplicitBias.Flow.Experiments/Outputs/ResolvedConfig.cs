@@ -66,6 +66,7 @@ public static class ResolvedConfig
                 ["BlockScale"] = s.Solver.BlockScale,
                 ["Backend"] = s.Solver.Backend,
                 ["Step"] = s.Solver.Step,
+                ["Precision"] = s.Solver.Precision,
             },
             ["Stop"] = new JsonObject
             {

@@ -197,7 +197,11 @@ public static class ExperimentBuilder
         return OptimizerCatalog.Composite(matrices, output, Spec(o), network.Layout);
     }
 
-    /// <summary>The gradient backend of Solver:Backend (the managed CPU evaluator for cpu, and for auto without CUDA).</summary>
+    /// <summary>
+    /// The gradient backend of Solver:Backend (the managed CPU evaluator for cpu, and for auto without CUDA);
+    /// Solver:Precision = float32 takes the managed CPU evaluator with <see cref="LossEvaluator.Float32"/> (auto
+    /// included), and is refused for a model the float32 pass does not cover.
+    /// </summary>
     public static GradientBackend Backend(ExperimentSettings settings, FullyConnectedNetwork network, Dataset data, Loss loss)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -205,6 +209,16 @@ public static class ExperimentBuilder
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(loss);
         NetworkSpec spec = NetworkSpec.From(network, loss);
+        if (settings.Solver.Precision == "float32")
+        {
+            if (!LossEvaluator.SupportsFloat32(network))
+            {
+                throw new ExperimentException(settings.SourceFile, "Solver:Precision", settings.Solver.Precision, $"{LossEvaluator.Float32Scope} (this model: depth {network.Depth}, widths {string.Join("-", network.Widths.Skip(1))}{(PackedGemm.HardwarePath == GemmKernelPath.Vector512 ? string.Empty : ", no AVX-512 here")}); allowed here: float64");
+            }
+
+            return GradientBackends.Create(Kernels.Backend.Cpu, spec, data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss) { Float32 = true }));
+        }
+
         try
         {
             return GradientBackends.Create(GradientBackends.Parse(settings.Solver.Backend), spec, data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss)));

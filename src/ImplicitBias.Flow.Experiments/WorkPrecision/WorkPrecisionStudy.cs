@@ -31,6 +31,12 @@ public sealed record WorkPrecisionOptions
     /// <summary>The reference tolerance.</summary>
     public double ReferenceRelTol { get; init; } = 1e-10;
 
+    /// <summary>
+    /// The gradient's precisions (Solver:Precision values) of the solves, each method and tolerance at each; null: the
+    /// experiment's own. The reference and its check are always solved in float64.
+    /// </summary>
+    public IReadOnlyList<string>? Precisions { get; init; }
+
     /// <summary>Saves per decade of t (θ/‖θ‖ is compared at these times).</summary>
     public int SavesPerDecade { get; init; } = 5;
 
@@ -59,7 +65,12 @@ public sealed record WorkPrecisionOptions
             }
         }
 
-        return Methods.Count == 0 || RelTols.Count == 0 ? "give at least one method and one tolerance" : null;
+        if (Precisions?.FirstOrDefault(p => !Vocabulary.Precisions.Contains(p)) is { } precision)
+        {
+            return $"unknown precision '{precision}'; allowed: {string.Join(", ", Vocabulary.Precisions)}";
+        }
+
+        return Methods.Count == 0 || RelTols.Count == 0 || Precisions is { Count: 0 } ? "give at least one method and one tolerance" : null;
     }
 }
 
@@ -142,17 +153,23 @@ public static class WorkPrecisionStudy
             throw new ArgumentException(problem, nameof(options));
         }
 
-        using FlowSetup setup = FlowSetup.Create(settings);
+        // The reference in float64 whatever Solver:Precision: the float32 gradient's error is one of those measured.
+        using FlowSetup setup = FlowSetup.Create(WithPrecision(settings, "float64"));
         SaveAt saves = FlowSolver.LogSpacedTimes(settings.Stop.MaxTime, options.SavesPerDecade, Math.Min(1, settings.Stop.MaxTime / 10));
-        SolveOutcome reference = Solve(setup, options.ReferenceMethods[0], options.ReferenceRelTol, saves, log);
-        SolveOutcome check = Solve(setup, options.ReferenceMethods.Count > 1 ? options.ReferenceMethods[1] : options.ReferenceMethods[0], options.ReferenceRelTol, saves, log);
+        SolveOutcome reference = Solve(setup, options.ReferenceMethods[0], options.ReferenceRelTol, saves, log, string.Empty);
+        SolveOutcome check = Solve(setup, options.ReferenceMethods.Count > 1 ? options.ReferenceMethods[1] : options.ReferenceMethods[0], options.ReferenceRelTol, saves, log, string.Empty);
         var rows = new List<WorkPrecisionRow>();
-        foreach (string method in options.Methods)
+        foreach (string precision in options.Precisions ?? [settings.Solver.Precision])
         {
-            foreach (double rtol in options.RelTols)
+            // float32 solves are labelled "method (float32)"; float64 ones keep the method's name.
+            using FlowSetup? single = precision == "float64" ? null : FlowSetup.Create(WithPrecision(settings, precision));
+            foreach (string method in options.Methods)
             {
-                SolveOutcome outcome = Solve(setup, method, rtol, saves, log);
-                rows.Add(new WorkPrecisionRow(outcome, Errors(outcome, reference)));
+                foreach (double rtol in options.RelTols)
+                {
+                    SolveOutcome outcome = Solve(single ?? setup, method, rtol, saves, log, single is null ? string.Empty : $" ({precision})");
+                    rows.Add(new WorkPrecisionRow(outcome, Errors(outcome, reference)));
+                }
             }
         }
 
@@ -179,9 +196,12 @@ public static class WorkPrecisionStudy
             run.TargetReached && reference.TargetReached ? Relative(run.FinalTime, reference.FinalTime) : double.NaN);
     }
 
+    private static ExperimentSettings WithPrecision(ExperimentSettings settings, string precision) =>
+        settings.Solver.Precision == precision ? settings : settings with { Solver = settings.Solver with { Precision = precision } };
+
     private static double Relative(double value, double reference) => Math.Abs(value - reference) / Math.Abs(reference);
 
-    private static SolveOutcome Solve(FlowSetup setup, string method, double rtol, SaveAt saves, TextWriter? log)
+    private static SolveOutcome Solve(FlowSetup setup, string method, double rtol, SaveAt saves, TextWriter? log, string label)
     {
         ExperimentSettings settings = setup.Settings;
         // Every tolerance scales with rtol, the block scale κ of the moments included: κ sets an absolute floor
@@ -222,7 +242,7 @@ public static class WorkPrecisionStudy
         }
 
         var outcome = new SolveOutcome(
-            method == "auto" ? $"auto ({name})" : name,
+            (method == "auto" ? $"auto ({name})" : name) + label,
             rtol,
             r.Status.ToString(),
             r.FinalTime,

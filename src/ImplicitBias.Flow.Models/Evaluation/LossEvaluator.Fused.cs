@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using ImplicitBias.Flow.Models.Networks;
 
 namespace ImplicitBias.Flow.Models.Evaluation;
 
@@ -30,7 +31,43 @@ public sealed unsafe partial class LossEvaluator
     private const double RescaleSlack = 64;
     private const int Lane = 8; // Vector512<double>.Count
 
-    private readonly FusedPlan? _fused;
+    private FusedPlan? _fused;
+
+    /// <summary>
+    /// Whether the fused pass takes its two products with the data (X·W_1ᵀ and δ_1ᵀX) in float32 (Solver:Precision =
+    /// float32); everything else (deeper layers, margins, loss weights, the sums over chunks, the returned gradient)
+    /// stays float64. The gradient then agrees with the float64 one to float32 rounding of those products (up to a
+    /// few 1e-6 relative in the tests' cases, more for high powers at depth 3), not to 1e-12. Only where the fused pass applies (<see cref="SupportsFloat32"/>); setting it
+    /// elsewhere throws <see cref="NotSupportedException"/>. Setting it allocates (a float32 copy of the data) once.
+    /// </summary>
+    public bool Float32
+    {
+        get => _fused?.Single ?? false;
+        set
+        {
+            if (value == Float32)
+            {
+                return;
+            }
+
+            if (_fused is null)
+            {
+                throw new NotSupportedException(Float32Scope);
+            }
+
+            _fused = value ? FusedPlan.CreateSingle(this) : FusedPlan.Create(this);
+        }
+    }
+
+    /// <summary>Where <see cref="Float32"/> is available, in words (for error messages).</summary>
+    public const string Float32Scope = "float32 is available on the cpu backend for depth 2–3 networks with hidden widths ≤ 20 on AVX-512 machines";
+
+    /// <summary>Whether <see cref="Float32"/> can be set for <paramref name="network"/> on this machine.</summary>
+    public static bool SupportsFloat32(FullyConnectedNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return PackedGemm.HardwarePath == GemmKernelPath.Vector512 && network.Depth is 2 or 3 && network.Widths.Skip(1).All(n => n <= MaxFusedWidth);
+    }
 
     /// <summary>
     /// Whether <see cref="Evaluate"/> takes the fused single pass where it applies (depth 2–3, hidden widths ≤ 20,
@@ -62,6 +99,11 @@ public sealed unsafe partial class LossEvaluator
         FusedPlan plan = _fused!;
         PackWeights(theta);
         PackTransposedWeights(theta);
+        if (plan.Single)
+        {
+            plan.PackSingleWeights(theta.Slice(_blockOffsets[0], _n[0] * _n[1]), _n[1], _n[0]);
+        }
+
         Array.Clear(_zRowValid);
         plan.NextChunk = 0;
         WorkerTeam.Shared.Run(plan.Parts, plan.PassBody);
@@ -115,7 +157,14 @@ public sealed unsafe partial class LossEvaluator
             plan.Rescales[c] = 0;
             for (int s = c * _blocks / plan.Chunks; s < (c + 1) * _blocks / plan.Chunks; s++)
             {
-                ForwardBlock(s, tile);
+                if (plan.Single)
+                {
+                    ForwardBlockSingle(s, tile);
+                }
+                else
+                {
+                    ForwardBlock(s, tile);
+                }
 
                 // Margins and log|ℓ'| of the block's samples; the chunk's reference moves up when needed.
                 double* f = _f.Pointer + ((long)s * Ns);
@@ -164,6 +213,12 @@ public sealed unsafe partial class LossEvaluator
                 // ∂W_1ᵀ += X_sᵀ δ_1: δ_1 of the block as [sample][lanes] (padding lanes stay zero), then the data
                 // feature group by feature group straight from the forward pass's copy.
                 double* delta = _dT[1]!.Pointer + ((long)s * n1 * Ns);
+                if (plan.Single)
+                {
+                    AccumulateSingle(s, delta, (float*)deltaT, g1);
+                    continue;
+                }
+
                 for (int j = 0; j < n1; j++)
                 {
                     for (int q = 0; q < Ns; q++)
@@ -193,6 +248,42 @@ public sealed unsafe partial class LossEvaluator
             plan.Reference[c] = reference;
             plan.ChunkMinimum[c] = qmin;
             plan.Bad[c] = bad || !double.IsFinite(reference);
+        }
+    }
+
+    // The forward pass of sample block s with the first layer's product in float32 (widened before the activation).
+    private void ForwardBlockSingle(int s, double* tile)
+    {
+        FusedPlan plan = _fused!;
+        int d = _n[0], n1 = _n[1];
+        // The block's z_1 (up to 20 rows of 16) goes into the part's tile and the accumulators after it.
+        SingleGemm.Forward(plan.X32 + ((long)s * d * Ns), plan.W32, d, tile, plan.Units);
+        for (int r = 0; r < n1; r++)
+        {
+            long at = (((long)s * n1) + r) * Ns;
+            Activate(tile + (r * Ns), _zT[1]!.Pointer + at, _aT[1]!.Pointer + at);
+        }
+
+        ForwardBlock(s, tile, 2);
+    }
+
+    // ∂W_1ᵀ += X_sᵀ δ_1 in float32 over the block's 16 samples, added to the chunk's float64 rows.
+    private void AccumulateSingle(int s, double* delta, float* deltaT, double* g1)
+    {
+        FusedPlan plan = _fused!;
+        int d = _n[0], n1 = _n[1], lanes = plan.Lanes;
+        for (int j = 0; j < n1; j++)
+        {
+            for (int q = 0; q < Ns; q++)
+            {
+                deltaT[(q * lanes) + j] = (float)delta[(j * Ns) + q];
+            }
+        }
+
+        float* xs = plan.X32 + ((long)s * d * Ns);
+        for (int f0 = 0; f0 < d; f0 += SingleGemm.Rows)
+        {
+            SingleGemm.Accumulate(xs + ((long)f0 * Ns), deltaT, g1 + ((long)f0 * lanes), lanes);
         }
     }
 
@@ -249,7 +340,7 @@ public sealed unsafe partial class LossEvaluator
         FusedPlan plan = _fused!;
         int d = _n[0], n1 = _n[1], lanes = plan.Lanes;
         double* g = (double*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _grad[_blockOffsets[0]]);
-        double* row = stackalloc double[MaxFusedWidth + Lane];
+        double* row = stackalloc double[32 + Lane];
         for (int f = part * d / _parts; f < (part + 1) * d / _parts; f++)
         {
             for (int u = 0; u < lanes; u += Lane / 2)
@@ -299,11 +390,12 @@ public sealed unsafe partial class LossEvaluator
     /// <summary>Buffers and work split of the fused pass (allocated once).</summary>
     private sealed class FusedPlan
     {
-        private FusedPlan(LossEvaluator owner)
+        private FusedPlan(LossEvaluator owner, bool single)
         {
             int d = owner._n[0];
-            Lanes = NarrowGemm.Lanes(owner._n[1]);
-            Rows = NarrowGemm.Rows(Lanes);
+            Single = single;
+            Lanes = single ? SingleGemm.Lanes(owner._n[1]) : NarrowGemm.Lanes(owner._n[1]);
+            Rows = single ? SingleGemm.Rows : NarrowGemm.Rows(Lanes);
             Chunks = Math.Min(MaxChunks, owner._blocks);
             Parts = Math.Min(owner._parts, Chunks);
             LaneOffset = new int[owner._depth + 1];
@@ -330,6 +422,22 @@ public sealed unsafe partial class LossEvaluator
             }
 
             LogDerivative = new AlignedBuffer(owner._mPad);
+            if (single)
+            {
+                // float32 values in double buffers (two per double; the 64-byte alignment holds): the data
+                // sample-blocked as _xT with Rows feature rows of slack, W_1 in groups of SingleGemm.Units rows.
+                Units = SingleGemm.Units(owner._n[1]);
+                _x32 = new AlignedBuffer(((owner._blocks * d * Ns) + (Rows * Ns)) / 2 + 1);
+                _w32 = new AlignedBuffer((d * Units / 2) + 1);
+                X32 = (float*)_x32.Pointer;
+                W32 = (float*)_w32.Pointer;
+                double* x = owner._xT.Pointer;
+                for (long k = 0; k < (long)owner._blocks * d * Ns; k++)
+                {
+                    X32[k] = (float)x[k];
+                }
+            }
+
             Reference = new double[Chunks];
             ChunkMinimum = new double[Chunks];
             Scale = new double[Chunks];
@@ -338,6 +446,21 @@ public sealed unsafe partial class LossEvaluator
             PassBody = owner.FusedPart;
             CombineBody = owner.CombinePart;
         }
+
+        private readonly AlignedBuffer? _x32;
+        private readonly AlignedBuffer? _w32;
+
+        /// <summary>Whether the products with the data are taken in float32.</summary>
+        public bool Single { get; }
+
+        /// <summary>The data as float32, sample-blocked like _xT (single only).</summary>
+        public float* X32 { get; }
+
+        /// <summary>W_1ᵀ as float32, [feature][unit], units padded to <see cref="Units"/> (single only).</summary>
+        public float* W32 { get; }
+
+        /// <summary>Units of the float32 forward kernel (10 or 20; single only).</summary>
+        public int Units { get; }
 
         public int Lanes { get; }
 
@@ -393,7 +516,23 @@ public sealed unsafe partial class LossEvaluator
                 }
             }
 
-            return new FusedPlan(owner);
+            return new FusedPlan(owner, single: false);
+        }
+
+        // The float32 variant (the caller has checked that the fused pass applies).
+        public static FusedPlan CreateSingle(LossEvaluator owner) => new(owner, single: true);
+
+        // W_1 (n_1 × d, row-major) as float32 W_1ᵀ [feature][Units]; padding units stay zero.
+        public void PackSingleWeights(ReadOnlySpan<double> w, int n1, int d)
+        {
+            for (int j = 0; j < n1; j++)
+            {
+                ReadOnlySpan<double> row = w.Slice(j * d, d);
+                for (int f = 0; f < d; f++)
+                {
+                    W32[(f * Units) + j] = (float)row[f];
+                }
+            }
         }
 
         public void Rescale(int chunk, double factor)

@@ -56,7 +56,7 @@ public sealed unsafe partial class LossEvaluator
     private readonly AlignedBuffer?[] _wtPack; // W_lᵀ in 10-row panels, l = 2 … D
     private readonly AlignedBuffer _f;         // outputs, padded to m̃
     private readonly AlignedBuffer _c;         // c_i = (ℓ'(z_i)/L) y_i, 0 on padding
-    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators
+    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators (or the float32 pass's z_1 rows)
 
     private readonly double[] _grad;
     private readonly double[] _outputs;
@@ -162,7 +162,7 @@ public sealed unsafe partial class LossEvaluator
         _work = new AlignedBuffer[_parts];
         for (int t = 0; t < _parts; t++)
         {
-            _work[t] = new AlignedBuffer(TileValues + (Ns * Vector<double>.Count));
+            _work[t] = new AlignedBuffer(Math.Max(TileValues + (Ns * Vector<double>.Count), MaxFusedWidth * Ns));
         }
 
         (_tasks, _taskStart) = PlanGradientTasks();
@@ -401,9 +401,9 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // The forward pass of sample block s (z_l, a_l for its 16 samples, and their outputs f).
-    private void ForwardBlock(int s, double* tile)
+    private void ForwardBlock(int s, double* tile, int firstLayer = 1)
     {
-        for (int l = 1; l <= _depth; l++)
+        for (int l = firstLayer; l <= _depth; l++)
         {
             int nIn = _n[l - 1], nOut = _n[l];
             double* input = (l == 1 ? _xT.Pointer : _aT[l - 1]!.Pointer) + ((long)s * nIn * Ns);

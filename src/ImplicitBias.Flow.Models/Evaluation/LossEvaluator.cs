@@ -372,18 +372,28 @@ public sealed unsafe partial class LossEvaluator
             throw new ArgumentException($"θ has {theta.Length} values; the network has {_grad.Length}.", nameof(theta));
         }
 
-        for (int l = 1; l <= _depth; l++)
+        // Panel by panel, input by input: the panel is written in order (its Mr rows of one input are adjacent) while
+        // the rows of W_l are read as Mr sequential streams; row by row, every write would land on another cache
+        // line of a panel larger than L1 (W_1 at d = 784), which made this serial step ≈ 2 % of a fused gradient.
+        fixed (double* t = theta)
         {
-            int nIn = _n[l - 1], nOut = _n[l];
-            ReadOnlySpan<double> w = theta.Slice(_blockOffsets[l - 1], nIn * nOut);
-            double* pack = _wPack[l]!.Pointer;
-            for (int j = 0; j < nOut; j++)
+            for (int l = 1; l <= _depth; l++)
             {
-                double* panel = pack + ((j / Mr) * nIn * Mr) + (j % Mr);
-                ReadOnlySpan<double> row = w.Slice(j * nIn, nIn);
-                for (int p = 0; p < nIn; p++)
+                int nIn = _n[l - 1], nOut = _n[l];
+                double* w = t + _blockOffsets[l - 1];
+                double* pack = _wPack[l]!.Pointer;
+                for (int panel = 0; panel < Panels(nOut); panel++)
                 {
-                    panel[p * Mr] = row[p];
+                    int rows = Math.Min(Mr, nOut - (panel * Mr));
+                    double* target = pack + ((long)panel * nIn * Mr);
+                    double* source = w + ((long)panel * Mr * nIn);
+                    for (int p = 0; p < nIn; p++)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            target[(p * Mr) + r] = source[(r * nIn) + p];
+                        }
+                    }
                 }
             }
         }

@@ -119,7 +119,25 @@ public sealed unsafe partial class LossEvaluator
         }
 
         MinMargin = qmin;
-        double logLoss = Loss.LogSumLoss(_margins, _scratch);
+
+        // log L = M + log Σ_c S_c exp(M_c − M) from the chunks' log-sum-exp parts (M_c, S_c), in chunk order.
+        double lossMax = double.NegativeInfinity;
+        for (int c = 0; c < plan.Chunks; c++)
+        {
+            lossMax = Math.Max(lossMax, plan.LossMaximum[c]);
+        }
+
+        double lossSum = 0;
+        for (int c = 0; c < plan.Chunks; c++)
+        {
+            // A chunk whose every ℓ(z_i) underflows to 0 adds nothing (its S_c is 0, and exp(−∞ − M) would be NaN when M = −∞).
+            if (!double.IsNegativeInfinity(plan.LossMaximum[c]))
+            {
+                lossSum += plan.LossSum[c] * Math.Exp(plan.LossMaximum[c] - lossMax);
+            }
+        }
+
+        double logLoss = double.IsPositiveInfinity(lossMax) ? lossMax : lossMax + Math.Log(lossSum);
         LogLoss = logLoss;
         if (!double.IsFinite(logLoss))
         {
@@ -245,6 +263,25 @@ public sealed unsafe partial class LossEvaluator
                 }
             }
 
+            // The chunk's part of log L = log Σ_i ℓ(z_i) (log-sum-exp over log ℓ(z_i), as Loss.LogSumLoss), taken
+            // here on both threads instead of over all m samples after the pass.
+            int i0 = Math.Min(_m, c * _blocks / plan.Chunks * Ns), i1 = Math.Min(_m, (c + 1) * _blocks / plan.Chunks * Ns);
+            double lossMax = double.NegativeInfinity;
+            for (int i = i0; i < i1; i++)
+            {
+                double v = Loss.LogValue(_margins[i]);
+                _scratch[i] = v;
+                lossMax = Math.Max(lossMax, v);
+            }
+
+            double lossSum = 0;
+            for (int i = i0; i < i1 && !double.IsNegativeInfinity(lossMax); i++)
+            {
+                lossSum += Math.Exp(_scratch[i] - lossMax);
+            }
+
+            plan.LossMaximum[c] = lossMax;
+            plan.LossSum[c] = lossSum;
             plan.Reference[c] = reference;
             plan.ChunkMinimum[c] = qmin;
             plan.Bad[c] = bad || !double.IsFinite(reference);
@@ -440,6 +477,8 @@ public sealed unsafe partial class LossEvaluator
 
             Reference = new double[Chunks];
             ChunkMinimum = new double[Chunks];
+            LossMaximum = new double[Chunks];
+            LossSum = new double[Chunks];
             Scale = new double[Chunks];
             Bad = new bool[Chunks];
             Rescales = new int[Chunks];
@@ -483,6 +522,12 @@ public sealed unsafe partial class LossEvaluator
         public double[] Reference { get; }
 
         public double[] ChunkMinimum { get; }
+
+        /// <summary>Per chunk, the largest log ℓ(z_i) (M_c of the chunk's log-sum-exp).</summary>
+        public double[] LossMaximum { get; }
+
+        /// <summary>Per chunk, Σ_i exp(log ℓ(z_i) − M_c).</summary>
+        public double[] LossSum { get; }
 
         public double[] Scale { get; }
 

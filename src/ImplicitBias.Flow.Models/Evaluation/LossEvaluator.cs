@@ -280,6 +280,7 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // W_lᵀ in 10-row panels: row j of W_lᵀ is column j of W_l (l ≥ 2).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void PackTransposedWeights(ReadOnlySpan<double> theta)
     {
         for (int l = 2; l <= _depth; l++)
@@ -365,6 +366,7 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // W_l in 10-row panels (padding rows stay zero from the allocation).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void PackWeights(ReadOnlySpan<double> theta)
     {
         if (theta.Length != _grad.Length)
@@ -411,6 +413,7 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // The forward pass of sample block s (z_l, a_l for its 16 samples, and their outputs f).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void ForwardBlock(int s, double* tile, int firstLayer = 1)
     {
         for (int l = firstLayer; l <= _depth; l++)
@@ -475,6 +478,7 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // δ_{l−1} of sample block s for l = D … 2, from δ_D = c (the block's part of _c).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void BackwardBlock(int s, double* tile)
     {
         for (int l = _depth; l >= 2; l--)
@@ -552,6 +556,7 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // z → z and σ(z) for 16 samples of one unit.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Activate(double* tile, double* z, double* a)
     {
         int width = Vector<double>.Count;
@@ -599,6 +604,7 @@ public sealed unsafe partial class LossEvaluator
     }
 
     // δ = t ⊙ σ'(z) for 16 samples of one unit (t = the unit's row of W_lᵀ δ_l).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void TimesDerivative(double* tile, double* z, double* delta)
     {
         int width = Vector<double>.Count;

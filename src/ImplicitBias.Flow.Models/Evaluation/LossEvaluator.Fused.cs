@@ -106,7 +106,7 @@ public sealed unsafe partial class LossEvaluator
         }
 
         Array.Clear(_zRowValid);
-        plan.NextChunk = 0;
+        Array.Clear(plan.Claimed);
         WorkerTeam.Shared.Run(plan.Parts, plan.PassBody);
         double qmin = double.PositiveInfinity;
         for (int c = 0; c < plan.Chunks; c++)
@@ -167,10 +167,8 @@ public sealed unsafe partial class LossEvaluator
         double* deltaT = plan.DeltaT[part].Pointer;
         int d = _n[0], n1 = _n[1], lanes = plan.Lanes, rows = plan.Rows;
         double* lneg = plan.LogDerivative.Pointer;
-        // Chunks are taken in turn by whichever part is free (on a shared machine a worker may start late); a chunk's
-        // sums do not depend on who computes them.
         int c;
-        while ((c = Interlocked.Increment(ref plan.NextChunk) - 1) < plan.Chunks)
+        while ((c = plan.ClaimChunk(part)) >= 0)
         {
             plan.Gradient1[c].Span.Clear();
             plan.LaneSums[c].Span.Clear();
@@ -547,9 +545,40 @@ public sealed unsafe partial class LossEvaluator
 
         public double LogLoss { get; set; }
 
-        /// <summary>The next chunk to take (a counter shared by the parts of a pass).</summary>
-        [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051", Justification = "Interlocked needs the field by reference.")]
-        public int NextChunk;
+        /// <summary>1 for each chunk already taken in this pass.</summary>
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051", Justification = "Interlocked needs the elements by reference.")]
+        public readonly int[] Claimed = new int[MaxChunks];
+
+        /// <summary>
+        /// The next chunk for <paramref name="part"/>, or −1 when none is left: first its own chunks in order (part p owns
+        /// chunks [p C/P, (p + 1) C/P)), so that each thread reads the same part of X on every call and finds it in its
+        /// own caches; then, when it is done, the others' chunks from their ends (a late worker on a shared machine).
+        /// A chunk's sums do not depend on who computes them.
+        /// </summary>
+        public int ClaimChunk(int part)
+        {
+            for (int c = part * Chunks / Parts; c < (part + 1) * Chunks / Parts; c++)
+            {
+                if (Volatile.Read(ref Claimed[c]) == 0 && Interlocked.Exchange(ref Claimed[c], 1) == 0)
+                {
+                    return c;
+                }
+            }
+
+            for (int q = 1; q < Parts; q++)
+            {
+                int other = (part + q) % Parts;
+                for (int c = ((other + 1) * Chunks / Parts) - 1; c >= other * Chunks / Parts; c--)
+                {
+                    if (Volatile.Read(ref Claimed[c]) == 0 && Interlocked.Exchange(ref Claimed[c], 1) == 0)
+                    {
+                        return c;
+                    }
+                }
+            }
+
+            return -1;
+        }
 
         public Action<int> PassBody { get; }
 

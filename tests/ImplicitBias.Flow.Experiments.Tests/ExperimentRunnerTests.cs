@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Outputs;
@@ -208,7 +209,7 @@ public sealed class ExperimentRunnerTests : IDisposable
 
         // Each run and the experiment get an index.html with every figure and a table of the runs' outcomes.
         string index = File.ReadAllText(Path.Combine(outDir, "plots", "index.html"));
-        Assert.Equal(RunPlots.Figures([new PlottedRun("ngd", CsvTable.Read(Path.Combine(outDir, "ngd", "seed1", "trajectory.csv")))]).Count, Regex.Count(index, "<section class=\"figure\""));
+        Assert.Equal(RunPlots.Figures([new PlottedRun("ngd", TrajectoryFormat.ReadCsv(Path.Combine(outDir, "ngd", "seed1", "trajectory.csv")))]).Count, Regex.Count(index, "<section class=\"figure\""));
         foreach (string run in new[] { "ngd (seed 1)", "ngd (seed 2)", "signgd (seed 1)", "signgd (seed 2)" })
         {
             Assert.Contains($"<tr><td>{run}</td>", index);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Experiments.Outputs;
 using ImplicitBias.Flow.Experiments.Reports;
 using ImplicitBias.Flow.Experiments.Sweeps;
@@ -14,8 +15,8 @@ public sealed class SweepReportTests : IDisposable
 
     private static ReportRun Run(string optimizer, ulong seed, double l2, double linf = 0, double msp = 0, double cosine = 0.999, string kind = "flow", string status = "target-reached") =>
         new($"{optimizer}/seed{seed}", optimizer, seed, kind, "relu-q", status, true,
-            new Dictionary<string, double> { ["l2"] = l2, ["linf"] = linf, ["msp"] = msp, ["own"] = l2 },
-            new Dictionary<string, double> { ["l2"] = double.NaN, ["linf"] = double.NaN, ["msp"] = double.NaN, ["own"] = double.NaN },
+            new Dictionary<ObservedNorm, double> { [ObservedNorm.L2] = l2, [ObservedNorm.LInf] = linf, [ObservedNorm.Msp] = msp, [ObservedNorm.Own] = l2 },
+            new Dictionary<ObservedNorm, double> { [ObservedNorm.L2] = double.NaN, [ObservedNorm.LInf] = double.NaN, [ObservedNorm.Msp] = double.NaN, [ObservedNorm.Own] = double.NaN },
             cosine, null);
 
     private static Finding Row(IReadOnlyList<Finding> findings, string start, string kind = "flow") =>
@@ -141,13 +142,13 @@ public sealed class SweepReportTests : IDisposable
         foreach (ReportRun run in runs.Where(r => r.Optimizer == "muon-adam"))
         {
             // Muon-Adam's own norm is Theorem 3.7's: its summary's "own" margin is the composite margin of its θ.
-            Assert.Equal(run.Margins["own"], norm.Of(run), 1e-9 * Math.Abs(run.Margins["own"]));
+            Assert.Equal(run.Margins[ObservedNorm.Own], norm.Of(run), 1e-9 * Math.Abs(run.Margins[ObservedNorm.Own]));
         }
 
         foreach (ReportRun run in runs.Where(r => r.Optimizer == "ngd"))
         {
             Assert.True(double.IsFinite(norm.Of(run)), run.Folder);
-            Assert.NotEqual(run.Margins["l2"], norm.Of(run));
+            Assert.NotEqual(run.Margins[ObservedNorm.L2], norm.Of(run));
         }
 
         Finding row = Row(Findings.Evaluate(runs), "Muon-Adam has the largest");

@@ -9,10 +9,10 @@ namespace ImplicitBias.Flow.Analysis.Observers;
 
 /// <summary>A solved flow together with what was observed along it.</summary>
 /// <param name="Result">The engine's result (status, final state, statistics).</param>
-/// <param name="Table">One row per saved time.</param>
+/// <param name="Trajectory">One observation per saved time.</param>
 /// <param name="Summary">Post-run conclusions.</param>
 /// <param name="Observer">The observer (snapshots of θ at the saved times).</param>
-public sealed record ObservedRun(OdeResult Result, TrajectoryTable Table, PostRunSummary Summary, TrajectoryObserver Observer);
+public sealed record ObservedRun(OdeResult Result, Trajectory Trajectory, PostRunSummary Summary, TrajectoryObserver Observer);
 
 /// <summary>Integrates a flow and observes it at every saved time (and at the end).</summary>
 public static class ObservedFlow
@@ -117,6 +117,6 @@ public static class ObservedFlow
         }
 
         PostRunSummary summary = observer.Finish();
-        return new ObservedRun(result, observer.Table, summary, observer);
+        return new ObservedRun(result, observer.Trajectory, summary, observer);
     }
 }

@@ -1,8 +1,9 @@
 namespace ImplicitBias.Flow.Analysis.Observers;
 
 /// <summary>
-/// The columns of a trajectory (trajectory.csv, docs/mathematics.md §9), named in one place: the observer writes
-/// them through these names and the runner, the plots and verify read them through the same names.
+/// The column names of a trajectory (trajectory.csv, docs/mathematics.md §9), named in one place. Only
+/// <see cref="TrajectoryFormat"/> maps them to the typed <see cref="Observation"/>; everything else reads the types
+/// (the names appear elsewhere only as labels, e.g. the quantity of a verify row).
 /// </summary>
 public static class TrajectoryColumns
 {

@@ -31,7 +31,7 @@ public sealed class TrajectoryObserver
     private readonly LossEvaluator _evaluator;
     private readonly ParameterLayout _layout;
     private readonly double _degree;
-    private readonly (string Name, Norm Norm)[] _norms;
+    private readonly (ObservedNorm Name, Norm Norm)[] _norms;
     private readonly Norm _own;
     private readonly int[] _sameAs;
     private readonly double[] _sizes;
@@ -55,7 +55,7 @@ public sealed class TrajectoryObserver
     /// <summary>Creates the observer.</summary>
     /// <param name="flow">The flow being integrated.</param>
     /// <param name="evaluator">A CPU evaluator of the same model and data (for margins and the ReLU pattern).</param>
-    /// <param name="ownNorm">The optimizer's own norm (its name is used in column names as "own").</param>
+    /// <param name="ownNorm">The optimizer's own norm (<see cref="ObservedNorm.Own"/>).</param>
     /// <param name="theta0">θ(0).</param>
     /// <param name="jEpsilon">ε of J_ε(t) = {j : |g_j|/‖g‖⋆ &gt; ε} in Lemma C.19.</param>
     public TrajectoryObserver(OptimizerFlow flow, LossEvaluator evaluator, Norm ownNorm, ReadOnlySpan<double> theta0, double jEpsilon = 1e-3)
@@ -69,13 +69,13 @@ public sealed class TrajectoryObserver
         _degree = evaluator.Network.HomogeneityDegree;
         _own = ownNorm;
         _jEpsilon = jEpsilon;
-        var norms = new List<(string, Norm)> { ("l2", Norms.L2), ("linf", Norms.LInf) };
+        var norms = new List<(ObservedNorm, Norm)> { (ObservedNorm.L2, Norms.L2), (ObservedNorm.LInf, Norms.LInf) };
         if (_layout.Blocks.Count > 1)
         {
-            norms.Add(("msp", Norms.Msp(_layout)));
+            norms.Add((ObservedNorm.Msp, Norms.Msp(_layout)));
         }
 
-        norms.Add((TrajectoryColumns.Own, ownNorm));
+        norms.Add((ObservedNorm.Own, ownNorm));
         _norms = norms.ToArray();
         _sameAs = _norms.Select((n, k) => Array.FindIndex(_norms, 0, k, e => e.Norm.Name == n.Norm.Name)).ToArray();
         _sizes = new double[_norms.Length];
@@ -103,24 +103,24 @@ public sealed class TrajectoryObserver
         _lastPattern = new sbyte[patternLength];
     }
 
-    /// <summary>The table of observations, one row per <see cref="Observe"/>.</summary>
-    public TrajectoryTable Table { get; private set; } = new();
+    /// <summary>The observations, one per <see cref="Observe"/>.</summary>
+    public Trajectory Trajectory { get; private set; } = new();
 
     /// <summary>The solver's counters after its last accepted step (what a save between steps reports).</summary>
     public SolverCounters LastStep { get; set; }
 
     /// <summary>The time of the last observation, or NaN before the first.</summary>
-    public double LastObservedTime => Table.RowCount == 0 ? double.NaN : Table.Last(TrajectoryColumns.Time);
+    public double LastObservedTime => Trajectory.Last?.Time ?? double.NaN;
 
     /// <summary>
-    /// Writes everything the observer carries from one save to the next (the table, the θ snapshots, the last
+    /// Writes everything the observer carries from one save to the next (the observations, the θ snapshots, the last
     /// activation pattern and signs, the last step's counters), so that a resumed run observes exactly as an
     /// uninterrupted one.
     /// </summary>
     public void WriteState(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        Table.WriteTo(writer);
+        TrajectoryFormat.WriteTo(Trajectory, writer);
         writer.Write(_snapshots.Count);
         foreach (double[] snapshot in _snapshots)
         {
@@ -144,7 +144,7 @@ public sealed class TrajectoryObserver
     public void ReadState(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        Table = TrajectoryTable.ReadFrom(reader);
+        Trajectory = TrajectoryFormat.ReadFrom(reader);
         _snapshots.Clear();
         int count = reader.ReadInt32();
         for (int i = 0; i < count; i++)
@@ -209,26 +209,14 @@ public sealed class TrajectoryObserver
 
         double qMin = forward.MinMargin;
         double integral = _schedule.Integral(t);
-        TrajectoryTable table = Table;
-        table.BeginRow();
-        table.Set(TrajectoryColumns.Time, t);
-        table.Set(TrajectoryColumns.LogLoss, logLoss);
-        table.Set(TrajectoryColumns.Sigma, _flow.LogLoss(y));
-        table.Set(TrajectoryColumns.EtaIntegral, integral);
-        table.Set(TrajectoryColumns.Eta, _schedule.Eta(t));
-        table.Set(TrajectoryColumns.StepSize, counters.StepSize);
-        table.Set(TrajectoryColumns.AcceptedSteps, counters.AcceptedSteps);
-        table.Set(TrajectoryColumns.RejectedSteps, counters.RejectedSteps);
-        table.Set(TrajectoryColumns.RhsEvaluations, counters.Evaluations);
-        table.Set(TrajectoryColumns.MinMargin, qMin);
 
         // φ⁻¹(log 1/L), defined when log 1/L > φ(0) (Eq. 10).
         double phiInverse = -logLoss > _evaluator.Loss.Phi(0) ? _evaluator.Loss.PhiInverse(-logLoss) : double.NaN;
-        table.Set(TrajectoryColumns.PhiInverse, phiInverse);
         double ownGradientDual = double.NaN;
+        var norms = new NormObservation[_norms.Length];
         for (int k = 0; k < _norms.Length; k++)
         {
-            (string name, Norm norm) = _norms[k];
+            (ObservedNorm name, Norm norm) = _norms[k];
 
             // The own norm is often one of ℓ2, ℓ∞, msp: reuse those values (msp costs two SVDs per block).
             int same = _sameAs[k];
@@ -238,27 +226,44 @@ public sealed class TrajectoryObserver
             _duals[k] = gradientDual;
             ownGradientDual = gradientDual; // the own norm is the last entry
             double sizeL = Math.Pow(size, _degree);
-            table.Set(TrajectoryColumns.HardMargin(name), qMin / sizeL);
-            table.Set(TrajectoryColumns.SoftMargin(name), phiInverse / sizeL);
-            table.Set(TrajectoryColumns.Alignment(name), -TensorPrimitives.Dot(theta, _gradient) / (size * gradientDual));
-            table.Set(TrajectoryColumns.NormOverEtaIntegral(name), integral > 0 ? size / integral : double.NaN);
-            table.Set(TrajectoryColumns.Norm(name), size);
+            norms[k] = new NormObservation(
+                name,
+                HardMargin: qMin / sizeL,
+                SoftMargin: phiInverse / sizeL,
+                Alignment: -TensorPrimitives.Dot(theta, _gradient) / (size * gradientDual),
+                NormOverEtaIntegral: integral > 0 ? size / integral : double.NaN,
+                Size: size);
         }
 
         TensorPrimitives.Subtract(theta, _theta0, _scratch);
-        table.Set(TrajectoryColumns.DriftLinfOverEtaIntegral, integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN);
+        double drift = integral > 0 ? Math.Abs(TensorPrimitives.MaxMagnitude(_scratch)) / integral : double.NaN;
 
         // Definition 5.1: r(t) = ⟨(1/ν) dθ/dt, −g/‖g‖⋆⟩ in the optimizer's norm, with ν = ‖dθ/dt‖ and ν = η.
         ReadOnlySpan<double> thetaDot = ((ReadOnlySpan<double>)_derivative)[.._layout.Length];
         double pairing = -TensorPrimitives.Dot(thetaDot, _gradient) / ownGradientDual;
         double speed = _own.Value(thetaDot);
-        table.Set(TrajectoryColumns.Speed, speed);
-        table.Set(TrajectoryColumns.RSpeed, speed > 0 ? pairing / speed : double.NaN);
-        table.Set(TrajectoryColumns.REta, pairing / _schedule.Eta(t));
-
-        MomentumRelations(y, logLoss, table);
+        PartObservation[] parts = MomentumRelations(y, logLoss);
         SourceSigns(y);
-        PatternChanges(forward, table);
+        (int? patternChanges, int signSwitches) = PatternChanges(forward);
+        Trajectory.Add(new Observation
+        {
+            Time = t,
+            LogLoss = logLoss,
+            Sigma = _flow.LogLoss(y),
+            EtaIntegral = integral,
+            Eta = _schedule.Eta(t),
+            Counters = counters,
+            MinMargin = qMin,
+            PhiInverse = phiInverse,
+            Norms = norms,
+            DriftLInfOverEtaIntegral = drift,
+            Speed = speed,
+            RSpeed = speed > 0 ? pairing / speed : double.NaN,
+            REta = pairing / _schedule.Eta(t),
+            Parts = parts,
+            PatternChanges = patternChanges,
+            SignSwitches = signSwitches,
+        });
         _first = false;
         _snapshots.Add(theta.ToArray());
     }
@@ -269,8 +274,8 @@ public sealed class TrajectoryObserver
     /// </summary>
     public PostRunSummary Finish()
     {
-        TrajectoryTable table = Table;
-        int rows = table.RowCount;
+        Trajectory trajectory = Trajectory;
+        int rows = trajectory.Count;
         if (rows == 0)
         {
             return new PostRunSummary(double.NaN, true, double.NaN);
@@ -278,56 +283,50 @@ public sealed class TrajectoryObserver
 
         double[] last = _snapshots[^1];
         double lastNorm = TensorPrimitives.Norm(last);
-        double tLast = table.Last(TrajectoryColumns.Time);
-        IReadOnlyList<double> times = table.Column(TrajectoryColumns.Time);
+        Observation final = trajectory.Last!;
+        double tLast = final.Time;
         var cosine = new double[rows];
         for (int i = 0; i < rows; i++)
         {
             cosine[i] = TensorPrimitives.Dot(_snapshots[i], last) / (TensorPrimitives.Norm(_snapshots[i]) * lastNorm);
         }
 
-        // Write the post-run columns into the table (they need the whole trajectory).
-        var column = new List<(string, double[])> { (TrajectoryColumns.CosineToLast, cosine), (TrajectoryColumns.TimeOverLast, times.Select(t => t / tLast).ToArray()) };
-        foreach ((string name, _) in _norms)
+        // The post-run values (they need the whole trajectory): Lemma C.10's ratio with γ∞ the last hard margin per norm.
+        double[] gammaInf = final.Norms.Select(n => n.HardMargin).ToArray();
+        trajectory.Finish((i, o) => o with
         {
-            double gammaInf = table.Last(TrajectoryColumns.HardMargin(name));
-            IReadOnlyList<double> phiInverse = table.Column(TrajectoryColumns.PhiInverse);
-            IReadOnlyList<double> size = table.Column(TrajectoryColumns.Norm(name));
-            column.Add((TrajectoryColumns.LemmaC10Ratio(name), Enumerable.Range(0, rows).Select(i => phiInverse[i] / (gammaInf * Math.Pow(size[i], _degree))).ToArray()));
-        }
-
-        foreach ((string name, double[] values) in column)
-        {
-            table.SetColumn(name, values);
-        }
+            CosineToLast = cosine[i],
+            TimeOverLast = o.Time / tLast,
+            Norms = o.Norms.Select((n, k) => n with { LemmaC10Ratio = o.PhiInverse / (gammaInf[k] * Math.Pow(n.Size, _degree)) }).ToArray(),
+        });
 
         // Theorem 3.1: γ̃ non-decreasing once L < ℓ(0), i.e. log L < log ℓ(0). Allow round-off (1e-9 relative).
         double logLossAtZero = _evaluator.Loss.LogValue(0);
-        IReadOnlyList<double> logLosses = table.Column(TrajectoryColumns.LogLoss);
-        IReadOnlyList<double> soft = table.Column(TrajectoryColumns.SoftMargin(TrajectoryColumns.Own));
         bool monotone = true;
         double previous = double.NegativeInfinity;
-        for (int i = 0; i < rows; i++)
+        foreach (Observation o in trajectory)
         {
-            if (!(logLosses[i] < logLossAtZero) || double.IsNaN(soft[i]))
+            double soft = o.Own.SoftMargin;
+            if (!(o.LogLoss < logLossAtZero) || double.IsNaN(soft))
             {
                 continue;
             }
 
-            if (soft[i] < previous - (1e-9 * Math.Abs(previous)))
+            if (soft < previous - (1e-9 * Math.Abs(previous)))
             {
                 monotone = false;
             }
 
-            previous = Math.Max(previous, soft[i]);
+            previous = Math.Max(previous, soft);
         }
 
-        double secondHalfMinCosine = Enumerable.Range(0, rows).Where(i => times[i] >= tLast / 2).Select(i => cosine[i]).DefaultIfEmpty(double.NaN).Min();
-        return new PostRunSummary(secondHalfMinCosine, monotone, table.Last("hardMargin_own"));
+        double secondHalfMinCosine = Enumerable.Range(0, rows).Where(i => trajectory[i].Time >= tLast / 2).Select(i => cosine[i]).DefaultIfEmpty(double.NaN).Min();
+        return new PostRunSummary(secondHalfMinCosine, monotone, final.Own.HardMargin);
     }
 
-    private void MomentumRelations(ReadOnlySpan<double> y, double logLoss, TrajectoryTable table)
+    private PartObservation[] MomentumRelations(ReadOnlySpan<double> y, double logLoss)
     {
+        var parts = new List<PartObservation>();
         for (int p = 0; p < _flow.Parts.Count; p++)
         {
             int mb = _flow.MomentumBlock(p);
@@ -340,15 +339,15 @@ public sealed class TrajectoryObserver
             int offset = part.Offset(_layout), length = part.Length(_layout);
             ReadOnlySpan<double> g = ((ReadOnlySpan<double>)_gradient).Slice(offset, length);
             ReadOnlySpan<double> m = y.Slice(_flow.Layout.Offset(mb), length);
-            string? partName = _flow.Parts.Count > 1 ? part.Name : null;
+            string? partName = PartName(p);
 
             // m = m̃ e^{λ_m} and g = e^{ℓ} ∇log L, so ‖m‖/‖g‖ = e^{λ_m−ℓ} ‖m̃‖/‖∇log L‖. The dual of the part's
             // geometry: ℓ1 for sign/Adam (ℓ∞ steepest descent), ℓ2 otherwise (Lemma C.19 in that norm).
             Norm dual = part.Definition.OwnNorm == OwnNormKind.LInf ? Norms.L1 : Norms.L2;
             double scale = Math.Exp(_flow.MomentumLogScale(p, y) - logLoss);
             double gNorm = dual.Value(g), mNorm = dual.Value(m);
-            table.Set(TrajectoryColumns.MomentumRatio(partName), scale * mNorm / gNorm);
-            table.Set(TrajectoryColumns.MomentumDirectionGap(partName), DirectionGap(m, mNorm, g, gNorm, dual, _gap));
+            double ratio = scale * mNorm / gNorm;
+            double gap = DirectionGap(m, mNorm, g, gNorm, dual, _gap);
             int inSet = 0, close = 0;
             for (int j = 0; j < length; j++)
             {
@@ -362,8 +361,8 @@ public sealed class TrajectoryObserver
                 }
             }
 
-            table.Set(TrajectoryColumns.MomentumCoordinateShare(partName), inSet == 0 ? double.NaN : (double)close / inSet);
-
+            double share = inSet == 0 ? double.NaN : (double)close / inSet;
+            SecondMomentObservation? second = null;
             int vb = _flow.SecondMomentBlock(p);
             if (vb >= 0)
             {
@@ -371,10 +370,32 @@ public sealed class TrajectoryObserver
                 Span<double> g2 = _scratch.AsSpan(0, length);
                 TensorPrimitives.Multiply(g, g, g2);
                 double g2Norm = Norms.L1.Value(g2), vNorm = Norms.L1.Value(v);
-                table.Set(TrajectoryColumns.SecondMomentRatio(partName), Math.Exp(_flow.SecondMomentLogScale(p, y) - (2 * logLoss)) * vNorm / g2Norm);
-                table.Set(TrajectoryColumns.SecondMomentDirectionGap(partName), DirectionGap(v, vNorm, g2, g2Norm, Norms.L1, _gap));
+                second = new SecondMomentObservation(
+                    Ratio: Math.Exp(_flow.SecondMomentLogScale(p, y) - (2 * logLoss)) * vNorm / g2Norm,
+                    DirectionGap: DirectionGap(v, vNorm, g2, g2Norm, Norms.L1, _gap));
             }
+
+            parts.Add(new PartObservation(partName, ratio, gap, share, second));
         }
+
+        return parts.ToArray();
+    }
+
+    /// <summary>
+    /// The name of part <paramref name="p"/> in the per-part values: null for a one-part flow, the optimizer's name in a
+    /// composite, and the name with the part's number (muon1, muon2) when two parts run the same optimizer (say Muon on
+    /// the matrices and on the output row), so that each part keeps its own columns.
+    /// </summary>
+    private string? PartName(int p)
+    {
+        IReadOnlyList<OptimizerPart> parts = _flow.Parts;
+        if (parts.Count == 1)
+        {
+            return null;
+        }
+
+        string name = parts[p].Name;
+        return parts.Count(q => q.Name == name) > 1 ? $"{name}{p + 1}" : name;
     }
 
     private static double DirectionGap(ReadOnlySpan<double> a, double aNorm, ReadOnlySpan<double> b, double bNorm, Norm norm, double[] scratch)
@@ -393,20 +414,22 @@ public sealed class TrajectoryObserver
         return norm.Value(diff);
     }
 
-    private void PatternChanges(LossEvaluator forward, TrajectoryTable table)
+    private (int? PatternChanges, int SignSwitches) PatternChanges(LossEvaluator forward)
     {
         // ReLU activation pattern of every hidden unit on every sample (from the forward pass at this θ),
         // compared with the last save (a lower bound on the switches in between). Only kink activations
         // (ReLU, ReLU^q) have a pattern. The buffers are swapped, not reallocated.
+        int? patternChanges = null;
         if (_hasPattern)
         {
             ActivationPattern.FromLastForward(forward, _pattern);
-            table.Set(TrajectoryColumns.PatternChanges, _first ? 0 : Changes(_pattern, _lastPattern));
+            patternChanges = _first ? 0 : Changes(_pattern, _lastPattern);
             (_pattern, _lastPattern) = (_lastPattern, _pattern);
         }
 
-        table.Set(TrajectoryColumns.SignSwitches, _first ? 0 : Changes(_signs, _lastSigns));
+        int signSwitches = _first ? 0 : Changes(_signs, _lastSigns);
         (_signs, _lastSigns) = (_lastSigns, _signs);
+        return (patternChanges, signSwitches);
     }
 
     private void SourceSigns(ReadOnlySpan<double> y)

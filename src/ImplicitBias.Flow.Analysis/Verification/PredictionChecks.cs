@@ -99,19 +99,21 @@ public static class PredictionChecks
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(evaluator);
         options ??= new VerifyOptions();
-        TrajectoryTable table = run.Table;
+        Trajectory trajectory = run.Trajectory;
         var rows = new List<PredictionRow>();
-        if (table.RowCount == 0)
+        if (trajectory.Count == 0)
         {
             return rows;
         }
 
-        IReadOnlyList<double> t = table.Column(TrajectoryColumns.Time);
+        double[] t = trajectory.Values(o => o.Time);
         OptimizerFamily family = Family(flow);
+        string own = TrajectoryFormat.Suffix(ObservedNorm.Own);
 
-        PredictionRow LimitRow(string column, string reference, double limit, double tolerance)
+        // Each row is named by its trajectory column (the quantity's name in trajectory.csv).
+        PredictionRow LimitRow(string column, Func<Observation, double> value, string reference, double limit, double tolerance)
         {
-            IReadOnlyList<double> v = table.Column(column);
+            double[] v = trajectory.Values(value);
             double trend = DecadeTrend(t, v, limit);
             double last = v[^1];
             return new PredictionRow(column, reference, $"→ {limit}", last, trend, Limit(last, limit, tolerance, trend), tolerance);
@@ -120,28 +122,28 @@ public static class PredictionChecks
         switch (family)
         {
             case OptimizerFamily.SteepestDescent:
-                rows.Add(LimitRow(TrajectoryColumns.NormOverEtaIntegral(TrajectoryColumns.Own), "Lemma C.10", 1, options.LimitTolerance));
-                rows.Add(LimitRow(TrajectoryColumns.LemmaC10Ratio(TrajectoryColumns.Own), "Lemma C.10", 1, options.LimitTolerance));
-                rows.Add(SoftMarginMonotone(table, evaluator));
+                rows.Add(LimitRow(TrajectoryColumns.NormOverEtaIntegral(own), o => o.Own.NormOverEtaIntegral, "Lemma C.10", 1, options.LimitTolerance));
+                rows.Add(LimitRow(TrajectoryColumns.LemmaC10Ratio(own), o => o.Own.LemmaC10Ratio, "Lemma C.10", 1, options.LimitTolerance));
+                rows.Add(SoftMarginMonotone(trajectory, evaluator));
                 break;
 
             case OptimizerFamily.MomentumSteepestDescent:
-                MomentumRows(table, t, rows, options, secondMoment: false);
-                rows.Add(LiminfRow(table, t, TrajectoryColumns.RSpeed, options.LimitTolerance));
+                MomentumRows(trajectory, t, rows, options, secondMoment: false);
+                rows.Add(LiminfRow(t, trajectory.Values(o => o.RSpeed), TrajectoryColumns.RSpeed, options.LimitTolerance));
                 break;
 
             case OptimizerFamily.Adam:
             {
                 // Lemma B.10: |θ_t[j] − θ_0[j]| ≤ ∫η + O((∫η)^{1/2}), so the ratio's excess over 1 vanishes.
-                IReadOnlyList<double> drift = table.Column(TrajectoryColumns.DriftLinfOverEtaIntegral);
+                double[] drift = trajectory.Values(o => o.DriftLInfOverEtaIntegral);
                 double trend = DecadeTrend(t, drift, 1);
                 rows.Add(new PredictionRow(TrajectoryColumns.DriftLinfOverEtaIntegral, "Lemma B.10", "≤ 1 (limsup)", drift[^1], trend, UpperBound(drift[^1], 1, options.BoundTolerance, trend), options.BoundTolerance));
-                MomentumRows(table, t, rows, options, secondMoment: true);
+                MomentumRows(trajectory, t, rows, options, secondMoment: true);
                 break;
             }
         }
 
-        rows.Add(LimitRow(TrajectoryColumns.Alignment(TrajectoryColumns.Own), "Theorem C.8", 1, options.AlignmentTolerance));
+        rows.Add(LimitRow(TrajectoryColumns.Alignment(own), o => o.Own.Alignment, "Theorem C.8", 1, options.AlignmentTolerance));
 
         // Fig. 1b: the direction settles — cosine to the last iterate over the second half of the run.
         double cosine = run.Summary.SecondHalfMinCosine;
@@ -263,45 +265,53 @@ public static class PredictionChecks
         return new PredictionRow($"KKT ε/‖θ̃‖₂ ({kkt.OwnNorm}, smallest of {string.Join(", ", kkt.Results.Select(r => r.Norm))})", "Def C.4", $"≤ {tolerance}, smallest", relative, double.NaN, verdict, tolerance, extra);
     }
 
-    private static void MomentumRows(TrajectoryTable table, IReadOnlyList<double> t, List<PredictionRow> rows, VerifyOptions options, bool secondMoment)
+    private static void MomentumRows(Trajectory trajectory, double[] t, List<PredictionRow> rows, VerifyOptions options, bool secondMoment)
     {
         // Lemma C.19: ‖m‖⋆/‖g‖⋆ → 1 and ‖m/‖m‖⋆ − g/‖g‖⋆‖⋆ → 0 (and the same for v against g²), per part.
-        (Func<string?, string> Column, bool Ratio)[] quantities = secondMoment
-            ? [(TrajectoryColumns.MomentumRatio, true), (TrajectoryColumns.MomentumDirectionGap, false), (TrajectoryColumns.SecondMomentRatio, true), (TrajectoryColumns.SecondMomentDirectionGap, false)]
-            : [(TrajectoryColumns.MomentumRatio, true), (TrajectoryColumns.MomentumDirectionGap, false)];
-        foreach ((Func<string?, string> quantity, bool ratio) in quantities)
+        // Each quantity: its column name, its value in a part (null where the part has no such value), whether it is a ratio (→ 1) or a gap (→ 0).
+        (Func<string?, string> Column, Func<PartObservation, double?> Value, bool Ratio)[] quantities = secondMoment
+            ? [(TrajectoryColumns.MomentumRatio, p => p.MomentumRatio, true), (TrajectoryColumns.MomentumDirectionGap, p => p.MomentumDirectionGap, false),
+               (TrajectoryColumns.SecondMomentRatio, p => p.SecondMoment?.Ratio, true), (TrajectoryColumns.SecondMomentDirectionGap, p => p.SecondMoment?.DirectionGap, false)]
+            : [(TrajectoryColumns.MomentumRatio, p => p.MomentumRatio, true), (TrajectoryColumns.MomentumDirectionGap, p => p.MomentumDirectionGap, false)];
+        IReadOnlyList<PartObservation> shape = trajectory[0].Parts;
+        foreach ((Func<string?, string> column, Func<PartObservation, double?> value, bool ratio) in quantities)
         {
-            foreach ((string column, _) in TrajectoryColumns.PerPartColumns(table.Columns, quantity))
+            for (int k = 0; k < shape.Count; k++)
             {
+                if (value(shape[k]) is null)
+                {
+                    continue;
+                }
+
+                int part = k;
                 double limit = ratio ? 1 : 0;
                 double tolerance = ratio ? options.LimitTolerance : options.GapTolerance;
-                IReadOnlyList<double> v = table.Column(column);
+                double[] v = trajectory.Values(o => value(o.Parts[part])!.Value);
                 double trend = DecadeTrend(t, v, limit);
-                rows.Add(new PredictionRow(column, "Lemma C.19", $"→ {limit}", v[^1], trend, Limit(v[^1], limit, tolerance, trend), tolerance));
+                rows.Add(new PredictionRow(column(shape[k].Part), "Lemma C.19", $"→ {limit}", v[^1], trend, Limit(v[^1], limit, tolerance, trend), tolerance));
             }
         }
     }
 
-    private static PredictionRow LiminfRow(TrajectoryTable table, IReadOnlyList<double> t, string column, double tolerance)
+    private static PredictionRow LiminfRow(double[] t, double[] r, string column, double tolerance)
     {
         // Definition 5.1: liminf r(t) ≥ 1 — the smallest r over the last decade stands for the liminf.
-        IReadOnlyList<double> r = table.Column(column);
         double tLast = t[^1];
-        double min = Enumerable.Range(0, r.Count).Where(i => t[i] >= tLast / 10 && double.IsFinite(r[i])).Select(i => r[i]).DefaultIfEmpty(double.NaN).Min();
+        double min = Enumerable.Range(0, r.Length).Where(i => t[i] >= tLast / 10 && double.IsFinite(r[i])).Select(i => r[i]).DefaultIfEmpty(double.NaN).Min();
         double trend = DecadeTrend(t, r, 1);
         return new PredictionRow($"{column} (min over last decade)", "Def 5.1", "liminf ≥ 1", min, trend, LowerBound(min, 1, tolerance, trend), tolerance);
     }
 
-    private static PredictionRow SoftMarginMonotone(TrajectoryTable table, LossEvaluator evaluator)
+    private static PredictionRow SoftMarginMonotone(Trajectory trajectory, LossEvaluator evaluator)
     {
         // Theorem 3.1: for NSD, γ̃ is non-decreasing once L < ℓ(0). Measured: the largest relative drop of γ̃
         // below its running maximum after that time (0 when monotone); round-off of 1e-9 relative is allowed.
         const double tolerance = 1e-9;
         double logLossAtZero = evaluator.Loss.LogValue(0);
-        IReadOnlyList<double> logLoss = table.Column(TrajectoryColumns.LogLoss);
-        IReadOnlyList<double> soft = table.Column(TrajectoryColumns.SoftMargin(TrajectoryColumns.Own));
+        double[] logLoss = trajectory.Values(o => o.LogLoss);
+        double[] soft = trajectory.Values(o => o.Own.SoftMargin);
         double runningMax = double.NegativeInfinity, worst = 0;
-        for (int i = 0; i < soft.Count; i++)
+        for (int i = 0; i < soft.Length; i++)
         {
             if (!(logLoss[i] < logLossAtZero) || !double.IsFinite(soft[i]))
             {

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Experiments.Outputs;
 
 namespace ImplicitBias.Flow.Cli.Commands;
@@ -49,28 +49,24 @@ internal sealed class PlotCommand : ICommand
                     label = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))}: {label}";
                 }
 
-                CsvTable table;
+                // A file that is not a trajectory (no columns t and logLoss, or columns out of place) is named in one line.
+                Trajectory trajectory;
                 try
                 {
-                    table = CsvTable.Read(file);
+                    trajectory = TrajectoryFormat.ReadCsv(file);
                 }
                 catch (InvalidDataException e)
                 {
                     throw new UserError(e.Message);
                 }
 
-                // An empty or column-less trajectory would give empty plots and exit 0: say what is wrong instead.
-                if (!table.Has("t") || !table.Has("logLoss"))
-                {
-                    throw new UserError($"'{file}' has no columns t and logLoss (columns: {(table.Columns.Count == 0 ? "none" : string.Join(", ", table.Columns))}); it is not a trajectory written by ibflow run.");
-                }
-
-                if (table.RowCount == 0)
+                // An empty trajectory would give empty plots and exit 0: say what is wrong instead.
+                if (trajectory.Count == 0)
                 {
                     throw new UserError($"'{file}' has a header but no rows: the run saved nothing to plot.");
                 }
 
-                runs.Add(new PlottedRun(label, table) { Folder = Path.GetDirectoryName(file) });
+                runs.Add(new PlottedRun(label, trajectory) { Folder = Path.GetDirectoryName(file) });
             }
         }
 

@@ -97,9 +97,9 @@ internal sealed class VerifyCommand : ICommand
         output.WriteLine($"verify {settings.Name} (seed {(settings.Seeds.Count > 0 ? settings.Seeds[0] : settings.Model.Seed)}; trend = slope of log|value − predicted| vs log t over the last decade)");
         foreach (OptimizerVerification r in reports)
         {
-            TrajectoryTable table = r.Run.Table;
+            Observation? final = r.Run.Trajectory.Last;
             output.WriteLine();
-            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(table.Last(TrajectoryColumns.LogLoss))}, ∫η = {Number(table.Last(TrajectoryColumns.EtaIntegral))}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
+            output.WriteLine($"{r.Label} ({r.Family}): {r.Run.Result.Status}, t = {Number(r.Run.Result.FinalTime)}, log L = {Number(final?.LogLoss ?? double.NaN)}, ∫η = {Number(final?.EtaIntegral ?? double.NaN)}, solve {r.SolveSeconds:F2} s, checks {r.CheckSeconds:F2} s");
             output.WriteLine($"  {"quantity",-56} {"reference",-12} {"predicted",-20} {"measured",-12} {"trend",-9} {"verdict",-18} tol");
             foreach (PredictionRow row in r.Rows)
             {
@@ -141,8 +141,8 @@ internal sealed class VerifyCommand : ICommand
             ["optimizer"] = r.Label,
             ["status"] = r.Run.Result.Status.ToString(),
             ["finalTime"] = Finite(r.Run.Result.FinalTime),
-            ["logLoss"] = Finite(r.Run.Table.Last(TrajectoryColumns.LogLoss)),
-            ["etaIntegral"] = Finite(r.Run.Table.Last(TrajectoryColumns.EtaIntegral)),
+            ["logLoss"] = Finite(r.Run.Trajectory.Last?.LogLoss ?? double.NaN),
+            ["etaIntegral"] = Finite(r.Run.Trajectory.Last?.EtaIntegral ?? double.NaN),
             ["solveSeconds"] = r.SolveSeconds,
             ["checkSeconds"] = r.CheckSeconds,
         });

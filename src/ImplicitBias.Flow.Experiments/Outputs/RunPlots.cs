@@ -6,10 +6,10 @@ using ImplicitBias.Flow.Plotting;
 
 namespace ImplicitBias.Flow.Experiments.Outputs;
 
-/// <summary>One saved run to draw: its trajectory table and the group (optimizer) it belongs to.</summary>
+/// <summary>One saved run to draw: its trajectory and the group (optimizer) it belongs to.</summary>
 /// <param name="Group">Legend label shared by the seeds of one optimizer.</param>
-/// <param name="Table">The run's trajectory.csv.</param>
-public sealed record PlottedRun(string Group, CsvTable Table)
+/// <param name="Trajectory">The run's observations (its trajectory.csv, read by <see cref="TrajectoryFormat"/>).</param>
+public sealed record PlottedRun(string Group, Trajectory Trajectory)
 {
     /// <summary>The run's folder: its summary.json gives the run's line in the index's table; null for none.</summary>
     public string? Folder { get; init; }
@@ -107,47 +107,49 @@ public static class RunPlots
     private static string Number(JsonNode? node) =>
         node is JsonValue v && v.TryGetValue(out double d) ? d.ToString("G6", CultureInfo.InvariantCulture) : "—";
 
-    /// <summary>The figures (file stem, figure) for the runs; figures whose columns no run has are left out.</summary>
+    /// <summary>The figures (file stem, figure) for the runs; figures whose quantities no run has are left out.</summary>
     public static IReadOnlyList<(string Name, FigureSpec Figure)> Figures(IReadOnlyList<PlottedRun> runs)
     {
         ArgumentNullException.ThrowIfNull(runs);
         var figures = new List<(string, FigureSpec)>();
-        bool tinyLoss = runs.Any(r => r.Table.Column(TrajectoryColumns.LogLoss).Any(l => l < -690));
+        bool tinyLoss = runs.Any(r => r.Trajectory.Any(o => o.LogLoss < -690));
+        double[] Loss(Trajectory r) => tinyLoss ? r.Values(o => o.LogLoss / Math.Log(10)) : r.Values(o => Math.Exp(o.LogLoss));
+        double[] Time(Trajectory r) => r.Values(o => o.Time);
 
         // Fig. 1a: margins against loss, one figure per norm. A log axis of L cannot show L < 1e-300, so
         // very long runs switch to log10 L on a linear axis (the same picture).
-        foreach (string norm in new[] { TrajectoryColumns.Own, "l2", "linf", "msp" })
+        foreach (ObservedNorm norm in new[] { ObservedNorm.Own, ObservedNorm.L2, ObservedNorm.LInf, ObservedNorm.Msp })
         {
-            string column = TrajectoryColumns.HardMargin(norm);
-            if (!runs.Any(r => r.Table.Has(column)))
+            if (!runs.Any(r => Has(r.Trajectory, norm)))
             {
                 continue;
             }
 
-            List<LineSeries> series = Lines(runs, r => tinyLoss ? r.Column(TrajectoryColumns.LogLoss).Select(l => l / Math.Log(10)).ToArray() : r.Column(TrajectoryColumns.LogLoss).Select(Math.Exp).ToArray(), column, " γ", logX: !tinyLoss);
-            series.AddRange(Lines(runs, r => tinyLoss ? r.Column(TrajectoryColumns.LogLoss).Select(l => l / Math.Log(10)).ToArray() : r.Column(TrajectoryColumns.LogLoss).Select(Math.Exp).ToArray(), TrajectoryColumns.SoftMargin(norm), " γ̃", logX: !tinyLoss, dash: LineDash.Dash));
-            figures.Add(($"margins-{norm}", new FigureSpec($"Normalized margins ({NormTitle(norm)}) against the loss", tinyLoss ? "log10 L" : "loss L", "margin", series)
+            List<LineSeries> series = Lines(runs, Loss, PerNorm(norm, n => n.HardMargin), " γ", logX: !tinyLoss);
+            series.AddRange(Lines(runs, Loss, PerNorm(norm, n => n.SoftMargin), " γ̃", logX: !tinyLoss, dash: LineDash.Dash));
+            figures.Add(($"margins-{TrajectoryFormat.Suffix(norm)}", new FigureSpec($"Normalized margins ({NormTitle(norm)}) against the loss", tinyLoss ? "log10 L" : "loss L", "margin", series)
             {
                 LogX = !tinyLoss,
                 ReverseX = true,
             }));
         }
 
-        figures.Add(("alignment", new FigureSpec("Alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ in the optimizer's norm", "t", "alignment", Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.Alignment(TrajectoryColumns.Own), string.Empty, logX: true))
+        figures.Add(("alignment", new FigureSpec("Alignment ⟨θ/‖θ‖, −g/‖g‖⋆⟩ in the optimizer's norm", "t", "alignment", Lines(runs, Time, PerNorm(ObservedNorm.Own, n => n.Alignment), string.Empty, logX: true))
         {
             LogX = true,
             ReferenceLines = [new ReferenceLine(1, "predicted limit 1")],
         }));
 
         var ratios = new List<LineSeries>();
-        ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.NormOverEtaIntegral(TrajectoryColumns.Own), " ‖θ‖/∫η (Lemma C.10)", logX: true));
-        ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.LemmaC10Ratio(TrajectoryColumns.Own), " φ⁻¹(log 1/L)/(γ∞‖θ‖^L) (Lemma C.10)", logX: true, dash: LineDash.Dash));
-        ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.DriftLinfOverEtaIntegral, " ‖θ−θ0‖∞/∫η (Lemma B.10)", logX: true, dash: LineDash.Dot));
-        // One momentum line per part: a composite writes momentumRatio_<part> (Muon-Adam's Lemma C.19 curves).
-        foreach ((string column, string? part) in TrajectoryColumns.PerPartColumns(runs.SelectMany(r => r.Table.Columns).Distinct(), TrajectoryColumns.MomentumRatio))
+        ratios.AddRange(Lines(runs, Time, PerNorm(ObservedNorm.Own, n => n.NormOverEtaIntegral), " ‖θ‖/∫η (Lemma C.10)", logX: true));
+        ratios.AddRange(Lines(runs, Time, Finished(PerNorm(ObservedNorm.Own, n => n.LemmaC10Ratio)), " φ⁻¹(log 1/L)/(γ∞‖θ‖^L) (Lemma C.10)", logX: true, dash: LineDash.Dash));
+        ratios.AddRange(Lines(runs, Time, r => r.Values(o => o.DriftLInfOverEtaIntegral), " ‖θ−θ0‖∞/∫η (Lemma B.10)", logX: true, dash: LineDash.Dot));
+
+        // One momentum line per part: a composite has one per part with a momentum (Muon-Adam's Lemma C.19 curves).
+        foreach (string? part in runs.SelectMany(r => r.Trajectory.Count > 0 ? r.Trajectory[0].Parts : []).Select(p => p.Part).Distinct())
         {
             string of = part is null ? string.Empty : $" of {part}";
-            ratios.AddRange(Lines(runs, r => r.Column(TrajectoryColumns.Time), column, $" ‖m‖⋆/‖g‖⋆{of} (Lemma C.19)", logX: true, dash: LineDash.DashDot));
+            ratios.AddRange(Lines(runs, Time, r => PartIndex(r, part) is int k ? r.Values(o => o.Parts[k].MomentumRatio) : null, $" ‖m‖⋆/‖g‖⋆{of} (Lemma C.19)", logX: true, dash: LineDash.DashDot));
         }
 
         figures.Add(("ratios", new FigureSpec("The lemmas' ratios against t", "t", "ratio", ratios)
@@ -159,40 +161,63 @@ public static class RunPlots
             ReferenceLines = [new ReferenceLine(1, "predicted limit 1")],
         }));
 
-        figures.Add(("cosine-to-last", new FigureSpec("Cosine similarity to the last iterate (Fig. 1b)", "t / t_last", "cosine", Lines(runs, r => r.Column(TrajectoryColumns.TimeOverLast), TrajectoryColumns.CosineToLast, string.Empty, logX: false))
+        figures.Add(("cosine-to-last", new FigureSpec("Cosine similarity to the last iterate (Fig. 1b)", "t / t_last", "cosine", Lines(runs, r => r.Values(o => o.TimeOverLast), Finished(r => r.Values(o => o.CosineToLast)), string.Empty, logX: false))
         {
             ReferenceLines = [new ReferenceLine(0.99, "0.99")],
         }));
 
-        var solver = Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.StepSize, " step size", logX: true);
+        var solver = Lines(runs, Time, r => r.Values(o => o.Counters.StepSize), " step size", logX: true);
         figures.Add(("step-size", new FigureSpec("Accepted step size against t", "t", "step size h", solver) { LogX = true, LogY = true }));
-        figures.Add(("evaluations", new FigureSpec("Gradient evaluations against t", "t", "evaluations", Lines(runs, r => r.Column(TrajectoryColumns.Time), TrajectoryColumns.RhsEvaluations, string.Empty, logX: true)) { LogX = true, LogY = true }));
+        figures.Add(("evaluations", new FigureSpec("Gradient evaluations against t", "t", "evaluations", Lines(runs, Time, r => r.Values(o => o.Counters.Evaluations), string.Empty, logX: true)) { LogX = true, LogY = true }));
         return figures.Where(f => f.Item2.Series.Count > 0).ToArray();
     }
 
-    private static string NormTitle(string norm) => norm switch
+    private static bool Has(Trajectory r, ObservedNorm norm) => r.Count > 0 && r[0].In(norm) is not null;
+
+    // A per-norm quantity of a run, null when the run does not measure that norm.
+    private static Func<Trajectory, double[]?> PerNorm(ObservedNorm norm, Func<NormObservation, double> value) =>
+        r => Has(r, norm) ? r.Values(o => value(o.In(norm)!)) : null;
+
+    // A post-run quantity, null for a run that was not finished (its file has no post-run columns).
+    private static Func<Trajectory, double[]?> Finished(Func<Trajectory, double[]?> values) => r => r.Finished ? values(r) : null;
+
+    private static int? PartIndex(Trajectory r, string? part)
     {
-        "own" => "optimizer's norm",
-        "l2" => "ℓ2",
-        "linf" => "ℓ∞",
+        IReadOnlyList<PartObservation> parts = r.Count > 0 ? r[0].Parts : [];
+        for (int k = 0; k < parts.Count; k++)
+        {
+            if (parts[k].Part == part)
+            {
+                return k;
+            }
+        }
+
+        return null;
+    }
+
+    private static string NormTitle(ObservedNorm norm) => norm switch
+    {
+        ObservedNorm.Own => "optimizer's norm",
+        ObservedNorm.L2 => "ℓ2",
+        ObservedNorm.LInf => "ℓ∞",
         _ => "msp",
     };
 
-    private static List<LineSeries> Lines(IReadOnlyList<PlottedRun> runs, Func<CsvTable, double[]> x, string column, string suffix, bool logX, LineDash dash = LineDash.Solid)
+    private static List<LineSeries> Lines(IReadOnlyList<PlottedRun> runs, Func<Trajectory, double[]> x, Func<Trajectory, double[]?> y, string suffix, bool logX, LineDash dash = LineDash.Solid)
     {
         var lines = new List<LineSeries>();
-        foreach (IGrouping<string, PlottedRun> group in runs.Where(r => r.Table.Has(column)).GroupBy(r => r.Group))
+        foreach (IGrouping<string, (PlottedRun Run, double[] Y)> group in runs.Where(r => r.Trajectory.Count > 0).Select(r => (Run: r, Y: y(r.Trajectory))).Where(r => r.Y is not null).Select(r => (r.Run, r.Y!)).GroupBy(r => r.Run.Group))
         {
-            PlottedRun[] members = group.ToArray();
+            (PlottedRun Run, double[] Y)[] members = group.ToArray();
             if (members.Length == 1)
             {
-                (double[] xs, double[] ys) = Finite(x(members[0].Table), members[0].Table.Column(column), logX);
+                (double[] xs, double[] ys) = Finite(x(members[0].Run.Trajectory), members[0].Y, logX);
                 lines.Add(new LineSeries(group.Key + suffix, xs, ys) { Dash = dash });
                 continue;
             }
 
             // Several seeds: interpolate onto the x range they share, mean and 95% band (Student t).
-            var sampled = members.Select(m => Finite(x(m.Table), m.Table.Column(column), logX))
+            var sampled = members.Select(m => Finite(x(m.Run.Trajectory), m.Y, logX))
                 .Select(Monotone)
                 .Where(p => p.X.Length >= 2)
                 .Select(p => new SampledSeries(p.X, p.Y))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.Geometry;
 using ImplicitBias.Flow.Core.Parameters;
 
@@ -39,7 +40,7 @@ public sealed record CompositeMargin(string Optimizer, double MatrixWeight)
     public double Of(ReportRun run, bool soft = false)
     {
         ArgumentNullException.ThrowIfNull(run);
-        double l2Margin = (soft ? run.SoftMargins : run.Margins)["l2"];
+        double l2Margin = (soft ? run.SoftMargins : run.Margins)[ObservedNorm.L2];
         if (run.ThetaFinal is not { } theta || !double.IsFinite(l2Margin) || run.Layout is not { } layout || layout.Length != theta.Length)
         {
             return double.NaN;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Plotting;
 
 namespace ImplicitBias.Flow.Experiments.Reports;
@@ -70,13 +71,13 @@ public static class Findings
             // Margins are compared where the paper compares them, at the target loss: runs stopped earlier (MaxTime,
             // MaxSteps) have not reached it and are left out of the margin rows (they still count for the cosine row).
             ReportRun[] reached = group.Where(r => r.Status == "target-reached").ToArray();
-            BySeed Metric(string norm) => BySeed.Of(reached, r => r.Margins[norm]);
+            BySeed Metric(ObservedNorm norm) => BySeed.Of(reached, r => r.Margins[norm]);
 
-            findings.Add(Largest("NGD (with and without momentum) has the largest ℓ2 margin" + where, Metric("l2"), ["ngd", "nmomentum"]));
-            findings.Add(Largest("Signum and Adam have the largest ℓ∞ margin" + where, Metric("linf"), ["signum", "adam"]));
-            findings.Add(Above("Signum's ℓ∞ margin is above Adam's" + where, Metric("linf"), "signum", "adam"));
-            findings.Add(Largest("Muon has the largest msp margin" + where, Metric("msp"), ["muon"]));
-            BySeed msp = Metric("msp");
+            findings.Add(Largest("NGD (with and without momentum) has the largest ℓ2 margin" + where, Metric(ObservedNorm.L2), ["ngd", "nmomentum"]));
+            findings.Add(Largest("Signum and Adam have the largest ℓ∞ margin" + where, Metric(ObservedNorm.LInf), ["signum", "adam"]));
+            findings.Add(Above("Signum's ℓ∞ margin is above Adam's" + where, Metric(ObservedNorm.LInf), "signum", "adam"));
+            findings.Add(Largest("Muon has the largest msp margin" + where, Metric(ObservedNorm.Msp), ["muon"]));
+            BySeed msp = Metric(ObservedNorm.Msp);
             findings.Add(!msp.ContainsKey("muon")
                 ? new Finding("NGD has the second largest msp margin (after Muon)" + where, Inconclusive, "muon is not in the sweep", msp.Show())
                 : Largest("NGD has the second largest msp margin (after Muon)" + where, msp.Without("muon"), ["ngd"]));

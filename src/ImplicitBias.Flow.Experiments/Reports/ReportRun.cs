@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Experiments.Configuration;
@@ -17,7 +18,7 @@ namespace ImplicitBias.Flow.Experiments.Reports;
 /// <param name="Margins">Final hard margins by norm (l2, linf, msp, own); NaN where unknown.</param>
 /// <param name="SoftMargins">Final soft margins by norm.</param>
 /// <param name="SecondHalfMinCosineToLast">Least cosine to the last iterate over the second half of the run.</param>
-/// <param name="Trajectory">trajectory.csv, or null when missing.</param>
+/// <param name="Trajectory">trajectory.csv's observations, or null when missing.</param>
 /// <param name="ThetaFinal">theta_final.npy, or null when missing.</param>
 /// <param name="Layout">The network's parameter layout (from config.json and the length of θ), or null when unknown.</param>
 /// <param name="Homogeneity">The model's homogeneity degree L (docs/mathematics.md §1).</param>
@@ -30,17 +31,17 @@ public sealed record ReportRun(
     string Setting,
     string Status,
     bool Finished,
-    IReadOnlyDictionary<string, double> Margins,
-    IReadOnlyDictionary<string, double> SoftMargins,
+    IReadOnlyDictionary<ObservedNorm, double> Margins,
+    IReadOnlyDictionary<ObservedNorm, double> SoftMargins,
     double SecondHalfMinCosineToLast,
-    CsvTable? Trajectory,
+    Trajectory? Trajectory,
     double[]? ThetaFinal = null,
     ParameterLayout? Layout = null,
     double Homogeneity = double.NaN,
     double CompositeMatrixWeight = double.NaN)
 {
     /// <summary>The norms summary.json reports margins in.</summary>
-    public static readonly string[] Norms = ["l2", "linf", "msp", "own"];
+    public static readonly ObservedNorm[] Norms = [ObservedNorm.L2, ObservedNorm.LInf, ObservedNorm.Msp, ObservedNorm.Own];
 
     /// <summary>True when the run ended in a way whose final values mean something (not failed, not unfinished).</summary>
     public bool Usable => Finished && Status != "failed";
@@ -95,7 +96,7 @@ public sealed record ReportRun(
             Values(final?["margins"]),
             Values(final?["softMargins"]),
             Number(final?["secondHalfMinCosineToLast"]),
-            File.Exists(trajectory) ? CsvTable.Read(trajectory) : null,
+            File.Exists(trajectory) ? TrajectoryFormat.ReadCsv(trajectory) : null,
             theta,
             theta is null ? null : LayoutOf(theta.Length, depth, width),
             model is null ? double.NaN : DegreeOf(model),
@@ -129,7 +130,8 @@ public sealed record ReportRun(
         0,
         null));
 
-    private static Dictionary<string, double> Values(JsonNode? node) => Norms.ToDictionary(n => n, n => Number(node?[n]));
+    // summary.json keys its per-norm values by the norms' column suffixes.
+    private static Dictionary<ObservedNorm, double> Values(JsonNode? node) => Norms.ToDictionary(n => n, n => Number(node?[TrajectoryFormat.Suffix(n)]));
 
     private static double Number(JsonNode? node) => node is JsonValue v && v.TryGetValue(out double d) ? d : double.NaN;
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Experiments.Outputs;
 using ImplicitBias.Flow.Plotting;
@@ -26,9 +27,9 @@ public static class SweepReport
             ReportRun[] these = usable.Where(r => r.Setting == settings[s]).ToArray();
             string[] optimizers = these.Select(r => r.Optimizer).Distinct().Order(StringComparer.Ordinal).ToArray();
             string axis = "optimizer: " + string.Join(", ", optimizers.Select((o, i) => $"{i + 1} = {o}"));
-            foreach (string norm in ReportRun.Norms)
+            foreach (ObservedNorm norm in ReportRun.Norms)
             {
-                figures.Add(($"s{s + 1}-margins-{norm}", MarginPanel(settings[s], $"hard margin ({Norm(norm)})", r => r.Margins[norm], these, optimizers, axis)));
+                figures.Add(($"s{s + 1}-margins-{TrajectoryFormat.Suffix(norm)}", MarginPanel(settings[s], $"hard margin ({Norm(norm)})", r => r.Margins[norm], these, optimizers, axis)));
             }
 
             // Each composite optimizer's norm (Theorem 3.7) on every optimizer's final θ.
@@ -38,15 +39,15 @@ public static class SweepReport
             }
 
             // Soft margins γ̃ (Eq. 10), the quantity the theorems show increases.
-            foreach (string norm in ReportRun.Norms.Where(n => these.Any(r => double.IsFinite(r.SoftMargins[n]))))
+            foreach (ObservedNorm norm in ReportRun.Norms.Where(n => these.Any(r => double.IsFinite(r.SoftMargins[n]))))
             {
-                figures.Add(($"s{s + 1}-soft-margins-{norm}", MarginPanel(settings[s], $"soft margin ({Norm(norm)})", r => r.SoftMargins[norm], these, optimizers, axis)));
+                figures.Add(($"s{s + 1}-soft-margins-{TrajectoryFormat.Suffix(norm)}", MarginPanel(settings[s], $"soft margin ({Norm(norm)})", r => r.SoftMargins[norm], these, optimizers, axis)));
             }
 
             figures.Add(($"s{s + 1}-cosine", CosinePanel(settings[s], these)));
-            foreach (string norm in new[] { "l2", "linf", "msp" })
+            foreach (ObservedNorm norm in new[] { ObservedNorm.L2, ObservedNorm.LInf, ObservedNorm.Msp })
             {
-                figures.Add(($"s{s + 1}-margin-vs-loss-{norm}", MarginAgainstLoss(settings[s], norm, these)));
+                figures.Add(($"s{s + 1}-margin-vs-loss-{TrajectoryFormat.Suffix(norm)}", MarginAgainstLoss(settings[s], norm, these)));
             }
         }
 
@@ -106,10 +107,10 @@ public static class SweepReport
         {
             var margins = new JsonObject();
             var soft = new JsonObject();
-            foreach (string n in ReportRun.Norms)
+            foreach (ObservedNorm n in ReportRun.Norms)
             {
-                margins[n] = JsonOutput.Number(run.Margins[n]);
-                soft[n] = JsonOutput.Number(run.SoftMargins[n]);
+                margins[TrajectoryFormat.Suffix(n)] = JsonOutput.Number(run.Margins[n]);
+                soft[TrajectoryFormat.Suffix(n)] = JsonOutput.Number(run.SoftMargins[n]);
             }
 
             r.Add(new JsonObject
@@ -162,10 +163,10 @@ public static class SweepReport
     private static FigureSpec CosinePanel(string setting, IReadOnlyList<ReportRun> runs)
     {
         var series = new List<LineSeries>();
-        foreach (IGrouping<(string Optimizer, string Kind), ReportRun> g in runs.Where(r => r.Trajectory is { } t && t.Has("cosineToLast") && t.Has("tOverTLast") && t.RowCount >= 2)
+        foreach (IGrouping<(string Optimizer, string Kind), ReportRun> g in runs.Where(r => r.Trajectory is { Finished: true, Count: >= 2 })
             .GroupBy(r => (r.Optimizer, r.Kind)).OrderBy(g => g.Key.Optimizer, StringComparer.Ordinal).ThenBy(g => g.Key.Kind == "discrete"))
         {
-            SampledSeries[] sampled = g.Select(r => Monotone(r.Trajectory!.Column("tOverTLast"), r.Trajectory!.Column("cosineToLast"))).Where(s => s.X.Count >= 2).ToArray();
+            SampledSeries[] sampled = g.Select(r => Monotone(r.Trajectory!.Values(o => o.TimeOverLast), r.Trajectory!.Values(o => o.CosineToLast))).Where(s => s.X.Count >= 2).ToArray();
             if (sampled.Length == 0)
             {
                 continue;
@@ -183,16 +184,15 @@ public static class SweepReport
     }
 
     // Margins against the loss over the run (Fig. 2's lower row): the first seed of each optimizer, −log L growing to the right.
-    private static FigureSpec MarginAgainstLoss(string setting, string norm, IReadOnlyList<ReportRun> runs)
+    private static FigureSpec MarginAgainstLoss(string setting, ObservedNorm norm, IReadOnlyList<ReportRun> runs)
     {
         var series = new List<LineSeries>();
-        string column = $"hardMargin_{norm}";
-        foreach (IGrouping<(string Optimizer, string Kind), ReportRun> g in runs.Where(r => r.Trajectory is { } t && t.Has(column))
+        foreach (IGrouping<(string Optimizer, string Kind), ReportRun> g in runs.Where(r => r.Trajectory is { Count: > 0 } t && t[0].In(norm) is not null)
             .GroupBy(r => (r.Optimizer, r.Kind)).OrderBy(g => g.Key.Optimizer, StringComparer.Ordinal).ThenBy(g => g.Key.Kind == "discrete"))
         {
             ReportRun first = g.OrderBy(r => r.Seed).First();
-            double[] x = first.Trajectory!.Column("logLoss").Select(v => -v).ToArray();
-            series.Add(new LineSeries($"{g.Key.Optimizer} ({g.Key.Kind}, seed {first.Seed})", x, first.Trajectory.Column(column)) { Dash = g.Key.Kind == "discrete" ? LineDash.Dash : LineDash.Solid });
+            double[] x = first.Trajectory!.Values(o => -o.LogLoss);
+            series.Add(new LineSeries($"{g.Key.Optimizer} ({g.Key.Kind}, seed {first.Seed})", x, first.Trajectory.Values(o => o.In(norm)!.HardMargin)) { Dash = g.Key.Kind == "discrete" ? LineDash.Dash : LineDash.Solid });
         }
 
         return new FigureSpec($"{setting}: hard margin ({Norm(norm)}) against the loss (first seed)", "−log L", $"hard margin ({Norm(norm)})", series);
@@ -215,11 +215,11 @@ public static class SweepReport
         return new SampledSeries(xs, ys);
     }
 
-    private static string Norm(string norm) => norm switch
+    private static string Norm(ObservedNorm norm) => norm switch
     {
-        "l2" => "ℓ2",
-        "linf" => "ℓ∞",
-        "msp" => "msp",
+        ObservedNorm.L2 => "ℓ2",
+        ObservedNorm.LInf => "ℓ∞",
+        ObservedNorm.Msp => "msp",
         _ => "own norm",
     };
 

@@ -27,9 +27,9 @@ namespace ImplicitBias.Flow.Experiments.Running;
 /// <param name="Message">A human sentence.</param>
 /// <param name="FinalTime">Flow time at the end.</param>
 /// <param name="FinalLogLoss">log L at the end.</param>
-/// <param name="Table">The observations.</param>
+/// <param name="Trajectory">The observations.</param>
 /// <param name="WallSeconds">Wall-clock seconds.</param>
-public sealed record RunOutcome(string Directory, string Label, ulong Seed, string Status, string Message, double FinalTime, double FinalLogLoss, TrajectoryTable Table, double WallSeconds);
+public sealed record RunOutcome(string Directory, string Label, ulong Seed, string Status, string Message, double FinalTime, double FinalLogLoss, Trajectory Trajectory, double WallSeconds);
 
 /// <summary>
 /// Runs an experiment: every optimizer × every seed, each integrated (or stepped, for Solver:Method =
@@ -205,10 +205,9 @@ public sealed class ExperimentRunner
     private static RunOutcome FinishedOutcome(string dir, PlannedRun p, string status)
     {
         JsonNode summary = JsonOutput.Read(Path.Combine(dir, "summary.json"));
-        CsvTable csv = CsvTable.Read(Path.Combine(dir, "trajectory.csv"));
-        var table = new TrajectoryTable();
+        Trajectory trajectory = TrajectoryFormat.ReadCsv(Path.Combine(dir, "trajectory.csv"));
         return new RunOutcome(dir, p.Optimizer.Label, p.Seed, status, summary["message"]?.GetValue<string>() ?? string.Empty,
-            csv.Column(TrajectoryColumns.Time)[^1], csv.Column(TrajectoryColumns.LogLoss)[^1], table, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
+            trajectory.Last?.Time ?? double.NaN, trajectory.Last?.LogLoss ?? double.NaN, trajectory, summary["wallSeconds"]?.GetValue<double>() ?? double.NaN);
     }
 
     private void WriteCombinedPlots(IReadOnlyList<RunOutcome> outcomes, bool many)
@@ -217,7 +216,7 @@ public sealed class ExperimentRunner
         {
             // One line (or one mean-and-band over seeds) per optimizer entry: runs are grouped by the entry's folder.
             RunPlots.Write(Path.Combine(_root, "plots"), outcomes.Where(o => File.Exists(Path.Combine(o.Directory, "trajectory.csv")))
-                .Select(o => new PlottedRun(Label(o), CsvTable.Read(Path.Combine(o.Directory, "trajectory.csv"))) { Folder = o.Directory }).ToArray(), new RunPlotOptions { ScriptDirectory = SharedScripts, Title = _settings.Name });
+                .Select(o => new PlottedRun(Label(o), TrajectoryFormat.ReadCsv(Path.Combine(o.Directory, "trajectory.csv"))) { Folder = o.Directory }).ToArray(), new RunPlotOptions { ScriptDirectory = SharedScripts, Title = _settings.Name });
         }
 
         string Label(RunOutcome o)
@@ -264,7 +263,7 @@ public sealed class ExperimentRunner
         string EngineMessage,
         double FinalTime,
         double[] FinalTheta,
-        TrajectoryTable Table,
+        Trajectory Trajectory,
         PostRunSummary Summary,
         long Evaluations,
         long Accepted,
@@ -338,18 +337,12 @@ public sealed class ExperimentRunner
             Npy.WriteFile(Path.Combine(dir, "theta_final.npy"), result.FinalTheta);
         }
 
-        TrajectoryTable tableOut = result.Table;
-        var csv = new CsvTableWriter();
-        foreach (string column in tableOut.Columns)
-        {
-            csv.AddColumn(column, tableOut.Column(column));
-        }
-
-        csv.Write(Path.Combine(dir, "trajectory.csv"));
+        Trajectory trajectory = result.Trajectory;
+        TrajectoryFormat.WriteCsv(trajectory, Path.Combine(dir, "trajectory.csv"));
 
         // The status is checked against log L(θ) computed by the model at the end (the observer's last row), never
         // against the integrated σ: a run that claims the target must have reached it.
-        double finalLogLoss = tableOut.Last(TrajectoryColumns.LogLoss);
+        double finalLogLoss = trajectory.Last?.LogLoss ?? double.NaN;
         string status = result.Status;
         if (status == "target-reached" && !(finalLogLoss <= settings.Stop.TargetLogLoss))
         {
@@ -358,7 +351,7 @@ public sealed class ExperimentRunner
 
         string message = Message(status, result, finalLogLoss, settings);
         double wall = result.PriorWallSeconds + clock.Elapsed.TotalSeconds;
-        JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(settings, status, message, optimizer, seed, backend, device is not null && result.Method != "discrete", result, tableOut, wall));
+        JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(settings, status, message, optimizer, seed, backend, device is not null && result.Method != "discrete", result, trajectory.Last, wall));
         if (status != "interrupted")
         {
             File.Delete(Path.Combine(dir, RunCheckpoint.FileName));
@@ -366,11 +359,11 @@ public sealed class ExperimentRunner
 
         if (settings.Outputs.Plots)
         {
-            RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, CsvTable.Read(Path.Combine(dir, "trajectory.csv"))) { Folder = dir }], new RunPlotOptions { ScriptDirectory = SharedScripts, Title = $"{settings.Name}: {planned.Label}" });
+            RunPlots.Write(Path.Combine(dir, "plots"), [new PlottedRun(optimizer.Label, TrajectoryFormat.ReadCsv(Path.Combine(dir, "trajectory.csv"))) { Folder = dir }], new RunPlotOptions { ScriptDirectory = SharedScripts, Title = $"{settings.Name}: {planned.Label}" });
         }
 
-        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, tableOut.Last(TrajectoryColumns.StepSize), result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
-        return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, tableOut, wall);
+        progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, trajectory.Last?.Counters.StepSize ?? double.NaN, result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
+        return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, trajectory, wall);
     }
 
     /// <summary>How a run ended, in the user's words (terminal and summary.json's <c>message</c>).</summary>
@@ -447,7 +440,7 @@ public sealed class ExperimentRunner
         ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options, observer);
         OdeResult r = run.Result;
         double[] finalTheta = flow.Theta(r.FinalState).ToArray();
-        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Table, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior);
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior);
     }
 
     private static RunResult RunDiscrete(
@@ -527,7 +520,7 @@ public sealed class ExperimentRunner
         }
 
         PostRunSummary summary = observer.Finish();
-        return new RunResult(status, message, discrete.Time, discrete.Theta.ToArray(), observer.Table, summary, discrete.GradientEvaluations, discrete.StepNumber, 0, "discrete", null, 0);
+        return new RunResult(status, message, discrete.Time, discrete.Theta.ToArray(), observer.Trajectory, summary, discrete.GradientEvaluations, discrete.StepNumber, 0, "discrete", null, 0);
     }
 
     private static Solvers.SaveAt SaveTimes(ExperimentSettings settings)
@@ -554,16 +547,18 @@ public sealed class ExperimentRunner
         return steps;
     }
 
-    private static JsonObject Summary(ExperimentSettings settings, string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, bool stateOnDevice, RunResult result, TrajectoryTable table, double wall)
+    private static JsonObject Summary(ExperimentSettings settings, string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, bool stateOnDevice, RunResult result, Observation? final, double wall)
     {
         PostRunSummary post = result.Summary;
         string method = result.Method;
-        JsonObject Norms(string prefix) => new()
+
+        // The final per-norm values, keyed by the norms' column suffixes (msp null for a one-block model).
+        JsonObject Norms(Func<NormObservation, double> value) => new()
         {
-            ["l2"] = JsonOutput.Number(table.Last($"{prefix}_l2")),
-            ["linf"] = JsonOutput.Number(table.Last($"{prefix}_linf")),
-            ["msp"] = table.Has($"{prefix}_msp") ? JsonOutput.Number(table.Last($"{prefix}_msp")) : null,
-            ["own"] = JsonOutput.Number(table.Last($"{prefix}_{TrajectoryColumns.Own}")),
+            [TrajectoryFormat.Suffix(ObservedNorm.L2)] = JsonOutput.Number(final?.In(ObservedNorm.L2) is { } l2 ? value(l2) : double.NaN),
+            [TrajectoryFormat.Suffix(ObservedNorm.LInf)] = JsonOutput.Number(final?.In(ObservedNorm.LInf) is { } linf ? value(linf) : double.NaN),
+            [TrajectoryFormat.Suffix(ObservedNorm.Msp)] = final?.In(ObservedNorm.Msp) is { } msp ? JsonOutput.Number(value(msp)) : null,
+            [TrajectoryFormat.Suffix(ObservedNorm.Own)] = JsonOutput.Number(final?.In(ObservedNorm.Own) is { } own ? value(own) : double.NaN),
         };
 
         return new JsonObject
@@ -578,13 +573,13 @@ public sealed class ExperimentRunner
             ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName, ["state"] = stateOnDevice ? "device" : "host" },
             ["final"] = new JsonObject
             {
-                ["t"] = JsonOutput.Number(table.Last(TrajectoryColumns.Time)),
-                ["logLoss"] = JsonOutput.Number(table.Last(TrajectoryColumns.LogLoss)),
-                ["etaIntegral"] = JsonOutput.Number(table.Last(TrajectoryColumns.EtaIntegral)),
-                ["margins"] = Norms("hardMargin"),
-                ["softMargins"] = Norms("softMargin"),
-                ["alignment"] = Norms("alignment"),
-                ["normOverEtaIntegral"] = Norms("normOverEtaIntegral"),
+                ["t"] = JsonOutput.Number(final?.Time ?? double.NaN),
+                ["logLoss"] = JsonOutput.Number(final?.LogLoss ?? double.NaN),
+                ["etaIntegral"] = JsonOutput.Number(final?.EtaIntegral ?? double.NaN),
+                ["margins"] = Norms(n => n.HardMargin),
+                ["softMargins"] = Norms(n => n.SoftMargin),
+                ["alignment"] = Norms(n => n.Alignment),
+                ["normOverEtaIntegral"] = Norms(n => n.NormOverEtaIntegral),
                 ["secondHalfMinCosineToLast"] = JsonOutput.Number(post.SecondHalfMinCosine),
                 ["softMarginMonotone"] = post.SoftMarginMonotone,
             },

@@ -221,15 +221,15 @@ public static class WorkPrecisionStudy
         ObservedRun run = ObservedFlow.Run(flow, setup.Evaluator(), setup.Theta0, options);
         double wall = clock.Elapsed.TotalSeconds;
         OdeResult r = run.Result;
-        TrajectoryTable table = run.Table;
+        Trajectory trajectory = run.Trajectory;
 
         // Snapshots are θ at each save, then θ at the end when that is not a save time: keep the save times only.
-        IReadOnlyList<double> t = table.Column("t");
+        double[] t = trajectory.Values(o => o.Time);
         var times = new List<double>();
         var directions = new List<double[]>();
-        for (int i = 0; i < t.Count && i < run.Observer.Snapshots.Count; i++)
+        for (int i = 0; i < t.Length && i < run.Observer.Snapshots.Count; i++)
         {
-            if (i == t.Count - 1 && !saves.RequestedTimes.Contains(t[i]))
+            if (i == t.Length - 1 && !saves.RequestedTimes.Contains(t[i]))
             {
                 break;
             }
@@ -251,9 +251,9 @@ public static class WorkPrecisionStudy
             r.AcceptedSteps,
             r.RejectedSteps,
             wall,
-            table.Last("hardMargin_linf"),
-            table.Last("hardMargin_l2"),
-            table.Last("alignment_own"),
+            trajectory.Last?.In(ObservedNorm.LInf)?.HardMargin ?? double.NaN,
+            trajectory.Last?.In(ObservedNorm.L2)?.HardMargin ?? double.NaN,
+            trajectory.Last?.Own.Alignment ?? double.NaN,
             times,
             directions);
         log?.WriteLine(FormattableString.Invariant($"{settings.Name} work-precision: {outcome.Method} rtol {rtol:0.##e+0}: {outcome.Status} at t = {outcome.FinalTime:G6}, {outcome.Evaluations} evaluations ({outcome.Accepted} + {outcome.Rejected} rejected), {wall:F1} s, ℓ∞ margin {outcome.MarginLinf:G10}"));

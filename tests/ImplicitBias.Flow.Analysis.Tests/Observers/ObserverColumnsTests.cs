@@ -10,7 +10,7 @@ using ImplicitBias.Flow.Models.Networks;
 namespace ImplicitBias.Flow.Analysis.Tests.Observers;
 
 /// <summary>
-/// The observer's columns against values computed by hand on a tiny problem: NMomentumGD on the linear predictor
+/// The observer's values against values computed by hand on a tiny problem: NMomentumGD on the linear predictor
 /// (L = 1) with z1 = (2, 0.5), z2 = (0.5, 1) (labels +1), exponential loss, so q_i = ⟨θ, z_i⟩, log L = log Σ e^{−q_i},
 /// ∇log L = −Σ w_i z_i with w_i = e^{−q_i}/L, φ⁻¹(log 1/L) = −log L, and η = η0 (t + 1)^{−p}.
 /// </summary>
@@ -61,50 +61,52 @@ public class ObserverColumnsTests
         double ml2 = Math.Sqrt((mTilde[0] * mTilde[0]) + (mTilde[1] * mTilde[1]));
         double mg = ((mTilde[0] * g[0]) + (mTilde[1] * g[1])) / (ml2 * gl2);
 
-        TrajectoryTable table = observer.Table;
-        Assert.Equal(2, table.RowCount);
-        void Near(string column, double expected) =>
-            Assert.True(Math.Abs(table.Last(column) - expected) <= 1e-12 * Math.Max(1, Math.Abs(expected)), $"{column} = {table.Last(column)}, by hand {expected}");
+        Trajectory trajectory = observer.Trajectory;
+        Assert.Equal(2, trajectory.Count);
+        Assert.True(trajectory.Finished);
+        Observation last = trajectory.Last!;
+        void Near(string what, Func<Observation, double> value, double expected) =>
+            Assert.True(Math.Abs(value(last) - expected) <= 1e-12 * Math.Max(1, Math.Abs(expected)), $"{what} = {value(last)}, by hand {expected}");
 
         Assert.True(qMin > 0 && logLoss < 0); // separated, L < ℓ(0) = 1: every margin is defined
-        Near("t", t);
-        Near("logLoss", logLoss);
-        Near("etaIntegral", integral);
-        Near("eta", eta);
-        Near("minMargin", qMin);
-        Near("phiInverse", -logLoss);
-        Near("hardMargin_l2", qMin / l2);
-        Near("hardMargin_linf", qMin / linf);
-        Near("hardMargin_own", qMin / l2); // NMomentumGD's own norm is ℓ2
-        Near("softMargin_l2", -logLoss / l2);
-        Near("softMargin_linf", -logLoss / linf);
-        Near("alignment_l2", -thetaG / (l2 * gl2));
-        Near("alignment_linf", -thetaG / (linf * gl1));
-        Near("normOverEtaIntegral_l2", l2 / integral);
-        Near("normOverEtaIntegral_linf", linf / integral);
-        Near("driftLinfOverEtaIntegral", Math.Max(Math.Abs(theta[0] - theta0[0]), Math.Abs(theta[1] - theta0[1])) / integral);
+        Near("t", o => o.Time, t);
+        Near("logLoss", o => o.LogLoss, logLoss);
+        Near("etaIntegral", o => o.EtaIntegral, integral);
+        Near("eta", o => o.Eta, eta);
+        Near("minMargin", o => o.MinMargin, qMin);
+        Near("phiInverse", o => o.PhiInverse, -logLoss);
+        Near("hardMargin_l2", o => o.In(ObservedNorm.L2)!.HardMargin, qMin / l2);
+        Near("hardMargin_linf", o => o.In(ObservedNorm.LInf)!.HardMargin, qMin / linf);
+        Near("hardMargin_own", o => o.Own.HardMargin, qMin / l2); // NMomentumGD's own norm is ℓ2
+        Near("softMargin_l2", o => o.In(ObservedNorm.L2)!.SoftMargin, -logLoss / l2);
+        Near("softMargin_linf", o => o.In(ObservedNorm.LInf)!.SoftMargin, -logLoss / linf);
+        Near("alignment_l2", o => o.In(ObservedNorm.L2)!.Alignment, -thetaG / (l2 * gl2));
+        Near("alignment_linf", o => o.In(ObservedNorm.LInf)!.Alignment, -thetaG / (linf * gl1));
+        Near("normOverEtaIntegral_l2", o => o.In(ObservedNorm.L2)!.NormOverEtaIntegral, l2 / integral);
+        Near("normOverEtaIntegral_linf", o => o.In(ObservedNorm.LInf)!.NormOverEtaIntegral, linf / integral);
+        Near("driftLinfOverEtaIntegral", o => o.DriftLInfOverEtaIntegral, Math.Max(Math.Abs(theta[0] - theta0[0]), Math.Abs(theta[1] - theta0[1])) / integral);
 
         // ‖m‖₂/‖∇L‖₂ with m = m̃ e^{λ_m}, ∇L = L ∇log L; the gap ‖m/‖m‖ − g/‖g‖‖₂ = √(2 − 2 cos).
-        Near("momentumRatio", Math.Exp(lambdaOffset) * ml2 / gl2);
-        Near("momentumDirectionGap", Math.Sqrt(Math.Max(0, 2 - (2 * mg))));
+        Near("momentumRatio", o => o.Parts.Single().MomentumRatio, Math.Exp(lambdaOffset) * ml2 / gl2);
+        Near("momentumDirectionGap", o => o.Parts.Single().MomentumDirectionGap, Math.Sqrt(Math.Max(0, 2 - (2 * mg))));
 
         // dθ/dt = −η m/‖m‖₂: speed η, r = ⟨m/‖m‖, g/‖g‖⟩ for both ν = ‖dθ/dt‖ and ν = η (Definition 5.1).
-        Near("speed", eta);
-        Near("rSpeed", mg);
-        Near("rEta", mg);
+        Near("speed", o => o.Speed, eta);
+        Near("rSpeed", o => o.RSpeed, mg);
+        Near("rEta", o => o.REta, mg);
 
         // The solver's counters pass through; the post-run columns use the last hard margin as γ∞.
-        Near("stepSize", 0.25);
-        Near("acceptedSteps", 7);
-        Near("rejectedSteps", 2);
-        Near("rhsEvaluations", 60);
-        Near("lemmaC10Ratio_l2", -logLoss / qMin);
-        Assert.True(double.IsNaN(table.Column("phiInverse")[0])); // L(θ0) > 1: φ⁻¹(log 1/L) undefined
+        Near("stepSize", o => o.Counters.StepSize, 0.25);
+        Near("acceptedSteps", o => o.Counters.AcceptedSteps, 7);
+        Near("rejectedSteps", o => o.Counters.RejectedSteps, 2);
+        Near("rhsEvaluations", o => o.Counters.Evaluations, 60);
+        Near("lemmaC10Ratio_l2", o => o.In(ObservedNorm.L2)!.LemmaC10Ratio, -logLoss / qMin);
+        Assert.True(double.IsNaN(trajectory[0].PhiInverse)); // L(θ0) > 1: φ⁻¹(log 1/L) undefined
         double cosine = TensorPrimitives.CosineSimilarity(theta0, theta);
-        Assert.Equal(cosine, table.Column("cosineToLast")[0], 1e-12);
-        Near("cosineToLast", 1);
-        Near("tOverTLast", 1);
-        Assert.Equal(0, table.Column("tOverTLast")[0]);
+        Assert.Equal(cosine, trajectory[0].CosineToLast, 1e-12);
+        Near("cosineToLast", o => o.CosineToLast, 1);
+        Near("tOverTLast", o => o.TimeOverLast, 1);
+        Assert.Equal(0, trajectory[0].TimeOverLast);
         Assert.Equal(qMin / l2, summary.FinalHardMargin, 1e-12);
         Assert.Equal(1, summary.SecondHalfMinCosine, 1e-12); // only the last row has t ≥ t_last/2
     }

@@ -60,20 +60,41 @@ public class TrajectoryObserverTests
 
         ObservedRun shortcut = Observe(new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, 1)));
         ObservedRun separate = Observe(new OpaqueOracle(new LossEvaluator(network, data, Loss.Exponential, 1)));
-        Assert.Equal(separate.Table.RowCount, shortcut.Table.RowCount);
-        Assert.True(shortcut.Table.RowCount > 50);
-        Assert.Equal(separate.Table.Columns, shortcut.Table.Columns);
-        foreach (string column in separate.Table.Columns)
+        Assert.Equal(separate.Trajectory.Count, shortcut.Trajectory.Count);
+        Assert.True(shortcut.Trajectory.Count > 50);
+        IReadOnlyList<TrajectoryColumn> columns = TrajectoryFormat.Columns(separate.Trajectory);
+        Assert.Equal(columns.Select(c => c.Name), TrajectoryFormat.Columns(shortcut.Trajectory).Select(c => c.Name));
+        foreach (TrajectoryColumn column in columns)
         {
-            IReadOnlyList<double> a = shortcut.Table.Column(column), b = separate.Table.Column(column);
-            for (int i = 0; i < a.Count; i++)
+            double[] a = shortcut.Trajectory.Values(column.Value), b = separate.Trajectory.Values(column.Value);
+            for (int i = 0; i < a.Length; i++)
             {
-                Assert.True(a[i].Equals(b[i]) || Math.Abs(a[i] - b[i]) <= 1e-12 * Math.Max(1, Math.Abs(b[i])), $"{column}[{i}]: {a[i]} vs {b[i]}");
+                Assert.True(a[i].Equals(b[i]) || Math.Abs(a[i] - b[i]) <= 1e-12 * Math.Max(1, Math.Abs(b[i])), $"{column.Name}[{i}]: {a[i]} vs {b[i]}");
             }
         }
 
         // The run crosses ReLU kinks and sign switches of m: the counters see them.
-        Assert.True(shortcut.Table.Column("patternChanges").Sum() > 0);
-        Assert.True(shortcut.Table.Column("signSwitches").Sum() > 0);
+        Assert.True(shortcut.Trajectory.Sum(o => o.PatternChanges!.Value) > 0);
+        Assert.True(shortcut.Trajectory.Sum(o => o.SignSwitches) > 0);
+    }
+
+    [Fact]
+    public void CompositeOfOneOptimizerOnBothBlocks_KeepsEachPartsMomentumValues()
+    {
+        // Muon on the matrices and on the output row: two parts of one name. Each keeps its own per-part values and
+        // columns (muon1, muon2); one name for both would put the output row's values in the matrices' column.
+        Dataset data = SyntheticData.Gaussian(16, 3, 5);
+        var network = new FullyConnectedNetwork(3, [4], Activation.ReluPower(2));
+        double[] theta0 = Initialization.KaimingNormal(network.Layout, 3, 0.5);
+        var muon = new OptimizerSpec("muon", 0.1);
+        var flow = new OptimizerFlow(new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, 1)), OptimizerCatalog.Composite(muon, muon, muon, network.Layout), 0.8);
+        ObservedRun run = ObservedFlow.Run(flow, new LossEvaluator(network, data, Loss.Exponential, 1), theta0, new FlowSolveOptions { TargetLogLoss = -5 });
+        Observation last = run.Trajectory.Last!;
+        Assert.Equal(["muon1", "muon2"], last.Parts.Select(p => p.Part));
+        Assert.NotEqual(last.Parts[0].MomentumRatio, last.Parts[1].MomentumRatio);
+        string[] names = TrajectoryFormat.Columns(run.Trajectory).Select(c => c.Name).ToArray();
+        Assert.Contains("momentumRatio_muon1", names);
+        Assert.Contains("momentumRatio_muon2", names);
+        Assert.Equal(names.Length, names.Distinct().Count());
     }
 }

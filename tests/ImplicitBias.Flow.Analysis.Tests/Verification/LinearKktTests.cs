@@ -25,7 +25,7 @@ public class LinearKktTests
         KktSummary kkt = PredictionChecks.FinalKkt(p.Flow.Theta(p.Run.Result.FinalState), p.Flow, p.Evaluator)!;
         Assert.Equal(["l2", "linf"], kkt.Results.Select(r => r.Norm));
         KktResult l2 = kkt.Results[0], linf = kkt.Results[1];
-        return (l2.Epsilon / kkt.ThetaTildeL2, linf.Epsilon / kkt.ThetaTildeL2, p.Run.Table.Last("alignment_own"));
+        return (l2.Epsilon / kkt.ThetaTildeL2, linf.Epsilon / kkt.ThetaTildeL2, p.Run.Trajectory.Last!.Own.Alignment);
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Analysis.Verification;
 using ImplicitBias.Flow.Flows.Optimizers;
 
@@ -5,7 +6,7 @@ namespace ImplicitBias.Flow.Analysis.Tests.Verification;
 
 /// <summary>
 /// The paper's predictions on the built-in synthetic problem (<see cref="TestProblems.Synthetic"/>), checked
-/// on the observer's table and by <see cref="PredictionChecks.Evaluate"/>.
+/// on the observer's trajectory and by <see cref="PredictionChecks.Evaluate"/>.
 /// </summary>
 public class SyntheticPredictionTests
 {
@@ -29,28 +30,28 @@ public class SyntheticPredictionTests
     public void Ngd_NormOverEtaIntegralTendsToOne_SoftMarginNeverDecreases_Aligned()
     {
         ObservedProblem p = Ngd.Value;
-        var table = p.Run.Table;
+        Trajectory trajectory = p.Run.Trajectory;
         AssertReachedInTheModelsLoss(p, -1e5);
 
         // Lemma C.10: ‖θ‖₂/∫η → 1 (NGD's own norm is ℓ2).
-        double ratio = table.Last("normOverEtaIntegral_l2");
+        double ratio = trajectory.Last!.In(ObservedNorm.L2)!.NormOverEtaIntegral;
         Assert.True(Math.Abs(ratio - 1) <= 0.01, $"‖θ‖/∫η = {ratio}");
 
         // Theorem 3.1: γ̃ non-decreasing once L < ℓ(0) = 1, checked on every saved point.
-        IReadOnlyList<double> logLoss = table.Column("logLoss"), soft = table.Column("softMargin_l2");
+        double[] logLoss = trajectory.Values(o => o.LogLoss), soft = trajectory.Values(o => o.In(ObservedNorm.L2)!.SoftMargin);
         int checkedPoints = 0;
-        for (int i = 1; i < soft.Count; i++)
+        for (int i = 1; i < soft.Length; i++)
         {
             if (logLoss[i - 1] < 0)
             {
-                Assert.True(soft[i] >= soft[i - 1] * (1 - 1e-9), $"γ̃ fell from {soft[i - 1]} to {soft[i]} at t = {table.Column("t")[i]}");
+                Assert.True(soft[i] >= soft[i - 1] * (1 - 1e-9), $"γ̃ fell from {soft[i - 1]} to {soft[i]} at t = {trajectory[i].Time}");
                 checkedPoints++;
             }
         }
 
         Assert.True(checkedPoints > 50);
         Assert.True(p.Run.Summary.SoftMarginMonotone);
-        Assert.True(table.Last("alignment_l2") > 0.99, $"alignment = {table.Last("alignment_l2")}");
+        Assert.True(trajectory.Last.In(ObservedNorm.L2)!.Alignment > 0.99, $"alignment = {trajectory.Last.In(ObservedNorm.L2)!.Alignment}");
     }
 
     [Fact]
@@ -83,22 +84,21 @@ public class SyntheticPredictionTests
         // with c1 = 10 ≫ c2 = 0.1, m̂ ≈ g(t) while √v̂ is an average of smaller past |g|, so coordinates move
         // faster than η (measured: ‖θ − θ0‖∞/∫η peaks at ≈ 1.38 at ∫η ≈ 0.25, then falls to ≈ 0.43).
         ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100, c1: 10, c2: 0.1, initScale: 0.01);
-        var table = p.Run.Table;
         AssertReachedInTheModelsLoss(p, -100);
-        IReadOnlyList<double> drift = table.Column("driftLinfOverEtaIntegral"), integral = table.Column("etaIntegral");
+        double[] drift = p.Run.Trajectory.Values(o => o.DriftLInfOverEtaIntegral), integral = p.Run.Trajectory.Values(o => o.EtaIntegral);
 
         // The excess over 1 is real (not a vacuous bound)...
-        int peak = Enumerable.Range(0, drift.Count).MaxBy(i => drift[i]);
+        int peak = Enumerable.Range(0, drift.Length).MaxBy(i => drift[i]);
         double peakExcess = drift[peak] - 1;
         Assert.True(peakExcess > 0.2, $"peak ratio {drift[peak]}");
 
         // ...and it shrinks as ∫η grows: from its peak on, the excess never grows again while it lasts.
-        for (int i = peak + 1; i < drift.Count && drift[i - 1] > 1; i++)
+        for (int i = peak + 1; i < drift.Length && drift[i - 1] > 1; i++)
         {
             Assert.True(drift[i] <= drift[i - 1] + 1e-12, $"excess grew from {drift[i - 1] - 1} to {drift[i] - 1} at ∫η = {integral[i]}");
         }
 
-        double lastHalfExcess = Enumerable.Range(0, drift.Count).Where(i => integral[i] >= integral[^1] / 2).Max(i => drift[i] - 1);
+        double lastHalfExcess = Enumerable.Range(0, drift.Length).Where(i => integral[i] >= integral[^1] / 2).Max(i => drift[i] - 1);
         Assert.True(lastHalfExcess < peakExcess / 4, $"excess over the last half of ∫η: {lastHalfExcess}");
         Assert.True(drift[^1] <= 1.05, $"‖θ − θ0‖∞/∫η = {drift[^1]}");
 
@@ -115,7 +115,7 @@ public class SyntheticPredictionTests
         // (measured: at most 1 + 4.5e−5, early) and the ratio falls to ≈ 0.19 by log L = −100.
         ObservedProblem p = TestProblems.Synthetic("adam", 0.3, -100);
         AssertReachedInTheModelsLoss(p, -100);
-        IReadOnlyList<double> drift = p.Run.Table.Column("driftLinfOverEtaIntegral");
+        double[] drift = p.Run.Trajectory.Values(o => o.DriftLInfOverEtaIntegral);
         Assert.All(drift.Where(double.IsFinite), v => Assert.True(v <= 1 + 1e-3, $"ratio {v}"));
         Assert.True(drift[^1] <= 1.05);
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
@@ -134,13 +134,13 @@ public class SyntheticPredictionTests
         // momentum decay exactly; an explicit stepper is held at h ≈ 3.3/c1 and needs ~8× the evaluations.
         ObservedProblem p = TestProblems.Synthetic("muon", 0.3, -3e4, c1: 0.5, initScale: 0.1, method: "etdrk4", relTol: 1e-7);
         AssertReachedInTheModelsLoss(p, -3e4);
-        double alignment = p.Run.Table.Last("alignment_msp");
+        double alignment = p.Run.Trajectory.Last!.In(ObservedNorm.Msp)!.Alignment;
         Assert.True(alignment > 0.99, $"msp alignment = {alignment}");
-        Assert.Equal(alignment, p.Run.Table.Last("alignment_own"));
+        Assert.Equal(alignment, p.Run.Trajectory.Last.Own.Alignment);
 
         // Rising towards 1 over the run (Theorem C.8).
-        IReadOnlyList<double> column = p.Run.Table.Column("alignment_msp");
-        Assert.True(column[^1] > column[column.Count / 2]);
+        double[] column = p.Run.Trajectory.Values(o => o.In(ObservedNorm.Msp)!.Alignment);
+        Assert.True(column[^1] > column[column.Length / 2]);
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
         Assert.Equal(OptimizerFamily.MomentumSteepestDescent, PredictionChecks.Family(p.Flow));
         Assert.Equal(Verdict.Holds, Row(rows, "alignment_own").Verdict);
@@ -162,7 +162,7 @@ public class SyntheticPredictionTests
 
         // Own-norm alignment: above 0.94 by log L = −1000 and still rising over the last decade (0.99 needs
         // log L ≈ −3e4 and a smaller init: Muon_MspAlignmentAbove099_VerifyHolds, and the smaller problem below).
-        var alignment = p.Run.Table.Column($"alignment_{ownNorm}");
+        double[] alignment = p.Run.Trajectory.Values(o => o.Norms.Single(n => TrajectoryFormat.Suffix(n.Norm) == ownNorm).Alignment);
         Assert.True(alignment[^1] > 0.94, $"alignment = {alignment[^1]}");
         Assert.True(Row(rows, "alignment_own").Trend < 0);
         Assert.Contains(ownNorm, Row(rows, "KKT").Quantity);
@@ -181,7 +181,7 @@ public class SyntheticPredictionTests
     {
         ObservedProblem p = TestProblems.Synthetic(name, eta0, target, c2: c2, samples: 16, dimension: 2, width: 3);
         AssertReachedInTheModelsLoss(p, target);
-        double alignment = p.Run.Table.Last("alignment_linf");
+        double alignment = p.Run.Trajectory.Last!.In(ObservedNorm.LInf)!.Alignment;
         Assert.True(alignment > 0.99, $"ℓ∞ alignment = {alignment}");
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(p.Run, p.Flow, p.Evaluator);
         Assert.Equal(Verdict.Holds, Row(rows, "alignment_own").Verdict);

@@ -31,7 +31,7 @@ public class ViolatedVerdictTests
 
         // The observer's column against the closed form at the end.
         double integral = 0.8 * (1 - (1 / (end + 1)));
-        double ratio = run.Table.Last("normOverEtaIntegral_own");
+        double ratio = run.Trajectory.Last!.Own.NormOverEtaIntegral;
         Assert.Equal((1 / integral) - 1, ratio, 1e-7);
 
         IReadOnlyList<PredictionRow> rows = PredictionChecks.Evaluate(run, flow, evaluator);

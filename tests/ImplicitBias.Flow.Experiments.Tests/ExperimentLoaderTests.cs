@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Models.Losses;
 
 namespace ImplicitBias.Flow.Experiments.Tests;
 
@@ -39,7 +40,7 @@ public sealed class ExperimentLoaderTests : IDisposable
         Assert.Equal(new DataSettings("xor", 32, 5, 7, Path.Combine("data", "mnist")), s.Data);
         Assert.Equal(3, s.Model.Depth);
         Assert.Equal(2.5, s.Model.Q);
-        Assert.Equal("logistic", s.Loss);
+        Assert.Equal(LossKind.Logistic, s.Loss);
         OptimizerSettings o = Assert.Single(s.Optimizers);
         Assert.Equal("adam", o.Name);
         Assert.Equal(-Math.Log(0.8), o.C1, 15);
@@ -237,7 +238,7 @@ public sealed class ExperimentLoaderTests : IDisposable
     public void TopLevelKeys_CanBeOverridden()
     {
         ExperimentSettings s = ExperimentLoader.Load(Write("""{ "Optimizer": { "Name": "adam" } }"""), ["--Loss=logistic", "--Seeds=4,5", "--Name=other"], false);
-        Assert.Equal("logistic", s.Loss);
+        Assert.Equal(LossKind.Logistic, s.Loss);
         Assert.Equal([4UL, 5UL], s.Seeds);
         Assert.Equal("other", s.Name);
     }

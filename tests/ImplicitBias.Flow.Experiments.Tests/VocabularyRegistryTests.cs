@@ -1,6 +1,7 @@
 using ImplicitBias.Flow.Experiments.Comparison;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Models.Losses;
 
 namespace ImplicitBias.Flow.Experiments.Tests;
 
@@ -26,6 +27,30 @@ public sealed class VocabularyRegistryTests : IDisposable
         Assert.Equal(OptimizerRegistry.Names, Vocabulary.Optimizers);
         Assert.Equal(OptimizerRegistry.All.Where(d => d.NeedsMatrices).Select(d => d.Name), Vocabulary.MatrixOptimizers);
         Assert.Equal(["gd", "ngd", "signgd", "momentum", "nmomentum", "signum", "spectral", "muon", "muon-signum", "adam", "muon-adam"], OptimizerRegistry.Names.Take(11));
+    }
+
+    [Fact]
+    public void SettingsWords_AreReadOnceIntoTypes_AndWrittenBackAsTheSameWords()
+    {
+        // Every word names one value and every value has one word: the loader parses them once, config.json writes them back.
+        Assert.Equal(Enum.GetValues<LossKind>().Order(), Vocabulary.LossWords.Select(w => w.Value).Order());
+        Assert.Equal(Enum.GetValues<SignMode>().Order(), Vocabulary.SignModeWords.Select(w => w.Value).Order());
+        Assert.Equal(Enum.GetValues<BlockSelector>().Order(), Vocabulary.BlockWords.Select(w => w.Value).Order());
+        string path = Path.Combine(_dir, "e.json");
+        File.WriteAllText(path, """
+            { "Loss": "logistic", "Model": { "Depth": 2 },
+              "Optimizer": { "SignMode": "exact", "Blocks": [ { "Block": "output", "Name": "signgd", "SignMode": "exact" }, { "Block": "matrices", "Name": "ngd" } ] } }
+            """);
+        ExperimentSettings s = ExperimentLoader.Load(path, [], useEnvironment: false);
+        OptimizerSettings o = Assert.Single(s.Optimizers);
+        Assert.Equal(LossKind.Logistic, s.Loss);
+        Assert.Equal(SignMode.Exact, o.Blocks[0].Optimizer.SignMode);
+        Assert.Equal([BlockSelector.Output, BlockSelector.Matrices], o.Blocks.Select(b => b.Block));
+        Assert.Equal("signgd@output+ngd@matrices", o.Label);
+        System.Text.Json.Nodes.JsonNode config = Outputs.ResolvedConfig.ToJson(s, o, 1);
+        Assert.Equal("logistic", config["Loss"]!.GetValue<string>());
+        Assert.Equal("exact", config["Optimizer"]!["Blocks"]![0]!["SignMode"]!.GetValue<string>());
+        Assert.Equal("matrices", config["Optimizer"]!["Blocks"]![1]!["Block"]!.GetValue<string>());
     }
 
     [Fact]

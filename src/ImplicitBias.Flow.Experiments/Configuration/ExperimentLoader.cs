@@ -1,6 +1,7 @@
 using System.Globalization;
 using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Flows.Schedules;
+using ImplicitBias.Flow.Models.Losses;
 using Microsoft.Extensions.Configuration;
 
 namespace ImplicitBias.Flow.Experiments.Configuration;
@@ -287,7 +288,7 @@ public static class ExperimentLoader
             r.Double("Model:InitScale", 0.01, 0, MaxInitScale, minExclusive: true),
             (ulong)r.Integer("Model:Seed", 1, 0),
             r.Has("Model:Init") ? ValidPath(r, "Model:Init") : null);
-        string loss = r.Choice("Loss", "exponential", Vocabulary.Losses);
+        LossKind loss = Vocabulary.Value(Vocabulary.LossWords, r.Choice("Loss", "exponential", Vocabulary.Losses));
 
         var optimizers = new List<OptimizerSettings>();
         IReadOnlyList<IConfigurationSection> listed = r.Sections("Optimizers");
@@ -446,10 +447,11 @@ public static class ExperimentLoader
         {
             foreach (IConfigurationSection s in r.Sections($"{prefix}:Blocks"))
             {
-                string block = r.Choice($"{s.Path}:Block", "matrices", Vocabulary.BlockSelectors);
+                string word = r.Choice($"{s.Path}:Block", "matrices", Vocabulary.BlockSelectors);
+                BlockSelector block = Vocabulary.Value(Vocabulary.BlockWords, word);
                 if (blocks.Any(b => b.Block == block))
                 {
-                    throw new ExperimentException(r.File, $"{s.Path}:Block", block, "each block selector may appear once");
+                    throw new ExperimentException(r.File, $"{s.Path}:Block", word, "each block selector may appear once");
                 }
 
                 blocks.Add(new BlockOptimizerSettings(block, ReadOptimizer(r, s.Path, activation, nested: true)));
@@ -480,7 +482,7 @@ public static class ExperimentLoader
             c2,
             r.Double($"{prefix}:Epsilon", 0.0, 0, 1),
             r.Double($"{prefix}:SignWidth", 1e-3, 0, 1, minExclusive: true),
-            r.Choice($"{prefix}:SignMode", "smooth", Vocabulary.SignModes),
+            Vocabulary.Value(Vocabulary.SignModeWords, r.Choice($"{prefix}:SignMode", "smooth", Vocabulary.SignModes)),
             muonEta0,
             adamEta0,
             muonC,

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Models.Losses;
 
 namespace ImplicitBias.Flow.Experiments.Configuration;
 
@@ -11,8 +12,11 @@ public static class Vocabulary
     /// <summary>Model:Activation.</summary>
     public static readonly string[] Activations = ["relu", "relu-q", "quadratic", "identity"];
 
+    /// <summary>Loss: each word and the loss it names (read once by the loader; config.json writes the word back).</summary>
+    public static readonly (string Word, LossKind Value)[] LossWords = [("exponential", LossKind.Exponential), ("logistic", LossKind.Logistic)];
+
     /// <summary>Loss.</summary>
-    public static readonly string[] Losses = ["exponential", "logistic"];
+    public static readonly string[] Losses = LossWords.Select(w => w.Word).ToArray();
 
     /// <summary>Optimizer:Name: every name of <see cref="OptimizerRegistry"/> (read at each use, so registered optimizers count).</summary>
     public static IReadOnlyList<string> Optimizers => OptimizerRegistry.Names;
@@ -20,8 +24,11 @@ public static class Vocabulary
     /// <summary>Optimizers whose direction needs weight matrices (a model of depth ≥ 2): the definitions that say so.</summary>
     public static IReadOnlyList<string> MatrixOptimizers => OptimizerRegistry.All.Where(d => d.NeedsMatrices).Select(d => d.Name).ToArray();
 
+    /// <summary>Optimizer:Blocks:N:Block: each word and the blocks it selects.</summary>
+    public static readonly (string Word, BlockSelector Value)[] BlockWords = [("matrices", BlockSelector.Matrices), ("output", BlockSelector.Output)];
+
     /// <summary>Optimizer:Blocks:N:Block — which parameter blocks a per-block entry covers.</summary>
-    public static readonly string[] BlockSelectors = ["matrices", "output"];
+    public static readonly string[] BlockSelectors = BlockWords.Select(w => w.Word).ToArray();
 
     /// <summary>Solver:Backend.</summary>
     public static readonly string[] Backends = ["auto", "cpu", "ilgpu-cpu", "cuda"];
@@ -32,8 +39,51 @@ public static class Vocabulary
     /// <summary>Solver:Method ("auto" picks the measured default per optimizer; "discrete" runs the discrete optimizer).</summary>
     public static readonly string[] Methods = ["auto", "dopri5", "tsit5", "dop853", "bs3", "heun-euler", "rk4", "euler", "etdrk4", "etd2", "ros34pw2", "discrete"];
 
+    /// <summary>Optimizer:SignMode: each word and the sign it names.</summary>
+    public static readonly (string Word, SignMode Value)[] SignModeWords = [("smooth", SignMode.Smooth), ("exact", SignMode.Exact)];
+
     /// <summary>Solver:SignMode for SignGD/Signum: a smoothed sign of relative width, or the exact sign.</summary>
-    public static readonly string[] SignModes = ["smooth", "exact"];
+    public static readonly string[] SignModes = SignModeWords.Select(w => w.Word).ToArray();
+
+    /// <summary>The value a word names in <paramref name="words"/> (the word was checked against them when read).</summary>
+    public static T Value<T>(IReadOnlyList<(string Word, T Value)> words, string word)
+    {
+        ArgumentNullException.ThrowIfNull(words);
+        foreach ((string w, T value) in words)
+        {
+            if (w == word)
+            {
+                return value;
+            }
+        }
+
+        throw new ArgumentException($"'{word}' is not one of {string.Join(", ", words.Select(w => w.Word))}.", nameof(word));
+    }
+
+    /// <summary>The word of <paramref name="value"/> in <paramref name="words"/> (config.json and labels write it).</summary>
+    public static string Word<T>(IReadOnlyList<(string Word, T Value)> words, T value)
+    {
+        ArgumentNullException.ThrowIfNull(words);
+        foreach ((string word, T v) in words)
+        {
+            if (EqualityComparer<T>.Default.Equals(v, value))
+            {
+                return word;
+            }
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(value), value, "no word for this value");
+    }
+}
+
+/// <summary>Which parameter blocks a per-block optimizer entry covers (Optimizer:Blocks:N:Block).</summary>
+public enum BlockSelector
+{
+    /// <summary>The weight matrices W_1 … W_{D−1} ("matrices").</summary>
+    Matrices,
+
+    /// <summary>The output row u ("output").</summary>
+    Output,
 }
 
 /// <summary>Data section.</summary>
@@ -69,7 +119,7 @@ public sealed record ModelSettings(int Depth, int Width, string Activation, doub
 /// <param name="C2">Rate c2 of dv/dt = c2 (g² − v).</param>
 /// <param name="Epsilon">Adam's ε (0 in the theory).</param>
 /// <param name="SignWidth">Relative width of the smoothed sign (SignGD, Signum).</param>
-/// <param name="SignMode">smooth or exact.</param>
+/// <param name="SignMode">The smoothed or the exact sign (Optimizer:SignMode, smooth or exact).</param>
 /// <param name="MuonEta0">Muon-Adam: η0ᴹ of the matrices.</param>
 /// <param name="AdamEta0">Muon-Adam: η0ᴬ of the output row.</param>
 /// <param name="MuonC">Muon-Adam: momentum rate cM of the matrices.</param>
@@ -85,18 +135,18 @@ public sealed record OptimizerSettings(
     double C2,
     double Epsilon,
     double SignWidth,
-    string SignMode,
+    SignMode SignMode,
     double MuonEta0,
     double AdamEta0,
     double MuonC,
     IReadOnlyList<BlockOptimizerSettings> Blocks)
 {
     /// <summary>A short label for folders and legends, e.g. "adam".</summary>
-    public string Label => Blocks.Count == 0 ? Name : string.Join("+", Blocks.Select(b => $"{b.Optimizer.Name}@{b.Block}"));
+    public string Label => Blocks.Count == 0 ? Name : string.Join("+", Blocks.Select(b => $"{b.Optimizer.Name}@{Vocabulary.Word(Vocabulary.BlockWords, b.Block)}"));
 }
 
-/// <summary>One block's optimizer in a composite: <paramref name="Block"/> is "matrices" or "output".</summary>
-public sealed record BlockOptimizerSettings(string Block, OptimizerSettings Optimizer);
+/// <summary>One block's optimizer in a composite: <paramref name="Block"/> is the matrices or the output row.</summary>
+public sealed record BlockOptimizerSettings(BlockSelector Block, OptimizerSettings Optimizer);
 
 /// <summary>Solver section.</summary>
 /// <param name="Method">One of <see cref="Vocabulary.Methods"/>.</param>
@@ -135,7 +185,7 @@ public sealed record ExperimentSettings(
     string SourceFile,
     DataSettings Data,
     ModelSettings Model,
-    string Loss,
+    LossKind Loss,
     IReadOnlyList<OptimizerSettings> Optimizers,
     SolverSettings Solver,
     StopSettings Stop,

@@ -56,7 +56,7 @@ public static class ResolvedConfig
             ["Name"] = s.Name,
             ["Data"] = data,
             ["Model"] = model,
-            ["Loss"] = s.Loss,
+            ["Loss"] = Vocabulary.Word(Vocabulary.LossWords, s.Loss),
             ["Optimizer"] = Optimizer(optimizer, withBlocks: true),
             ["Solver"] = new JsonObject
             {
@@ -99,7 +99,7 @@ public static class ResolvedConfig
             ["C2"] = o.C2,
             ["Epsilon"] = o.Epsilon,
             ["SignWidth"] = o.SignWidth,
-            ["SignMode"] = o.SignMode,
+            ["SignMode"] = Vocabulary.Word(Vocabulary.SignModeWords, o.SignMode),
             ["MuonEta0"] = o.MuonEta0,
             ["AdamEta0"] = o.AdamEta0,
             ["MuonC"] = o.MuonC,
@@ -110,7 +110,7 @@ public static class ResolvedConfig
             foreach (BlockOptimizerSettings b in o.Blocks)
             {
                 JsonObject entry = Optimizer(b.Optimizer, withBlocks: false);
-                entry["Block"] = b.Block;
+                entry["Block"] = Vocabulary.Word(Vocabulary.BlockWords, b.Block);
                 blocks.Add(entry);
             }
 

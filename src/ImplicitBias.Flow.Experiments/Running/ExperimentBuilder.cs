@@ -172,14 +172,14 @@ public static class ExperimentBuilder
     public static Loss Loss(ExperimentSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return settings.Loss == "logistic" ? Models.Losses.Loss.Logistic : Models.Losses.Loss.Exponential;
+        return settings.Loss == Models.Losses.LossKind.Logistic ? Models.Losses.Loss.Logistic : Models.Losses.Loss.Exponential;
     }
 
     /// <summary>The flows' description of one optimizer section.</summary>
     public static OptimizerSpec Spec(OptimizerSettings o)
     {
         ArgumentNullException.ThrowIfNull(o);
-        return new OptimizerSpec(o.Name, o.Eta0, o.C1, o.C2, o.Epsilon, o.SignWidth, o.SignMode == "exact" ? SignMode.Exact : SignMode.Smooth, o.MuonEta0, o.AdamEta0, o.MuonC);
+        return new OptimizerSpec(o.Name, o.Eta0, o.C1, o.C2, o.Epsilon, o.SignWidth, o.SignMode, o.MuonEta0, o.AdamEta0, o.MuonC);
     }
 
     /// <summary>The optimizer parts of one optimizer section (named, or composed per block).</summary>
@@ -192,8 +192,8 @@ public static class ExperimentBuilder
             return OptimizerCatalog.Parts(Spec(o), network.Layout);
         }
 
-        OptimizerSpec? matrices = o.Blocks.FirstOrDefault(b => b.Block == "matrices")?.Optimizer is { } m ? Spec(m) : null;
-        OptimizerSpec? output = o.Blocks.FirstOrDefault(b => b.Block == "output")?.Optimizer is { } u ? Spec(u) : null;
+        OptimizerSpec? matrices = o.Blocks.FirstOrDefault(b => b.Block == BlockSelector.Matrices)?.Optimizer is { } m ? Spec(m) : null;
+        OptimizerSpec? output = o.Blocks.FirstOrDefault(b => b.Block == BlockSelector.Output)?.Optimizer is { } u ? Spec(u) : null;
         return OptimizerCatalog.Composite(matrices, output, Spec(o), network.Layout);
     }
 

@@ -101,7 +101,10 @@ public sealed class DeviceFlowSolver : IFlowSolveEngine
         public void Combine(DeviceState y, ReadOnlySpan<double> yScale, ReadOnlySpan<double> coefficients, ReadOnlySpan<DeviceState> stages, bool perBlock, DeviceState destination) =>
             inner.Combine(y, yScale, coefficients, stages, perBlock, destination);
 
-        public double ErrorNorm(DeviceState y0, DeviceState y1, DeviceState error) => inner.ErrorNorm(y0, y1, error);
+        public void BlockMaxAbs(DeviceState y, ReadOnlySpan<bool> blocks, Span<double> destination) => inner.BlockMaxAbs(y, blocks, destination);
+
+        public double ScaledSquareSum(DeviceState y0, DeviceState y1, DeviceState error, ReadOnlySpan<double> relTol, ReadOnlySpan<double> absTol) =>
+            inner.ScaledSquareSum(y0, y1, error, relTol, absTol);
 
         public bool AllFinite(DeviceState y) => inner.AllFinite(y);
 

@@ -8,10 +8,11 @@ namespace ImplicitBias.Flow.Kernels;
 
 /// <summary>
 /// The Runge–Kutta steppers' vector operations over device buffers, so that a solve keeps θ, m, v and the
-/// stages in device memory and moves only scalars (the error norm, the finiteness flag) to the host per step.
-/// Combine is a sequence of element-wise kernels over per-block coefficients (one launch per stage with a
-/// nonzero coefficient, summed in stage order as host arithmetic does); ErrorNorm and AllFinite end in
-/// ILGPU.Algorithms reductions. Only <see cref="Allocate"/> allocates, except that the coefficient table
+/// stages in device memory and moves only scalars (the error norm's sum, the per-block maxima, the finiteness flag)
+/// to the host per step. Combine is a sequence of element-wise kernels over per-block coefficients (one launch per
+/// stage with a nonzero coefficient, summed in stage order as host arithmetic does); the two reductions of the
+/// error norm (<see cref="BlockMaxAbs"/>, <see cref="ScaledSquareSum"/>) and AllFinite end in ILGPU.Algorithms
+/// reductions. Only <see cref="Allocate"/> allocates, except that the coefficient table
 /// grows (once) the first time a tableau with more stages than any before is combined.
 /// </summary>
 public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
@@ -26,7 +27,7 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _flags;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _scalar; // [max of flags, sum of terms]
     private readonly double[] _hostScalar = new double[2];
-    private readonly bool _anyScaledAbsTol;
+    private readonly double[] _hostParameters; // (rtol, atol, 0) per block, as last uploaded
     private MemoryBuffer1D<double, Stride1D.Dense> _coefficients;
     private double[] _hostCoefficients;
     private int _stageCapacity;
@@ -49,19 +50,16 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
         Layout = layout;
 
         var blockOf = new int[layout.Length];
-        var parameters = new double[3 * layout.BlockCount];
         for (int b = 0; b < layout.BlockCount; b++)
         {
-            StateBlock block = layout.Blocks[b];
-            blockOf.AsSpan(layout.Offset(b), block.Length).Fill(b);
-            parameters[3 * b] = block.RelTol;
-            parameters[(3 * b) + 1] = block.AbsTol;
-            parameters[(3 * b) + 2] = block.ScaledAbsTol;
-            _anyScaledAbsTol |= block.ScaledAbsTol > 0;
+            blockOf.AsSpan(layout.Offset(b), layout.Blocks[b].Length).Fill(b);
         }
 
+        // The tolerances are the controller's and arrive with each ScaledSquareSum; NaN forces the first upload.
+        _hostParameters = new double[3 * layout.BlockCount];
+        _hostParameters.AsSpan().Fill(double.NaN);
         _blockOf = accelerator.Allocate1D(blockOf);
-        _blockParameters = accelerator.Allocate1D(parameters);
+        _blockParameters = accelerator.Allocate1D<double>(_hostParameters.Length);
         _blockMax = accelerator.Allocate1D<double>(layout.BlockCount);
         _blockMax.MemSetToZero();
         _scratch = accelerator.Allocate1D<double>(layout.Length);
@@ -166,30 +164,62 @@ public sealed class IlgpuStateAlgebra : IStateAlgebra<DeviceState>, IDisposable
     }
 
     /// <inheritdoc />
-    public double ErrorNorm(DeviceState y0, DeviceState y1, DeviceState error)
+    public void BlockMaxAbs(DeviceState y, ReadOnlySpan<bool> blocks, Span<double> destination)
+    {
+        Check(y);
+        AcceleratorStream stream = _accelerator.DefaultStream;
+        _abs(Layout.Length, y.View, _scratch.View);
+        for (int b = 0; b < Layout.BlockCount; b++)
+        {
+            if (blocks[b])
+            {
+                _max(stream, _scratch.View.SubView(Layout.Offset(b), Layout.Blocks[b].Length), _blockMax.View.SubView(b, 1));
+            }
+        }
+
+        Span<double> maxima = stackalloc double[Layout.BlockCount];
+        ((ArrayView<double>)_blockMax.View).CopyToCPU(maxima);
+        for (int b = 0; b < Layout.BlockCount; b++)
+        {
+            if (blocks[b])
+            {
+                destination[b] = maxima[b];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One element-wise kernel and one sum over the whole state (the block scale arrives already folded into
+    /// <paramref name="absTol"/>, so the kernel's κ slot is 0); the per-block tolerances are uploaded only when
+    /// they differ from the last call's.
+    /// </remarks>
+    public double ScaledSquareSum(DeviceState y0, DeviceState y1, DeviceState error, ReadOnlySpan<double> relTol, ReadOnlySpan<double> absTol)
     {
         Check(y0);
         Check(y1);
         Check(error);
-        AcceleratorStream stream = _accelerator.DefaultStream;
-        if (_anyScaledAbsTol)
+        bool changed = false;
+        for (int b = 0; b < Layout.BlockCount; b++)
         {
-            _abs(Layout.Length, y1.View, _scratch.View);
-            for (int b = 0; b < Layout.BlockCount; b++)
-            {
-                if (Layout.Blocks[b].ScaledAbsTol > 0)
-                {
-                    _max(stream, _scratch.View.SubView(Layout.Offset(b), Layout.Blocks[b].Length), _blockMax.View.SubView(b, 1));
-                }
-            }
+            changed |= _hostParameters[3 * b] != relTol[b] || _hostParameters[(3 * b) + 1] != absTol[b];
+            _hostParameters[3 * b] = relTol[b];
+            _hostParameters[(3 * b) + 1] = absTol[b];
+            _hostParameters[(3 * b) + 2] = 0.0;
         }
 
+        if (changed)
+        {
+            ((ArrayView<double>)_blockParameters.View).CopyFromCPU(_hostParameters);
+        }
+
+        AcceleratorStream stream = _accelerator.DefaultStream;
         _errorTerms(Layout.Length, y0.View, y1.View, error.View, _blockOf.View, _blockParameters.View, _blockMax.View, _scratch.View, _flags.View);
         _max(stream, _flags.View, _scalar.View.SubView(0, 1));
         _sum(stream, _scratch.View, _scalar.View.SubView(1, 1));
         ReadScalars();
-        double norm = Math.Sqrt(_hostScalar[1] / Layout.Length);
-        return _hostScalar[0] != 0.0 || !double.IsFinite(norm) ? double.NaN : norm;
+        double sum = _hostScalar[1];
+        return _hostScalar[0] != 0.0 || !double.IsFinite(sum) ? double.NaN : sum;
     }
 
     /// <inheritdoc />

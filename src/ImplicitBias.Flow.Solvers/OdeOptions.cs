@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 
 namespace ImplicitBias.Flow.Solvers;
 
@@ -132,34 +133,17 @@ public sealed class SaveAt
     }
 }
 
-/// <summary>
-/// Step-size controller parameters (Hairer, Nørsett, Wanner, Solving ODEs I, §II.4 and the PI controller of
-/// Gustafsson as used in DOPRI5/DOP853): h_new = h · clamp(safety · err^(−α) · errold^β, minFactor, maxFactor).
-/// </summary>
-/// <param name="Safety">Safety factor (0.9).</param>
-/// <param name="MinFactor">Smallest factor h_new/h (0.2).</param>
-/// <param name="MaxFactor">Largest factor h_new/h (10).</param>
-/// <param name="Beta">β of the PI controller; 0 gives the classical I controller.</param>
-/// <param name="Alpha">α; null uses 1/q − 0.75 β with q the order of the error estimator plus one.</param>
-public sealed record StepSizeController(double Safety = 0.9, double MinFactor = 0.2, double MaxFactor = 10.0, double Beta = 0.04, double? Alpha = null)
-{
-    /// <summary>Hairer's DOPRI5 defaults: PI with β = 0.04.</summary>
-    public static StepSizeController Pi { get; } = new();
-
-    /// <summary>An integral (I) controller with the same limits.</summary>
-    public static StepSizeController Integral { get; } = new(Beta: 0.0);
-
-    /// <summary>Hairer's DOP853 defaults: factors 0.333 and 6, β = 0.</summary>
-    public static StepSizeController Dop853 { get; } = new(0.9, 0.333, 6.0, 0.0);
-}
-
 /// <summary>Options of <see cref="OdeSolver.Solve{TState}"/>.</summary>
 /// <typeparam name="TState">The storage of one state vector.</typeparam>
 public sealed class OdeOptions<TState>
     where TState : class
 {
-    /// <summary>Step-size controller; null uses the method's default.</summary>
-    public StepSizeController? Controller { get; init; }
+    /// <summary>
+    /// Step-size controller (<see cref="PiController"/>, <see cref="IController"/>, <see cref="ConstantStepSize"/>);
+    /// null uses the method's default. <see cref="FixedStep"/> and <see cref="FixedStepCount"/> select a
+    /// <see cref="ConstantStepSize"/> over it.
+    /// </summary>
+    public IStepSizeController? Controller { get; init; }
 
     /// <summary>Where to save the solution (default: nothing but the final state).</summary>
     public SaveAt SaveAt { get; init; } = SaveAt.Nothing;
@@ -173,7 +157,10 @@ public sealed class OdeOptions<TState>
     /// <summary>Largest number of steps (accepted and rejected) before <see cref="OdeStatus.MaxStepsReached"/>.</summary>
     public long MaxSteps { get; init; } = 1_000_000;
 
-    /// <summary>First step size; null selects it by Hairer's algorithm (§II.4).</summary>
+    /// <summary>
+    /// First step size; null lets the controller propose it (Hairer's algorithm, §II.4, for the adaptive ones).
+    /// With a <see cref="ConstantStepSize"/> that names neither step nor count, the fixed step.
+    /// </summary>
     public double? InitialStep { get; init; }
 
     /// <summary>Largest step size (default: the whole interval).</summary>
@@ -181,13 +168,14 @@ public sealed class OdeOptions<TState>
 
     /// <summary>
     /// When set, take exactly this many equal steps over [t0, t1] with no error control (e.g. to measure the
-    /// order of a method).
+    /// order of a method): a <see cref="ConstantStepSize"/> with this <see cref="ConstantStepSize.Count"/>.
     /// </summary>
     public int? FixedStepCount { get; init; }
 
     /// <summary>
     /// When set, take steps of this size with no error control until t1 (the last one shortened to land on t1),
-    /// the step limit or an event. A fixed-step method needs this or <see cref="FixedStepCount"/>.
+    /// the step limit or an event: a <see cref="ConstantStepSize"/> with this <see cref="ConstantStepSize.Step"/>. A
+    /// fixed-step method needs this, <see cref="FixedStepCount"/> or a <see cref="ConstantStepSize"/> controller.
     /// </summary>
     public double? FixedStep { get; init; }
 

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Solvers;
@@ -32,31 +33,40 @@ public static class OdeSolver
             throw new ArgumentException($"Need finite t0 < t1, got [{t0}, {t1}].");
         }
 
-        if (!method.IsAdaptive && options.FixedStepCount is null && options.FixedStep is null)
+        IStepSizeController controller = ControllerOf(method, options);
+        bool unsized = controller is ConstantStepSize { Step: null, Count: null } && options.InitialStep is null;
+        if (!method.IsAdaptive && (controller.IsAdaptive || unsized))
         {
             throw new ArgumentException($"{method.Name} is a fixed-step method: set OdeOptions.FixedStep or FixedStepCount.");
         }
 
-        if (options.FixedStepCount is < 1)
+        if (unsized)
         {
-            throw new ArgumentException("FixedStepCount must be positive.");
+            throw new ArgumentException("A ConstantStepSize controller needs a Step, a Count or OdeOptions.InitialStep.");
         }
 
-        if (options.FixedStep is double fixedStep && !(fixedStep > 0 && double.IsFinite(fixedStep)))
-        {
-            throw new ArgumentException($"FixedStep must be positive and finite, got {fixedStep}.");
-        }
-
-        var run = new Run<TState>(term, algebra, method, options, t0, t1, y0);
+        var run = new Run<TState>(term, algebra, method, controller, options, t0, t1, y0);
         return run.Execute();
     }
 
-    private sealed class Run<TState>
+    /// <summary>
+    /// The controller of a solve: fixed steps when the options ask for them (today's FixedStep/FixedStepCount),
+    /// else the options' controller, else the method's default.
+    /// </summary>
+    private static IStepSizeController ControllerOf<TState>(OdeMethod method, OdeOptions<TState> options)
+        where TState : class =>
+        options.FixedStepCount is int count ? new ConstantStepSize { Count = count }
+        : options.FixedStep is double step ? new ConstantStepSize { Step = step }
+        : options.Controller ?? method.DefaultController;
+
+    private sealed class Run<TState> : IInitialStepProbe
         where TState : class
     {
         private readonly IStateAlgebra<TState> _algebra;
         private readonly OdeMethod _method;
         private readonly OdeOptions<TState> _options;
+        private readonly IStepSizeController _controller;
+        private readonly ScaledErrorNorm<TState> _norm;
         private readonly IStepper<TState> _stepper;
         private readonly double _t0;
         private readonly double _t1;
@@ -67,21 +77,21 @@ public static class OdeSolver
         private TState _yNew;
         private int _nextSave;
 
-        // The controller's memory (kept in fields so that a checkpoint can hold it).
+        // The step size and the controller's memory (kept in fields so that a checkpoint can hold them).
         private double _h;
-        private double _previousError = 1e-4;
-        private bool _rejectedLast;
-        private bool _lastWasNonFinite;
+        private ControllerMemory _memory = ControllerMemory.Initial;
         private long _steps;
 
-        public Run(IOdeTerm<TState> term, IStateAlgebra<TState> algebra, OdeMethod method, OdeOptions<TState> options, double t0, double t1, TState y0)
+        public Run(IOdeTerm<TState> term, IStateAlgebra<TState> algebra, OdeMethod method, IStepSizeController controller, OdeOptions<TState> options, double t0, double t1, TState y0)
         {
             _algebra = algebra;
             _method = method;
+            _controller = controller;
             _options = options;
             _t0 = t0;
             _t1 = t1;
-            _stepper = method.CreateStepper(algebra, term);
+            _norm = new ScaledErrorNorm<TState>(algebra, controller.Tolerances(algebra.Layout));
+            _stepper = method.CreateStepper(algebra, term, _norm);
             _y = algebra.Allocate();
             _yNew = algebra.Allocate();
             _scratch = algebra.Allocate();
@@ -124,15 +134,7 @@ public static class OdeSolver
                 }
             }
 
-            _h = _options.FixedStepCount is int n ? (_t1 - _t0) / n
-                : _options.FixedStep is double fixedStep ? fixedStep
-                : double.NaN;
-            if (double.IsNaN(_h))
-            {
-                double maxStep = Math.Min(_options.MaxStep, _t1 - _t0);
-                _h = Math.Min(_options.InitialStep ?? InitialStep(maxStep), maxStep);
-            }
-
+            _h = _controller.FirstStep(_t0, _t1, _options.InitialStep, Math.Min(_options.MaxStep, _t1 - _t0), this);
             return Loop(t);
         }
 
@@ -150,9 +152,7 @@ public static class OdeSolver
             _stepper.RestoreMemory(c.StepperMemory);
             c.EventValues.CopyTo(_eventValues, 0);
             _h = c.StepSize;
-            _previousError = c.PreviousError;
-            _rejectedLast = c.RejectedLast;
-            _lastWasNonFinite = c.LastWasNonFinite;
+            _memory = new ControllerMemory(c.PreviousError, c.RejectedLast, c.LastWasNonFinite);
             _steps = c.Steps;
             _result.AcceptedSteps = c.AcceptedSteps;
             _result.RejectedSteps = c.RejectedSteps;
@@ -172,9 +172,9 @@ public static class OdeSolver
                 State = state,
                 Derivative = derivative,
                 StepSize = _h,
-                PreviousError = _previousError,
-                RejectedLast = _rejectedLast,
-                LastWasNonFinite = _lastWasNonFinite,
+                PreviousError = _memory.PreviousError,
+                RejectedLast = _memory.RejectedLast,
+                LastWasNonFinite = _memory.LastWasNonFinite,
                 Steps = _steps,
                 AcceptedSteps = _result.AcceptedSteps,
                 RejectedSteps = _result.RejectedSteps,
@@ -186,15 +186,12 @@ public static class OdeSolver
         }
 
         /// <summary>
-        /// The step loop: adaptive (error control, PI controller) or fixed (<see cref="OdeOptions{TState}.FixedStep"/>,
-        /// <see cref="OdeOptions{TState}.FixedStepCount"/>: every step accepted unless non-finite).
+        /// The step loop: the controller proposes each step and keeps or rejects it (error control for the adaptive
+        /// controllers; with <see cref="ConstantStepSize"/> every step is kept unless non-finite).
         /// </summary>
         private OdeResult Loop(double t)
         {
-            bool fixedSteps = _options.FixedStepCount is not null || _options.FixedStep is not null;
-            StepSizeController controller = _options.Controller ?? _method.DefaultController;
-            double beta = controller.Beta;
-            double alpha = fixedSteps ? 0 : controller.Alpha ?? ((1.0 / _method.ErrorExponentOrder) - (0.75 * beta));
+            bool adaptive = _controller.IsAdaptive;
             double maxStep = Math.Min(_options.MaxStep, _t1 - _t0);
             while (true)
             {
@@ -214,48 +211,18 @@ public static class OdeSolver
                     return Finish(t, OdeStatus.MaxStepsReached, $"Took the maximum of {_options.MaxSteps} steps at t = {t}.");
                 }
 
-                double h = _h;
-                bool last = false;
-                double tNew;
-                if (_options.FixedStepCount is int count)
-                {
-                    // Equal steps on the grid t0 + i (t1 − t0)/n, computed from i so that rounding does not accumulate.
-                    long i = _result.AcceptedSteps;
-                    last = i + 1 >= count;
-                    tNew = last ? _t1 : _t0 + ((i + 1) * h);
-                    h = tNew - t;
-                }
-                else if (fixedSteps)
-                {
-                    long i = _result.AcceptedSteps;
-                    double grid = _t0 + ((i + 1) * h);
-                    last = _t1 - grid <= 1e-9 * h; // land on t1 rather than leave a sliver
-                    tNew = last ? _t1 : grid;
-                    h = tNew - t;
-                }
-                else
-                {
-                    if (t + (1.01 * h) >= _t1)
-                    {
-                        // Stretch or shorten the last step to land exactly on t1 (Hairer's codes use the same 1 % slack).
-                        h = _t1 - t;
-                        last = true;
-                    }
-
-                    tNew = last ? _t1 : t + h;
-                }
-
+                (double h, double tNew, bool last) = _controller.Propose(_t0, _t1, t, _h, _result.AcceptedSteps);
                 double ulp = Math.BitIncrement(Math.Abs(t)) - Math.Abs(t);
                 if (!(h >= 10 * ulp))
                 {
-                    return _lastWasNonFinite
+                    return _memory.LastWasNonFinite
                         ? Finish(t, OdeStatus.NonFiniteState, $"The state or its derivative is not finite near t = {t}; shrinking the step did not help.")
                         : Finish(t, OdeStatus.StepSizeUnderflow, $"Step size {h:g3} fell below 10 ulp of t = {t}.");
                 }
 
                 _steps++;
                 double error = _stepper.Attempt(t, _y, h, _yNew);
-                if (fixedSteps)
+                if (!adaptive)
                 {
                     if (double.IsNaN(error) || !_algebra.AllFinite(_yNew))
                     {
@@ -266,67 +233,44 @@ public static class OdeSolver
                     error = 0.0;
                 }
 
-                if (error <= 1.0)
+                StepDecision decision = _controller.Decide(new StepAttempt(_h, h, error, _method.ErrorExponentOrder, maxStep), ref _memory);
+                if (decision.Accept)
                 {
                     if (AcceptStep(t, h, tNew, error) is { } ended)
                     {
                         return ended;
                     }
 
-                    if (!fixedSteps)
-                    {
-                        // PI controller (Hairer §IV.2, DOPRI5's code): h_new = h · safety · err^{−α} · err_old^{β}.
-                        double factor = Math.Pow(error, -alpha) * Math.Pow(_previousError, beta) * controller.Safety;
-                        factor = Math.Clamp(factor, controller.MinFactor, controller.MaxFactor);
-                        if (_rejectedLast)
-                        {
-                            // No growth right after a rejection (Hairer §II.4).
-                            factor = Math.Min(factor, 1.0);
-                        }
-
-                        _previousError = Math.Max(error, 1e-4);
-                        _h = Math.Min(h * factor, maxStep);
-                    }
-
+                    _h = decision.NextStep;
                     t = tNew;
                     if (last)
                     {
                         return Finish(t, OdeStatus.Success, "Reached the final time.");
                     }
-
-                    _rejectedLast = false;
-                    _lastWasNonFinite = false;
                 }
                 else
                 {
                     _result.RejectedSteps++;
-                    _lastWasNonFinite = double.IsNaN(error);
-                    double factor = _lastWasNonFinite
-                        ? controller.MinFactor
-                        : Math.Max(controller.MinFactor, controller.Safety * Math.Pow(error, -alpha));
                     Report(t, h, error, false);
-                    _h = h * Math.Min(factor, 1.0);
-                    _rejectedLast = true;
+                    _h = decision.NextStep;
                 }
             }
         }
 
-        /// <summary>Hairer's starting step size (Solving ODEs I, §II.4, algorithm on p. 169).</summary>
-        private double InitialStep(double maxStep)
+        int IInitialStepProbe.Order => _method.Order;
+
+        double IInitialStepProbe.StateNorm() => _norm.Measure(_y, _y, _y);
+
+        double IInitialStepProbe.DerivativeNorm() => _norm.Measure(_y, _y, _stepper.FirstStage);
+
+        /// <summary>‖f(t0 + h, y0 + h f0) − f0‖ for Hairer's starting step (one more evaluation).</summary>
+        double IInitialStepProbe.DerivativeChangeNorm(double h)
         {
             TState f0 = _stepper.FirstStage;
-            double d0 = _algebra.ErrorNorm(_y, _y, _y);
-            double d1 = _algebra.ErrorNorm(_y, _y, f0);
-            double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
-            h0 = Math.Min(h0, maxStep);
-            _algebra.Combine(_y, [1.0], [h0], new ReadOnlySpan<TState>(ref f0), false, _scratch);
-            _stepper.Derivative(_t0 + h0, _scratch, _yNew);
+            _algebra.Combine(_y, [1.0], [h], new ReadOnlySpan<TState>(ref f0), false, _scratch);
+            _stepper.Derivative(_t0 + h, _scratch, _yNew);
             _algebra.Combine(_yNew, [1.0], [-1.0], new ReadOnlySpan<TState>(ref f0), false, _scratch);
-            double d2 = _algebra.ErrorNorm(_y, _y, _scratch) / h0;
-            double d = Math.Max(d1, d2);
-            double h1 = !(d > 1e-15) ? Math.Max(1e-6, h0 * 1e-3) : Math.Pow(0.01 / d, 1.0 / _method.Order);
-            double h = Math.Min(100 * h0, h1);
-            return double.IsFinite(h) && h > 0 ? Math.Min(h, maxStep) : Math.Min(1e-6, maxStep);
+            return _norm.Measure(_y, _y, _scratch);
         }
 
         private OdeResult? AcceptStep(double t, double h, double tNew, double error)

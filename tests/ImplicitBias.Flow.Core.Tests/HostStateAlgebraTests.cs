@@ -43,7 +43,7 @@ public class HostStateAlgebraTests
     }
 
     [Fact]
-    public void ErrorNorm_IsRmsOfScaledErrorsWithBlockScaledAbsTol()
+    public void ScaledSquareSum_SumsSquaredScaledErrorsWithEachBlocksTolerances()
     {
         var algebra = new HostStateAlgebra(TwoBlocks);
         HostState y0 = Ramp(16, 1.0);
@@ -53,22 +53,38 @@ public class HostStateAlgebraTests
         for (int i = 0; i < 16; i++)
         {
             double max = Math.Max(Math.Abs(y0.Values[i]), Math.Abs(y1.Values[i]));
-            // Block b: atol = max(1e-4, 1e-3 · max_i |y1_b,i|) = 1e-3 · 1.5 · 16.
-            double sc = i < 11 ? 1e-6 + (1e-3 * max) : (1e-3 * 1.5 * 16) + (1e-2 * max);
+            double sc = i < 11 ? 1e-6 + (1e-3 * max) : 0.5 + (1e-2 * max);
             sum += Math.Pow(e.Values[i] / sc, 2);
         }
 
-        Assert.Equal(Math.Sqrt(sum / 16), algebra.ErrorNorm(y0, y1, e), 1e-12);
+        // The tolerances are the caller's (the controller's), not the layout's.
+        Assert.Equal(sum, algebra.ScaledSquareSum(y0, y1, e, [1e-3, 1e-2], [1e-6, 0.5]), sum * 1e-13);
     }
 
     [Fact]
-    public void ErrorNorm_NonFiniteInput_IsNaN()
+    public void BlockMaxAbs_WritesOnlyTheAskedBlocks()
+    {
+        var algebra = new HostStateAlgebra(TwoBlocks);
+        HostState y = Ramp(16, -1.5);
+        y.Values[3] = 40.0;
+        double[] maxima = [-1.0, -1.0];
+        algebra.BlockMaxAbs(y, [false, true], maxima);
+        Assert.Equal([-1.0, 1.5 * 16], maxima);
+        algebra.BlockMaxAbs(y, [true, false], maxima);
+        Assert.Equal([40.0, 1.5 * 16], maxima);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ScaledSquareSum_NonFiniteInput_IsNaN(int which)
     {
         var algebra = new HostStateAlgebra(StateLayout.Single(9));
-        HostState y = Ramp(9, 1.0);
-        HostState e = Ramp(9, 1.0);
-        e.Values[8] = double.PositiveInfinity;
-        Assert.True(double.IsNaN(algebra.ErrorNorm(y, y, e)));
+        HostState[] states = [Ramp(9, 1.0), Ramp(9, 1.0), Ramp(9, 1.0)];
+        Assert.True(double.IsFinite(algebra.ScaledSquareSum(states[0], states[1], states[2], [1e-6], [1e-6])));
+        states[which].Values[8] = double.PositiveInfinity;
+        Assert.True(double.IsNaN(algebra.ScaledSquareSum(states[0], states[1], states[2], [1e-6], [1e-6])));
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 
 namespace ImplicitBias.Flow.Kernels.Tests;
 
@@ -141,7 +142,9 @@ public sealed class IlgpuStateAlgebraTests(AcceleratorFixture fixture)
     [Fact]
     public void ErrorNorm_MatchesHostFormulaWithScaledAbsoluteTolerance()
     {
+        // The controllers' norm over the device reductions.
         using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, Layout);
+        var norm = new ScaledErrorNorm<DeviceState>(algebra, ErrorTolerances.Of(Layout));
         double[] y0 = Random(11);
         double[] y1 = Random(12);
         double[] e = Random(13).Select(v => v * 1e-6).ToArray();
@@ -149,7 +152,7 @@ public sealed class IlgpuStateAlgebraTests(AcceleratorFixture fixture)
         using DeviceState d1 = Upload(algebra, y1);
         using DeviceState de = Upload(algebra, e);
 
-        double actual = algebra.ErrorNorm(d0, d1, de);
+        double actual = norm.Measure(d0, d1, de);
 
         double sum = 0;
         for (int b = 0; b < Layout.BlockCount; b++)
@@ -178,6 +181,16 @@ public sealed class IlgpuStateAlgebraTests(AcceleratorFixture fixture)
         double expected = Math.Sqrt(sum / Layout.Length);
         Assert.True(expected > 0.01, "the scaled tolerance block must matter for this check");
         Assert.Equal(expected, actual, expected * 1e-13);
+
+        // The same reductions on the host: the maxima exactly, the sums to rounding.
+        var host = new HostStateAlgebra(Layout);
+        double[] deviceMax = new double[Layout.BlockCount];
+        double[] hostMax = new double[Layout.BlockCount];
+        algebra.BlockMaxAbs(d1, [true, true, true], deviceMax);
+        host.BlockMaxAbs(new HostState(y1), [true, true, true], hostMax);
+        Assert.Equal(hostMax, deviceMax);
+        double hostNorm = new ScaledErrorNorm<HostState>(host, ErrorTolerances.Of(Layout)).Measure(new HostState(y0), new HostState(y1), new HostState(e));
+        Assert.Equal(hostNorm, actual, hostNorm * 1e-14);
     }
 
     [Theory]
@@ -187,17 +200,18 @@ public sealed class IlgpuStateAlgebraTests(AcceleratorFixture fixture)
     public void ErrorNormAndAllFinite_DetectNonFiniteValues(double bad)
     {
         using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, Layout);
+        var norm = new ScaledErrorNorm<DeviceState>(algebra, ErrorTolerances.Of(Layout));
         double[] values = Random(14);
         using DeviceState good = Upload(algebra, values);
         Assert.True(algebra.AllFinite(good));
-        Assert.True(double.IsFinite(algebra.ErrorNorm(good, good, good)));
+        Assert.True(double.IsFinite(norm.Measure(good, good, good)));
 
         values[Layout.Offset(2) + 3] = bad;
         using DeviceState broken = Upload(algebra, values);
         Assert.False(algebra.AllFinite(broken));
-        Assert.True(double.IsNaN(algebra.ErrorNorm(good, good, broken)));
-        Assert.True(double.IsNaN(algebra.ErrorNorm(broken, good, good)));
-        Assert.True(double.IsNaN(algebra.ErrorNorm(good, broken, good)));
+        Assert.True(double.IsNaN(norm.Measure(good, good, broken)));
+        Assert.True(double.IsNaN(norm.Measure(broken, good, good)));
+        Assert.True(double.IsNaN(norm.Measure(good, broken, good)));
     }
 
     [Fact]

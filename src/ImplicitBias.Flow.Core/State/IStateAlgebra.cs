@@ -28,11 +28,19 @@ public interface IStateAlgebra<TState>
     void Combine(TState y, ReadOnlySpan<double> yScale, ReadOnlySpan<double> coefficients, ReadOnlySpan<TState> stages, bool perBlock, TState destination);
 
     /// <summary>
-    /// Error norm of an embedded estimate: RMS over all components of e_i / sc_i with
-    /// sc_i = atol_b + rtol_b · max(|y0_i|, |y1_i|), where atol_b is raised to κ_b · max_i |y1_b,i| when the
-    /// block's <see cref="StateBlock.ScaledAbsTol"/> is positive. NaN when any input is not finite.
+    /// destination[b] ← max_i |y_b,i| for every block b with <paramref name="blocks"/>[b] true (other entries are
+    /// left as they are). The value for a block holding NaN is unspecified (the error norm is NaN then anyway). One
+    /// of the two reductions of the step-size controllers' error norm (the block scale κ_b · max |y_b|).
     /// </summary>
-    double ErrorNorm(TState y0, TState y1, TState error);
+    void BlockMaxAbs(TState y, ReadOnlySpan<bool> blocks, Span<double> destination);
+
+    /// <summary>
+    /// Σ_i (e_i / sc_i)² over all components, with sc_i = absTol_b + relTol_b · max(|y0_i|, |y1_i|) for i in block b
+    /// (one tolerance of each kind per block); NaN when any component of <paramref name="y0"/>,
+    /// <paramref name="y1"/> or <paramref name="error"/> is not finite or the sum is not finite. The other reduction
+    /// of the error norm, which the step-size controllers compose (the norm itself is theirs).
+    /// </summary>
+    double ScaledSquareSum(TState y0, TState y1, TState error, ReadOnlySpan<double> relTol, ReadOnlySpan<double> absTol);
 
     /// <summary>True when every component is finite.</summary>
     bool AllFinite(TState y);

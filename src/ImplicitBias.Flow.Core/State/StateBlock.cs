@@ -9,7 +9,8 @@ namespace ImplicitBias.Flow.Core.State;
 /// <param name="RelTol">Relative tolerance of the block.</param>
 /// <param name="AbsTol">Absolute tolerance of the block.</param>
 /// <param name="ScaledAbsTol">
-/// κ_b ≥ 0: when positive the block's absolute tolerance becomes max(AbsTol, κ_b · max_i |y_b,i|), so that
+/// κ_b ≥ 0: when positive the block's absolute tolerance becomes max(AbsTol, κ_b · max_i |y_b,i|) (applied by the
+/// step-size controllers' error norm, which may replace κ_b), so that
 /// coordinates born from zero are judged against the block's own scale rather than componentwise.
 /// </param>
 /// <param name="DecayRate">c_b ≥ 0, the rate of the exactly treated linear part −c_b y (0 for none).</param>

@@ -1,5 +1,6 @@
 using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Models.Losses;
+using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Experiments.Configuration;
 
@@ -36,8 +37,11 @@ public static class Vocabulary
     /// <summary>Solver:Precision — the arithmetic of the gradient's products with the data (state and error control stay float64).</summary>
     public static readonly string[] Precisions = ["float64", "float32"];
 
-    /// <summary>Solver:Method ("auto" picks the measured default per optimizer; "discrete" runs the discrete optimizer).</summary>
-    public static readonly string[] Methods = ["auto", "dopri5", "tsit5", "dop853", "bs3", "heun-euler", "rk4", "euler", "etdrk4", "etd2", "ros34pw2", "discrete"];
+    /// <summary>
+    /// Solver:Method: "auto" (the measured default per optimizer), every method of <see cref="MethodCatalog"/> in its
+    /// order, and "discrete" (the discrete optimizer).
+    /// </summary>
+    public static IReadOnlyList<string> Methods { get; } = new[] { "auto" }.Concat(MethodCatalog.All.Select(m => m.Name)).Append("discrete").Distinct().ToArray();
 
     /// <summary>Optimizer:SignMode: each word and the sign it names.</summary>
     public static readonly (string Word, SignMode Value)[] SignModeWords = [("smooth", SignMode.Smooth), ("exact", SignMode.Exact)];

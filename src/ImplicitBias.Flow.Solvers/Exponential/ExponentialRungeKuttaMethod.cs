@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Solvers.Exponential;
@@ -27,6 +28,6 @@ public abstract class ExponentialRungeKuttaMethod : OdeMethod
     /// </summary>
     public abstract void Weights(double theta, double z, Span<double> weights, Span<double> embedded);
 
-    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term) =>
-        new ExponentialRungeKuttaStepper<TState>(this, algebra, term);
+    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
+        new ExponentialRungeKuttaStepper<TState>(this, algebra, term, norm);
 }

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Solvers.Exponential;
@@ -9,6 +10,7 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
 {
     private readonly ExponentialRungeKuttaMethod _method;
     private readonly IStateAlgebra<TState> _algebra;
+    private readonly ScaledErrorNorm<TState> _norm;
     private readonly IOdeTerm<TState> _term;
     private readonly TState[] _k;
     private readonly TState _stageState;
@@ -24,10 +26,11 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
     private TState? _y0;
     private double _h;
 
-    public ExponentialRungeKuttaStepper(ExponentialRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
+    public ExponentialRungeKuttaStepper(ExponentialRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
     {
         _method = method;
         _algebra = algebra;
+        _norm = norm;
         _term = term;
         int s = method.Stages;
         _k = new TState[s];
@@ -126,7 +129,7 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
         }
 
         _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * s), _k, true, _error);
-        return _algebra.ErrorNorm(y, yNew, _error);
+        return _norm.Measure(y, yNew, _error);
     }
 
     public void Accept(double t, double h, TState y, TState yNew)

@@ -1,3 +1,5 @@
+using ImplicitBias.Flow.Solvers.Controllers;
+
 namespace ImplicitBias.Flow.Solvers.Methods;
 
 /// <summary>
@@ -107,7 +109,7 @@ public sealed class DormandPrince853 : ExplicitRungeKuttaMethod
     public override int ErrorExponentOrder => 8;
 
     /// <inheritdoc />
-    public override StepSizeController DefaultController => StepSizeController.Dop853;
+    public override IStepSizeController DefaultController => IController.Dop853;
 
     /// <inheritdoc />
     public override ButcherTableau Tableau => Coefficients;

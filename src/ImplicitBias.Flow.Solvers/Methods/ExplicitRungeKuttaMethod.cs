@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 
 namespace ImplicitBias.Flow.Solvers.Methods;
 
@@ -38,6 +39,6 @@ public abstract class ExplicitRungeKuttaMethod : OdeMethod
     /// <summary>Nodes of the extra dense-output stages.</summary>
     public virtual double[] DenseExtraNodes => [];
 
-    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term) =>
-        new ExplicitRungeKuttaStepper<TState>(this, algebra, term);
+    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
+        new ExplicitRungeKuttaStepper<TState>(this, algebra, term, norm);
 }

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 
 namespace ImplicitBias.Flow.Solvers.Methods;
 
@@ -9,6 +10,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
     private readonly ExplicitRungeKuttaMethod _method;
     private readonly ButcherTableau _tableau;
     private readonly IStateAlgebra<TState> _algebra;
+    private readonly ScaledErrorNorm<TState> _norm;
     private readonly IOdeTerm<TState> _term;
     private readonly TState[] _k;
     private readonly TState[] _dense;
@@ -31,11 +33,12 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
     private double _t0;
     private bool _extrasReady;
 
-    public ExplicitRungeKuttaStepper(ExplicitRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
+    public ExplicitRungeKuttaStepper(ExplicitRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
     {
         _method = method;
         _tableau = method.Tableau;
         _algebra = algebra;
+        _norm = norm;
         _term = term;
         int s = _tableau.Stages;
         _k = new TState[s];
@@ -148,7 +151,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
 
         _coefficients[stages] = 0;
         _algebra.Combine(y, [0.0], _coefficients.AsSpan(0, stages), _k, false, _error);
-        double e5 = _algebra.ErrorNorm(y, yNew, _error);
+        double e5 = _norm.Measure(y, yNew, _error);
         double[]? w3 = _method.ThirdOrderErrorWeights;
         if (w3 is null || _error3 is null)
         {
@@ -161,7 +164,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         }
 
         _algebra.Combine(y, [0.0], _coefficients.AsSpan(0, stages), _k, false, _error3);
-        double e3 = _algebra.ErrorNorm(y, yNew, _error3);
+        double e3 = _norm.Measure(y, yNew, _error3);
 
         // Hairer's DOP853: the fifth-order estimate, damped by the third-order one where that is large
         // (Solving ODEs I, §II.10, "DOP853").

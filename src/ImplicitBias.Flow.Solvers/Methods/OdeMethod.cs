@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 
 namespace ImplicitBias.Flow.Solvers.Methods;
 
@@ -23,10 +24,17 @@ public abstract class OdeMethod
     /// <summary>Whether the method has an embedded error estimate (can adapt its step).</summary>
     public bool IsAdaptive => ErrorExponentOrder > 0;
 
-    /// <summary>The controller used when the options name none.</summary>
-    public virtual StepSizeController DefaultController => StepSizeController.Pi;
+    /// <summary>
+    /// The controller used when the options name none: the PI controller for an adaptive method, constant steps
+    /// (of <see cref="OdeOptions{TState}.InitialStep"/>) for a fixed-step one.
+    /// </summary>
+    public virtual IStepSizeController DefaultController => IsAdaptive ? PiController.Default : new ConstantStepSize();
 
-    internal abstract IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
+    /// <summary>
+    /// The per-solve stepper; it measures its error estimates (if any) with <paramref name="norm"/>, the
+    /// controller's norm, and never computes a norm of its own.
+    /// </summary>
+    internal abstract IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
         where TState : class;
 }
 

@@ -33,7 +33,7 @@ public sealed record ReferenceProblem(string Name, HostRhs Rhs, double T0, doubl
     }
 
     /// <summary>Solves the problem (optionally with fixed steps or a given controller) with rtol = <paramref name="relTol"/>, atol = <paramref name="absTol"/>.</summary>
-    public OdeResult Solve(Methods.OdeMethod method, double relTol, double absTol, int? fixedSteps = null, StepSizeController? controller = null)
+    public OdeResult Solve(Methods.OdeMethod method, double relTol, double absTol, int? fixedSteps = null, Controllers.IStepSizeController? controller = null)
     {
         var algebra = new HostStateAlgebra(Layout(relTol, absTol));
         var options = new OdeOptions<HostState> { FixedStepCount = fixedSteps, Controller = controller };

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace ImplicitBias.Flow.Solvers.Rosenbrock;
@@ -17,6 +18,7 @@ internal sealed class KrylovW<TState>
     where TState : class
 {
     private readonly IStateAlgebra<TState> _algebra;
+    private readonly ErrorTolerances _tolerances;
     private readonly int _maxDimension;
     private readonly int _n;
     private readonly int _blocks;
@@ -42,9 +44,10 @@ internal sealed class KrylovW<TState>
     private Vector<double> _c = Vector<double>.Build.Dense(1);
     private double _hGamma = double.NaN;
 
-    public KrylovW(IStateAlgebra<TState> algebra, int maxDimension)
+    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension)
     {
         _algebra = algebra;
+        _tolerances = tolerances;
         StateLayout layout = algebra.Layout;
         _n = layout.Length;
         _blocks = layout.BlockCount;
@@ -103,22 +106,21 @@ internal sealed class KrylovW<TState>
         _algebra.Read(n0, nHost);
         for (int b = 0; b < _blocks; b++)
         {
-            StateBlock block = layout.Blocks[b];
-            double atol = block.AbsTol;
-            if (block.ScaledAbsTol > 0)
+            // The controller's tolerances (block scale included), at the point where W is built.
+            double max = 0;
+            if (_tolerances.Scaled[b])
             {
-                double max = 0;
                 for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
                 {
                     max = Math.Max(max, Math.Abs(yHost[i]));
                 }
-
-                atol = Math.Max(atol, block.ScaledAbsTol * max);
             }
 
+            double atol = _tolerances.AbsTolAt(b, max);
+            double rtol = _tolerances.RelTol[b];
             for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
             {
-                double sc = atol + (block.RelTol * Math.Abs(yHost[i]));
+                double sc = atol + (rtol * Math.Abs(yHost[i]));
                 _weights2[i] = sc > 0 ? 1.0 / (sc * sc) : 0.0;
             }
         }

@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Solvers.Rosenbrock;
@@ -41,6 +42,6 @@ public abstract class RosenbrockWMethod : OdeMethod
     /// <summary>Accepted steps between two rebuilds of W (a W-method may use a stale W).</summary>
     public int RefreshEvery { get; init; } = 10;
 
-    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term) =>
-        new RosenbrockWStepper<TState>(this, algebra, term);
+    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
+        new RosenbrockWStepper<TState>(this, algebra, term, norm);
 }

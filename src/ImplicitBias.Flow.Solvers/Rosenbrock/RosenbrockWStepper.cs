@@ -1,4 +1,5 @@
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Solvers.Rosenbrock;
@@ -15,6 +16,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
 {
     private readonly RosenbrockWMethod _method;
     private readonly IStateAlgebra<TState> _algebra;
+    private readonly ScaledErrorNorm<TState> _norm;
     private readonly IOdeTerm<TState> _term;
     private readonly KrylovW<TState> _w;
     private readonly int _s;
@@ -47,13 +49,14 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private TState? _y1;
     private double _h;
 
-    public RosenbrockWStepper(RosenbrockWMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term)
+    public RosenbrockWStepper(RosenbrockWMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
     {
         _method = method;
         _algebra = algebra;
+        _norm = norm;
         _term = term;
         _s = method.Stages;
-        _w = new KrylovW<TState>(algebra, method.KrylovDimension);
+        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension);
         _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
         _blocks = _decay.Length;
 
@@ -264,7 +267,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         // error of stiff components that the propagated solution damps.
         _algebra.Combine(y, [0.0], _e, _u, false, _r);
         _w.Solve(_r, 1.0, _error);
-        return _algebra.ErrorNorm(y, yNew, _error);
+        return _norm.Measure(y, yNew, _error);
     }
 
     public void Accept(double t, double h, TState y, TState yNew)

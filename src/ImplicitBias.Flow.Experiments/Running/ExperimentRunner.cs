@@ -330,7 +330,7 @@ public sealed class ExperimentRunner
         }
 
         RunResult result = settings.Solver.Method == "discrete"
-            ? RunDiscrete(settings, flow, observerEvaluator, theta0, progress, Snapshot, cancellation)
+            ? RunDiscrete(settings, flow, observerEvaluator, theta0, dir, resume, clock, progress, Snapshot, cancellation)
             : RunFlow(settings, flow, device, observerEvaluator, theta0, dir, resume, clock, progress, Snapshot, cancellation);
 
         if (settings.Outputs.Npy)
@@ -386,8 +386,6 @@ public sealed class ExperimentRunner
                 : $"Reached log L = {logLoss} (target {target}) at t = {t}.",
             "max-time" => $"Stopped at MaxTime t = {t} with log L = {logLoss}, above the target {target}.",
             "max-steps" => $"Stopped after MaxSteps = {settings.Stop.MaxSteps} steps at t = {t} with log L = {logLoss} (target {target}).",
-            // Discrete runs keep no checkpoint (they are cheap per step); saying one is kept would be a false promise.
-            "interrupted" when settings.Solver.Method == "discrete" => $"Interrupted at t = {t} with log L = {logLoss}; a discrete run keeps no checkpoint: `ibflow run --resume DIR` runs it again from t = 0.",
             "interrupted" => $"Interrupted at t = {t} with log L = {logLoss}; the checkpoint is kept: `ibflow run --resume DIR` continues.",
             _ when r.Status == "target-reached" => $"Failed: the integrated log L crossed the target {target} at t = {t} but the model's log L there is {logLoss}.",
             _ => $"Failed at t = {t} (log L = {logLoss}): {r.EngineMessage}",
@@ -452,17 +450,20 @@ public sealed class ExperimentRunner
 
     /// <summary>
     /// The discrete optimizer with h = Solver:Step, run by the engine's fixed-step loop (<see cref="DiscreteSolver"/>): the
-    /// target, the step and time limits, saves at the grid times nearest the requested ones, the non-finite status and
-    /// cancellation are the engine's. Each save is observed with the counters of the step that reached it.
+    /// target, the step and time limits, saves at the grid times nearest the requested ones, the non-finite status,
+    /// cancellation and checkpoints (resumed bit for bit, as a flow's) are the engine's. Each save is observed with the
+    /// counters of the step that reached it.
     /// </summary>
-    private static RunResult RunDiscrete(
-        ExperimentSettings settings, OptimizerFlow flow, LossEvaluator observerEvaluator, double[] theta0, ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
+    private RunResult RunDiscrete(
+        ExperimentSettings settings, OptimizerFlow flow, LossEvaluator observerEvaluator, double[] theta0, string dir, bool resume, Stopwatch clock,
+        ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
     {
         double h = settings.Solver.Step;
         var map = new DiscreteFlowMap(flow, h);
         var start = new double[flow.Layout.Length];
         map.InitialState(theta0, start);
         var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
+        RunCheckpoint.Contents? restored = resume ? ReadDiscreteCheckpoint(dir, observer, flow.Drift) : null;
 
         void Observe(double t, double[] y, long accepted, long evaluations)
         {
@@ -470,8 +471,11 @@ public sealed class ExperimentRunner
             snapshot(t, flow.Theta(y));
         }
 
-        // The engine saves a step's end before it reports the step, so a save waits for its step's counters.
+        // The engine saves a step's end before it reports the step, so a save waits for its step's counters (none waits
+        // at a checkpoint, which the engine takes between two steps).
         (double Time, double[] State)? pending = null;
+        double prior = restored?.WallSeconds ?? 0;
+        var sinceCheckpoint = Stopwatch.StartNew();
         var options = new FlowSolveOptions
         {
             TargetLogLoss = settings.Stop.TargetLogLoss,
@@ -480,6 +484,14 @@ public sealed class ExperimentRunner
             SaveAt = SaveTimes(settings),
             KeepSavedStates = false,
             Cancellation = cancellation,
+            ResumeFrom = restored?.Engine,
+            CheckpointDue = () => sinceCheckpoint.Elapsed.TotalSeconds >= settings.Checkpoint.Seconds,
+            Checkpoint = c =>
+            {
+                RunCheckpoint.Write(dir, c, observer, flow.Drift, prior + clock.Elapsed.TotalSeconds);
+                sinceCheckpoint.Restart();
+                CheckpointWritten?.Invoke(dir);
+            },
             OnSave = (t, y) =>
             {
                 if (t == 0)
@@ -516,7 +528,24 @@ public sealed class ExperimentRunner
         }
 
         PostRunSummary summary = observer.Finish();
-        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, flow.Theta(r.FinalState).ToArray(), observer.Table, summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, DiscreteMap.MethodName, null, 0);
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, flow.Theta(r.FinalState).ToArray(), observer.Table, summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, DiscreteMap.MethodName, null, prior);
+    }
+
+    /// <summary>The checkpoint of a discrete run being resumed (null: none, start again), the observer restored from it.</summary>
+    private RunCheckpoint.Contents? ReadDiscreteCheckpoint(string dir, TrajectoryObserver observer, LogLossDrift drift)
+    {
+        RunCheckpoint.Contents? restored;
+        try
+        {
+            restored = RunCheckpoint.Read(dir, observer, drift);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ExperimentException(Path.Combine(dir, RunCheckpoint.FileName), "--resume", dir, $"the checkpoint cannot be read ({e.Message}); delete it to start the run again");
+        }
+
+        _log.WriteLine(restored is null ? $"{dir}: no checkpoint, starting again." : $"{dir}: resuming at t = {restored.Engine.Time:G6}.");
+        return restored;
     }
 
     private static Solvers.SaveAt SaveTimes(ExperimentSettings settings)

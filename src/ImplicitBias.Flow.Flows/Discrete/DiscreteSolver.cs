@@ -59,7 +59,7 @@ public static class DiscreteSolver
         }
         else
         {
-            t1 = t0 + ((maxSteps + 1) * h);
+            t1 = t0 + ((maxSteps + 1.0) * h); // in doubles: MaxSteps may be long.MaxValue
         }
 
         double target = options.TargetLogLoss;

@@ -65,6 +65,9 @@ public class DiscreteSolverTests
 
         Assert.True(reference.LogLoss <= target, $"log L went from {start} to {reference.LogLoss} only");
         Assert.InRange(reference.StepNumber, 3, 5000);
+        var unbounded = new DiscreteOptimizer(oracle, parts, 0.8, 1.0, theta0, h);
+        Assert.Equal(DiscreteStopReason.TargetReached, unbounded.RunUntil(long.MaxValue, target));
+        Assert.Equal(reference.StepNumber, unbounded.StepNumber);
         var flow = new OptimizerFlow(oracle, parts, 0.8, 1.0);
         OdeResult result = FlowSolver.Solve(flow, theta0, new FlowSolveOptions
         {

@@ -1,6 +1,7 @@
 using ImplicitBias.Flow.Core.State;
-using ImplicitBias.Flow.Solvers;
+using ImplicitBias.Flow.Flows.Discrete;
 using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Solvers;
 using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Flows;
@@ -8,7 +9,11 @@ namespace ImplicitBias.Flow.Flows;
 /// <summary>How to integrate a flow.</summary>
 public sealed record FlowSolveOptions
 {
-    /// <summary>Stepper name (see <see cref="MethodCatalog"/>) or "auto" for <see cref="FlowSolver.DefaultMethod"/>.</summary>
+    /// <summary>
+    /// Stepper name (see <see cref="MethodCatalog"/>), "auto" for <see cref="FlowSolver.DefaultMethod"/>, or "discrete"
+    /// (<see cref="DiscreteMap.MethodName"/>) for the flow's discrete optimizer with h = <see cref="FixedStep"/>
+    /// (<see cref="DiscreteSolver"/>).
+    /// </summary>
     public string Method { get; init; } = "auto";
 
     /// <summary>
@@ -23,8 +28,11 @@ public sealed record FlowSolveOptions
     /// <summary>Stop after this many steps (attempted, accepted or rejected).</summary>
     public long MaxSteps { get; init; } = 1_000_000;
 
-    /// <summary>The step size of a fixed-step method (euler, rk4); adaptive methods ignore it.</summary>
+    /// <summary>The step size of a fixed-step method (euler, rk4, and h of "discrete"); adaptive methods ignore it.</summary>
     public double FixedStep { get; init; } = 1.0;
+
+    /// <summary>How the discrete optimizer (Method = "discrete") computes polar factors; flows ignore it.</summary>
+    public PolarMethod Polar { get; init; } = PolarMethod.Exact;
 
     /// <summary>Asked between two steps whether a checkpoint is due.</summary>
     public Func<bool>? CheckpointDue { get; init; }
@@ -131,6 +139,15 @@ public static class FlowSolver
     {
         ArgumentNullException.ThrowIfNull(flow);
         options ??= new FlowSolveOptions();
+        if (options.Method == DiscreteMap.MethodName)
+        {
+            // The discrete optimizer steps the flow's state on the host (with the oracle's gradients, on any backend).
+            var map = new DiscreteFlowMap(flow, options.FixedStep, options.Polar);
+            var start = new double[flow.Layout.Length];
+            map.InitialState(theta0, start);
+            return DiscreteSolver.Solve(map, 0.0, start, options, plainScales: true);
+        }
+
         if (options.Engine is { } engine)
         {
             return engine.Solve(flow, theta0, options with { Engine = null });

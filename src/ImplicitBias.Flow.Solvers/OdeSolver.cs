@@ -328,7 +328,19 @@ public static class OdeSolver
                     _ => rising || falling,
                 };
                 double theta;
-                if (ev.ExactCondition is { } exact)
+                if (!_stepper.HasDenseOutput)
+                {
+                    // A discrete map: nothing lies between its iterates; the event holds at the step's end, judged
+                    // there on the exact condition when there is one.
+                    bool seen = crossed || (ev.ExactCondition is not null && PastCrossing(ev.Direction, g1));
+                    if (!seen || (ev.ExactCondition is { } exactAtEnd && !PastCrossing(ev.Direction, exactAtEnd(tNew, _yNew))))
+                    {
+                        continue;
+                    }
+
+                    theta = 1.0;
+                }
+                else if (ev.ExactCondition is { } exact)
                 {
                     // The tracked condition crossed (or stays past its crossing); the event is real only if the exact
                     // one has crossed by the end of the step. Then locate it on the exact condition (from the step's
@@ -368,7 +380,7 @@ public static class OdeSolver
                 return null;
             }
 
-            double tEvent = t + (firstTheta * h);
+            double tEvent = _stepper.HasDenseOutput ? t + (firstTheta * h) : tNew;
             SaveWithin(t, h, tNew, tEvent);
             if (firstTheta >= 1)
             {

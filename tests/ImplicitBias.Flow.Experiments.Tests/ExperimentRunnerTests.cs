@@ -153,8 +153,8 @@ public sealed class ExperimentRunnerTests : IDisposable
 
     [Theory]
     [InlineData("auto", "the checkpoint is kept", true)]
-    [InlineData("discrete", "keeps no checkpoint", false)]
-    public void InterruptedRun_SaysWhetherResumeContinuesOrStartsAgain(string method, string says, bool hasCheckpoint)
+    [InlineData("discrete", "the checkpoint is kept", true)]
+    public void InterruptedRun_KeepsItsCheckpoint_FlowOrDiscrete_AndSaysSo(string method, string says, bool hasCheckpoint)
     {
         ExperimentSettings s = ExperimentLoader.Load(Experiment(Tiny), [$"--Solver:Method={method}"], useEnvironment: false);
         using var cancelled = new CancellationTokenSource();

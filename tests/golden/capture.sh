@@ -3,7 +3,8 @@
 #   bash tests/golden/capture.sh OUT_DIR            (after a Release build)
 #   /usr/bin/python3 tests/golden/compare.py BASELINE_DIR OUT_DIR [--tol 1e-12]
 # Writes, under OUT_DIR: the quickstart (ibflow run, default experiment), one small run per optimizer and a
-# documented Optimizer:Blocks composite (flow and discrete), one compare and one verify (their JSON), on the cpu
+# documented Optimizer:Blocks composite (flow and discrete, h = 1 and h = 0.3), two compares (Adam; Muon with its
+# Newton–Schulz companion) and one verify (their JSON), on the cpu
 # backend (and, with GOLDEN_ILGPU=1, the quickstart on ilgpu-cpu). OUT_DIR should lie outside the repository.
 set -uo pipefail
 out=${1:?usage: capture.sh OUT_DIR}
@@ -23,6 +24,9 @@ if [[ "${GOLDEN_ILGPU:-0}" == 1 ]]; then
 fi
 step flows.log "$ibflow" run "$here/all-optimizers.json" --out "$out/flows"
 step discrete.log "$ibflow" run "$here/all-optimizers.json" --out "$out/discrete" --Solver:Method=discrete --Solver:Step=1 --Stop:MaxSteps=300
+# A step that is not a power of two (t_n = n h rounds), and a compare with a polar optimizer (its Newton–Schulz companion).
+step discrete-h.log "$ibflow" run "$here/all-optimizers.json" --out "$out/discrete-h" --Solver:Method=discrete --Solver:Step=0.3 --Stop:MaxSteps=120
 step compare.json "$ibflow" compare experiments/adam.json --h 1,0.5,0.25 --time 8 --refine 0 --out "$out/compare" --json
+step compare-muon.json "$ibflow" compare experiments/muon.json --h 1,0.5,0.25 --time 4 --refine 0 --out "$out/compare-muon" --json
 step verify.json "$ibflow" verify "$here/all-optimizers.json" --json --Stop:TargetLogLoss=-8
 echo "captured into $out"

@@ -30,26 +30,20 @@ public sealed record SharpnessResult(string Preconditioner, double Largest, doub
 /// </summary>
 /// <remarks>
 /// ∇²L = L (∇² log L + ∇log L ∇log Lᵀ) is built from the oracle's log-domain gradient, and L cancels against the
-/// scale of P for Adam (√v ∝ L) and NGD (‖∇L‖ ∝ L), so the result is of order one however small L is. Preconditioners:
+/// scale of P for Adam (√v ∝ L) and NGD (‖∇L‖ ∝ L), so the result is of order one however small L is. The
+/// preconditioner is the one the optimizer's definition states (<see cref="OptimizerDefinition.Preconditioner"/>):
 /// Adam P = (1 − e^{−c1 t}) (diag √v̂ + ε), v̂ = v/(1 − e^{−c2 t}) (the flow's m̂/(√v̂ + ε)); coordinates with v̂ = 0 are
-/// frozen (the flow moves them by 0); NGD P = ‖∇L‖₂; GD and momentum GD P = I. Other flows (sign, polar,
-/// composites) are not supported.
+/// frozen (the flow moves them by 0); NGD P = ‖∇L‖₂; GD and momentum GD P = I. Definitions without one (sign, polar,
+/// defined directions) and composites are not supported. The threshold is the one with momentum when the definition
+/// carries momentum.
 /// </remarks>
 public static class PreconditionedSharpness
 {
-    /// <summary>Whether the flow has a preconditioner here (one part, Adam, GD, momentum GD or NGD).</summary>
+    /// <summary>Whether the flow has a preconditioner here: one part whose definition states one (Adam, GD, momentum GD, NGD).</summary>
     public static bool Supports(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        if (flow.Parts.Count != 1)
-        {
-            return false;
-        }
-
-        OptimizerPart p = flow.Parts[0];
-        return p.Geometry == UpdateGeometry.AdamRatio
-            || p.Geometry == UpdateGeometry.Raw
-            || (p.Geometry == UpdateGeometry.L2 && p.Source == UpdateSource.Gradient);
+        return flow.Parts.Count == 1 && flow.Parts[0].Definition.Preconditioner != PreconditionerKind.None;
     }
 
     /// <summary>Computes the sharpness at (t, y); null when <see cref="Supports"/> is false.</summary>
@@ -73,14 +67,16 @@ public static class PreconditionedSharpness
         double eta = flow.Schedules[0].Eta(t);
         double beta1 = Math.Exp(-p.C1);
 
+        // Edge of stability on the quadratic model: 2/η, or (2 + 2β1)/((1 − β1) η) with momentum (Cohen et al. 2022).
+        double threshold = p.Definition.HasMomentum ? (2 + (2 * beta1)) / ((1 - beta1) * eta) : 2 / eta;
+
         // B = c · D^{1/2} (∇² log L + g gᵀ) D^{1/2} with P⁻¹ ∇²L = c D (∇² log L + g gᵀ).
         var d = new double[n];
         double c;
         string what;
-        double threshold;
-        switch (p.Geometry)
+        switch (p.Definition.Preconditioner)
         {
-            case UpdateGeometry.AdamRatio:
+            case PreconditionerKind.AdamDiagonal:
             {
                 ReadOnlySpan<double> v = y.Slice(flow.Layout.Offset(flow.SecondMomentBlock(0)), n);
                 double lambdaV = flow.SecondMomentLogScale(0, y);
@@ -95,21 +91,18 @@ public static class PreconditionedSharpness
 
                 c = Math.Exp(Math.Clamp(logLoss - (lambdaV / 2), -700, 700));
                 what = "(1 − β1ᵗ)(diag √v̂ + ε)";
-                threshold = (2 + (2 * beta1)) / ((1 - beta1) * eta);
                 break;
             }
 
-            case UpdateGeometry.L2:
+            case PreconditionerKind.GradientNorm:
                 Array.Fill(d, 1.0);
                 c = 1 / TensorPrimitives.Norm(g);
                 what = "‖∇L‖₂";
-                threshold = 2 / eta;
                 break;
             default:
                 Array.Fill(d, 1.0);
                 c = Math.Exp(logLoss);
                 what = "I";
-                threshold = p.Source == UpdateSource.Gradient ? 2 / eta : (2 + (2 * beta1)) / ((1 - beta1) * eta);
                 break;
         }
 

@@ -206,6 +206,7 @@ public static class DiscretizationComparison
         }
 
         var traces = hs.Select(_ => new TraceBuilder()).ToArray();
+        var diverged = new bool[hs.Length];
         var flowTime = new List<double>();
         var flowLogLoss = new List<double>();
         var flowMargin = new List<double>();
@@ -222,19 +223,13 @@ public static class DiscretizationComparison
             double flowNorm = TensorPrimitives.Norm(thetaFlow);
             foreach ((int i, long n) in members[saveIndex])
             {
+                // Each discrete run is advanced to t_n by the engine's loop (no target: the comparison is at fixed times).
+                // A run whose next state is not finite stays at its last finite state; from then on it is compared as NaN.
                 DiscreteOptimizer run = discrete[i];
-                while (run.StepNumber < n)
-                {
-                    run.Step();
-                }
-
+                diverged[i] |= run.RunUntil(n, double.NegativeInfinity) == DiscreteStopReason.NonFinite;
                 if (i == finest && companion is not null)
                 {
-                    while (companion.StepNumber < n)
-                    {
-                        companion.Step();
-                    }
-
+                    companion.RunUntil(n, double.NegativeInfinity);
                     if (n == 1)
                     {
                         // The first step's source is ∝ g(θ_0) for both runs: how far one NS update is from U Vᵀ.
@@ -242,10 +237,10 @@ public static class DiscretizationComparison
                     }
                 }
 
-                (double logLoss, double margin) = LossAndMargin(marginEvaluator, run.Theta, homogeneity);
-                double distance = TensorPrimitives.Distance(run.Theta, thetaFlow) / flowNorm;
-                double cosine = TensorPrimitives.CosineSimilarity(run.Theta, thetaFlow);
-                traces[i].Add(run.Time, distance, cosine, logLoss, logLossFlow, margin, marginFlow);
+                (double logLoss, double margin) = diverged[i] ? (double.NaN, double.NaN) : LossAndMargin(marginEvaluator, run.Theta, homogeneity);
+                double distance = diverged[i] ? double.NaN : TensorPrimitives.Distance(run.Theta, thetaFlow) / flowNorm;
+                double cosine = diverged[i] ? double.NaN : TensorPrimitives.CosineSimilarity(run.Theta, thetaFlow);
+                traces[i].Add(n * hs[i], distance, cosine, logLoss, logLossFlow, margin, marginFlow);
                 if (n == counts[i] && i == finest)
                 {
                     finestTheta = run.Theta.ToArray();

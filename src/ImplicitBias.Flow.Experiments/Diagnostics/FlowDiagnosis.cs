@@ -74,7 +74,7 @@ public static class FlowDiagnosis
             throw new ArgumentException("Give at least one positive finite time.", nameof(options));
         }
 
-        using FlowSetup setup = FlowSetup.Create(settings);
+        using FlowSession setup = FlowSession.OpenFirst(settings);
         OptimizerFlow flow = setup.Flow;
         string method = settings.Solver.Method == "discrete" ? "auto" : settings.Solver.Method;
         string methodName = setup.MethodName(method);

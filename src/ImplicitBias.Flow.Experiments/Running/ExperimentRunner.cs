@@ -16,6 +16,7 @@ using ImplicitBias.Flow.Models.Evaluation;
 using ImplicitBias.Flow.Models.Losses;
 using ImplicitBias.Flow.Models.Networks;
 using ImplicitBias.Flow.Solvers;
+using ImplicitBias.Flow.Solvers.Methods;
 
 namespace ImplicitBias.Flow.Experiments.Running;
 
@@ -292,7 +293,6 @@ public sealed class ExperimentRunner
         // On the ILGPU backends (cuda, ilgpu-cpu) the whole solve stays in device memory (session.Engine); the observers
         // see host copies at the save times only.
         using FlowSession session = FlowSession.Open(settings, built, optimizer, seed);
-        IReadOnlyList<OptimizerPart> parts = session.Parts;
         LossEvaluator observerEvaluator = session.Evaluator;
         double[] theta0 = session.Theta0;
         GradientBackend backend = session.Backend;
@@ -329,7 +329,7 @@ public sealed class ExperimentRunner
         }
 
         RunResult result = settings.Solver.Method == "discrete"
-            ? RunDiscrete(settings, flow, backend.Oracle, observerEvaluator, parts, optimizer, theta0, progress, Snapshot, cancellation)
+            ? RunDiscrete(settings, flow, observerEvaluator, theta0, dir, resume, clock, progress, Snapshot, cancellation)
             : RunFlow(settings, flow, device, observerEvaluator, theta0, dir, resume, clock, progress, Snapshot, cancellation);
 
         if (settings.Outputs.Npy)
@@ -379,8 +379,6 @@ public sealed class ExperimentRunner
                 : $"Reached log L = {logLoss} (target {target}) at t = {t}.",
             "max-time" => $"Stopped at MaxTime t = {t} with log L = {logLoss}, above the target {target}.",
             "max-steps" => $"Stopped after MaxSteps = {settings.Stop.MaxSteps} steps at t = {t} with log L = {logLoss} (target {target}).",
-            // Discrete runs keep no checkpoint (they are cheap per step); saying one is kept would be a false promise.
-            "interrupted" when settings.Solver.Method == "discrete" => $"Interrupted at t = {t} with log L = {logLoss}; a discrete run keeps no checkpoint: `ibflow run --resume DIR` runs it again from t = 0.",
             "interrupted" => $"Interrupted at t = {t} with log L = {logLoss}; the checkpoint is kept: `ibflow run --resume DIR` continues.",
             _ when r.Status == "target-reached" => $"Failed: the integrated log L crossed the target {target} at t = {t} but the model's log L there is {logLoss}.",
             _ => $"Failed at t = {t} (log L = {logLoss}): {r.EngineMessage}",
@@ -443,84 +441,104 @@ public sealed class ExperimentRunner
         return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior);
     }
 
-    private static RunResult RunDiscrete(
-        ExperimentSettings settings, OptimizerFlow flow, IGradientOracle oracle, LossEvaluator observerEvaluator, IReadOnlyList<OptimizerPart> parts, OptimizerSettings optimizer, double[] theta0,
+    /// <summary>
+    /// The discrete optimizer with h = Solver:Step, run by the engine's fixed-step loop (<see cref="DiscreteSolver"/>): the
+    /// target, the step and time limits, saves at the grid times nearest the requested ones, the non-finite status,
+    /// cancellation and checkpoints (resumed bit for bit, as a flow's) are the engine's. Each save is observed with the
+    /// counters of the step that reached it.
+    /// </summary>
+    private RunResult RunDiscrete(
+        ExperimentSettings settings, OptimizerFlow flow, LossEvaluator observerEvaluator, double[] theta0, string dir, bool resume, Stopwatch clock,
         ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
     {
         double h = settings.Solver.Step;
-        var discrete = new DiscreteOptimizer(oracle, parts, optimizer.Power, optimizer.TimeOffset, theta0, h);
+        var map = new DiscreteFlowMap(flow, h);
+        var start = new double[flow.Layout.Length];
+        map.InitialState(theta0, start);
         var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
-        long maxSteps = Math.Min(settings.Stop.MaxSteps, (long)Math.Min(long.MaxValue / 2, Math.Floor(settings.Stop.MaxTime / h)));
-        SortedSet<long> saveSteps = SaveSteps(settings, maxSteps, h);
-        var y = new double[flow.Layout.Length];
-        string status = "max-steps", message = $"Took the maximum of {maxSteps} steps.";
+        RunCheckpoint.Contents? restored = resume ? ReadDiscreteCheckpoint(dir, observer, flow.Drift) : null;
 
-        void Observe()
+        void Observe(double t, double[] y, long accepted, long evaluations)
         {
-            // The flow's state at t_n = n h: θ_n, σ = log L(θ_n), and the moments scaled as the flow scales them.
-            discrete.Theta.CopyTo(y);
-            y[flow.Parameters.Length] = discrete.LogLoss;
-            flow.SetPlainScales(y); // the discrete moments are copied as m e^{−σ} and v e^{−2σ}
-            for (int p = 0; p < parts.Count; p++)
-            {
-                if (flow.MomentumBlock(p) >= 0)
-                {
-                    discrete.CopyScaledMomentum(p, y.AsSpan(flow.Layout.Offset(flow.MomentumBlock(p)), flow.Layout.Blocks[flow.MomentumBlock(p)].Length));
-                }
-
-                if (flow.SecondMomentBlock(p) >= 0)
-                {
-                    discrete.CopyScaledSecondMoment(p, y.AsSpan(flow.Layout.Offset(flow.SecondMomentBlock(p)), flow.Layout.Blocks[flow.SecondMomentBlock(p)].Length));
-                }
-            }
-
-            observer.Observe(discrete.Time, y, new SolverCounters(h, discrete.StepNumber, 0, discrete.GradientEvaluations));
-            snapshot(discrete.Time, discrete.Theta);
+            observer.Observe(t, y, new SolverCounters(h, accepted, 0, evaluations));
+            snapshot(t, flow.Theta(y));
         }
 
-        Observe();
-        if (discrete.LogLoss <= settings.Stop.TargetLogLoss)
+        // The engine saves a step's end before it reports the step, so a save waits for its step's counters (none waits
+        // at a checkpoint, which the engine takes between two steps).
+        (double Time, double[] State)? pending = null;
+        double prior = restored?.WallSeconds ?? 0;
+        var sinceCheckpoint = Stopwatch.StartNew();
+        var options = new FlowSolveOptions
         {
-            // The target holds at θ(0): no step is taken (as the flow's event fires at t = 0).
-            maxSteps = 0;
-            status = "target-reached";
-        }
+            TargetLogLoss = settings.Stop.TargetLogLoss,
+            MaxTime = settings.Stop.MaxTime,
+            MaxSteps = settings.Stop.MaxSteps,
+            SaveAt = SaveTimes(settings),
+            KeepSavedStates = false,
+            Cancellation = cancellation,
+            ResumeFrom = restored?.Engine,
+            CheckpointDue = () => sinceCheckpoint.Elapsed.TotalSeconds >= settings.Checkpoint.Seconds,
+            Checkpoint = c =>
+            {
+                RunCheckpoint.Write(dir, c, observer, flow.Drift, prior + clock.Elapsed.TotalSeconds);
+                sinceCheckpoint.Restart();
+                CheckpointWritten?.Invoke(dir);
+            },
+            OnSave = (t, y) =>
+            {
+                if (t == 0)
+                {
+                    Observe(t, y, 0, map.GradientEvaluations);
+                }
+                else
+                {
+                    pending = (t, y);
+                }
+            },
+            OnStep = info =>
+            {
+                if (!info.Accepted)
+                {
+                    return;
+                }
 
-        while (discrete.StepNumber < maxSteps)
+                if (pending is { } p && p.Time == info.Time)
+                {
+                    Observe(p.Time, p.State, info.AcceptedSteps, info.RhsEvaluations);
+                    pending = null;
+                }
+
+                progress.Report(new ProgressSample(info.Time, map.LastLogLoss, h, info.AcceptedSteps, 0, info.RhsEvaluations));
+            },
+        };
+        OdeResult r = DiscreteSolver.Solve(map, 0.0, start, options, plainScales: true);
+
+        // The end of the run (target, limits, the last finite state, interruption) is always observed.
+        if (r.FinalTime != observer.LastObservedTime && r.FinalState.Length > 0)
         {
-            if (cancellation.IsCancellationRequested)
-            {
-                status = "interrupted";
-                message = $"Interrupted at step {discrete.StepNumber}.";
-                break;
-            }
-
-            discrete.Step();
-            bool done = discrete.LogLoss <= settings.Stop.TargetLogLoss;
-            if (!double.IsFinite(discrete.LogLoss))
-            {
-                status = "failed";
-                message = $"log L is not finite at step {discrete.StepNumber}.";
-                Observe();
-                break;
-            }
-
-            if (done || saveSteps.Contains(discrete.StepNumber) || discrete.StepNumber == maxSteps)
-            {
-                Observe();
-            }
-
-            progress.Report(new ProgressSample(discrete.Time, discrete.LogLoss, h, discrete.StepNumber, 0, discrete.GradientEvaluations));
-            if (done)
-            {
-                status = "target-reached";
-                message = $"log L reached {settings.Stop.TargetLogLoss} at step {discrete.StepNumber} (t = {discrete.Time}).";
-                break;
-            }
+            Observe(r.FinalTime, r.FinalState, r.AcceptedSteps, r.RhsEvaluations);
         }
 
         PostRunSummary summary = observer.Finish();
-        return new RunResult(status, message, discrete.Time, discrete.Theta.ToArray(), observer.Trajectory, summary, discrete.GradientEvaluations, discrete.StepNumber, 0, "discrete", null, 0);
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, flow.Theta(r.FinalState).ToArray(), observer.Trajectory, summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, DiscreteMap.MethodName, null, prior);
+    }
+
+    /// <summary>The checkpoint of a discrete run being resumed (null: none, start again), the observer restored from it.</summary>
+    private RunCheckpoint.Contents? ReadDiscreteCheckpoint(string dir, TrajectoryObserver observer, LogLossDrift drift)
+    {
+        RunCheckpoint.Contents? restored;
+        try
+        {
+            restored = RunCheckpoint.Read(dir, observer, drift);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ExperimentException(Path.Combine(dir, RunCheckpoint.FileName), "--resume", dir, $"the checkpoint cannot be read ({e.Message}); delete it to start the run again");
+        }
+
+        _log.WriteLine(restored is null ? $"{dir}: no checkpoint, starting again." : $"{dir}: resuming at t = {restored.Engine.Time:G6}.");
+        return restored;
     }
 
     private static Solvers.SaveAt SaveTimes(ExperimentSettings settings)
@@ -530,21 +548,6 @@ public sealed class ExperimentRunner
             : FlowSolver.LogSpacedTimes(settings.Stop.MaxTime, settings.Save.PointsPerDecade).RequestedTimes;
         double[] all = times.Append(0).Concat(settings.Save.Snapshots).Where(t => t <= settings.Stop.MaxTime).Distinct().Order().ToArray();
         return Solvers.SaveAt.Times(all);
-    }
-
-    private static SortedSet<long> SaveSteps(ExperimentSettings settings, long maxSteps, double h)
-    {
-        var steps = new SortedSet<long>();
-        foreach (double t in SaveTimes(settings).RequestedTimes)
-        {
-            long n = (long)Math.Round(t / h);
-            if (n > 0 && n <= maxSteps)
-            {
-                steps.Add(n);
-            }
-        }
-
-        return steps;
     }
 
     private static JsonObject Summary(ExperimentSettings settings, string status, string message, OptimizerSettings optimizer, ulong seed, GradientBackend backend, bool stateOnDevice, RunResult result, Observation? final, double wall)

@@ -8,7 +8,8 @@ namespace ImplicitBias.Flow.Experiments.Running;
 
 /// <summary>
 /// One optimizer × seed of an experiment set up for a solve — settings → model → θ(0) → parts → gradient backend →
-/// flow → engine — written once for the verbs that run flows (run, compare, verify). Dispose to release the backend.
+/// flow → engine — written once for every verb that runs a flow or its discrete optimizer (run, compare, verify,
+/// diagnose, work-precision). Dispose to release the backend.
 /// </summary>
 /// <remarks>
 /// On the ILGPU backends the engine keeps the state in device memory (<see cref="DeviceFlowSolver"/>); on the managed
@@ -91,6 +92,24 @@ public sealed class FlowSession : IDisposable
         ArgumentNullException.ThrowIfNull(optimizer);
         return new FlowSession(settings, model ?? new ExperimentModel(settings), optimizer, seed, tolerances, serial);
     }
+
+    /// <summary>
+    /// The experiment's first optimizer and first seed, for the verbs that study one flow (diagnose, work-precision: they
+    /// solve on the host whatever Solver:Backend, with the backend's gradients, and leave <see cref="Engine"/> unused).
+    /// </summary>
+    /// <param name="settings">The experiment.</param>
+    /// <param name="tolerances">The flow's tolerances (default: Solver:RelTol, AbsTol, BlockScale).</param>
+    public static FlowSession OpenFirst(ExperimentSettings settings, FlowTolerances? tolerances = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return Open(settings, null, settings.Optimizers[0], settings.Seeds[0], tolerances);
+    }
+
+    /// <summary>Another flow over the same gradients with other tolerances (the oracle is not thread-safe: solve one at a time).</summary>
+    public OptimizerFlow NewFlow(FlowTolerances tolerances) => new(Backend.Oracle, Parts, Optimizer.Power, Optimizer.TimeOffset, tolerances);
+
+    /// <summary>The stepper Solver:Method names for <see cref="Flow"/> (auto: <see cref="FlowSolver.DefaultMethod"/>).</summary>
+    public string MethodName(string method) => method == "auto" ? FlowSolver.DefaultMethod(Flow).Name : method;
 
     /// <summary>Another CPU evaluator of the model (serial when <see cref="Serial"/>).</summary>
     public LossEvaluator NewEvaluator() => new(Model.Network, Model.Data, Model.Loss, Serial ? 1 : -1);

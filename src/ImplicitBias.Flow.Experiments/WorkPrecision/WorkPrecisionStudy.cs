@@ -154,7 +154,7 @@ public static class WorkPrecisionStudy
         }
 
         // The reference in float64 whatever Solver:Precision: the float32 gradient's error is one of those measured.
-        using FlowSetup setup = FlowSetup.Create(WithPrecision(settings, "float64"));
+        using FlowSession setup = FlowSession.OpenFirst(WithPrecision(settings, "float64"));
         SaveAt saves = FlowSolver.LogSpacedTimes(settings.Stop.MaxTime, options.SavesPerDecade, Math.Min(1, settings.Stop.MaxTime / 10));
         SolveOutcome reference = Solve(setup, options.ReferenceMethods[0], options.ReferenceRelTol, saves, log, string.Empty);
         SolveOutcome check = Solve(setup, options.ReferenceMethods.Count > 1 ? options.ReferenceMethods[1] : options.ReferenceMethods[0], options.ReferenceRelTol, saves, log, string.Empty);
@@ -162,7 +162,7 @@ public static class WorkPrecisionStudy
         foreach (string precision in options.Precisions ?? [settings.Solver.Precision])
         {
             // float32 solves are labelled "method (float32)"; float64 ones keep the method's name.
-            using FlowSetup? single = precision == "float64" ? null : FlowSetup.Create(WithPrecision(settings, precision));
+            using FlowSession? single = precision == "float64" ? null : FlowSession.OpenFirst(WithPrecision(settings, precision));
             foreach (string method in options.Methods)
             {
                 foreach (double rtol in options.RelTols)
@@ -201,7 +201,7 @@ public static class WorkPrecisionStudy
 
     private static double Relative(double value, double reference) => Math.Abs(value - reference) / Math.Abs(reference);
 
-    private static SolveOutcome Solve(FlowSetup setup, string method, double rtol, SaveAt saves, TextWriter? log, string label)
+    private static SolveOutcome Solve(FlowSession setup, string method, double rtol, SaveAt saves, TextWriter? log, string label)
     {
         ExperimentSettings settings = setup.Settings;
         // Every tolerance scales with rtol, the block scale κ of the moments included: κ sets an absolute floor
@@ -218,7 +218,7 @@ public static class WorkPrecisionStudy
             MaxSteps = settings.Stop.MaxSteps,
             SaveAt = saves,
         };
-        ObservedRun run = ObservedFlow.Run(flow, setup.Evaluator(), setup.Theta0, options);
+        ObservedRun run = ObservedFlow.Run(flow, setup.NewEvaluator(), setup.Theta0, options);
         double wall = clock.Elapsed.TotalSeconds;
         OdeResult r = run.Result;
         Trajectory trajectory = run.Trajectory;

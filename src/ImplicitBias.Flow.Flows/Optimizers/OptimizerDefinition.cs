@@ -49,6 +49,26 @@ public enum FlowMoments
 }
 
 /// <summary>
+/// The preconditioner P of an optimizer's step, −η P⁻¹ ∇L near a minimum of the quadratic model: what its
+/// preconditioned sharpness λ_max(P⁻¹ ∇²L), the edge-of-stability quantity of the discrete optimizer, is taken with
+/// (Analysis/Diagnostics/PreconditionedSharpness).
+/// </summary>
+public enum PreconditionerKind
+{
+    /// <summary>None the diagnosis handles (sign and polar directions, composites, defined directions).</summary>
+    None,
+
+    /// <summary>P = I (GD, momentum GD).</summary>
+    Identity,
+
+    /// <summary>P = ‖∇L‖₂ (NGD).</summary>
+    GradientNorm,
+
+    /// <summary>P = (1 − e^{−c1 t}) (diag √v̂ + ε), Adam's m̂/(√v̂ + ε).</summary>
+    AdamDiagonal,
+}
+
+/// <summary>
 /// Everything the program knows about one optimizer, in one place: its name and aliases, how it acts on θ (one part
 /// with a built-in geometry, a <see cref="IDefinedDirection"/> of its own, or a composite of other optimizers per
 /// block), its own norm, family, schedule assumption, default η0, whether it needs weight matrices, its default
@@ -104,6 +124,9 @@ public sealed record OptimizerDefinition
     /// momentum decay binds any flow it is in); with none, DOPRI5.
     /// </summary>
     public int MethodPrecedence { get; init; }
+
+    /// <summary>The preconditioner of its step for the sharpness diagnosis (<see cref="PreconditionerKind.None"/>: not diagnosed).</summary>
+    public PreconditionerKind Preconditioner { get; init; }
 
     /// <summary>True when the discrete optimizer (Solver:Method = discrete, ibflow compare) implements it.</summary>
     public bool HasDiscreteForm { get; init; } = true;

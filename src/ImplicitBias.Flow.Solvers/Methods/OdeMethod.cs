@@ -86,6 +86,12 @@ internal interface IStepper<TState>
     /// <summary>Accepts the last attempt; <paramref name="y"/> and <paramref name="yNew"/> stay untouched until the next attempt.</summary>
     void Accept(double t, double h, TState y, TState yNew);
 
+    /// <summary>
+    /// Whether <see cref="Interpolate"/> gives states inside a step. False for a discrete map
+    /// (<see cref="DiscreteMap"/>): its events are located at the end of the step in which they are met.
+    /// </summary>
+    bool HasDenseOutput => true;
+
     /// <summary>Dense output on the last accepted step at t + θh, θ ∈ [0, 1].</summary>
     void Interpolate(double theta, TState destination);
 }

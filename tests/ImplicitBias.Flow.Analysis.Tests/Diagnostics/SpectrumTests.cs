@@ -240,4 +240,30 @@ public sealed class SpectrumTests
         double c1 = 0.1, s = 10, h = 0.05;
         Assert.Equal(Math.Exp(-c1 * h / 2), StepperStability.AmplificationRadius(MethodCatalog.Find("rk4")!, c1, s, h), 1e-7);
     }
+
+    [Fact]
+    public void Sharpness_TakesThePreconditionerTheDefinitionStates()
+    {
+        Matrix<double> a = SymmetricWithSpectrum([0.5, 1.0, 3.0], seed: 5);
+        var layout = new ParameterLayout([new ParameterBlock("u", 1, 3, IsMatrix: false)]);
+        double[] theta = [1.0, -0.5, 0.25];
+        SharpnessResult? Sharpness(OptimizerDefinition definition)
+        {
+            var flow = new OptimizerFlow(new QuadraticOracle(a, layout), [new OptimizerPart(definition, 0, 1, 0.5)], power: 0.8);
+            var y = new double[flow.Layout.Length];
+            flow.InitialState(theta, y);
+            return PreconditionedSharpness.Compute(flow, 2, y, dimension: 3);
+        }
+
+        // GD's geometry with the definition's word changed: the diagnosis follows the word, not the geometry.
+        OptimizerDefinition gd = OptimizerRegistry.Get("gd");
+        Assert.Equal("I", Sharpness(gd)!.Preconditioner);
+        Assert.Null(Sharpness(gd with { Name = "gd-undiagnosed", Preconditioner = PreconditionerKind.None }));
+        SharpnessResult normalized = Sharpness(gd with { Name = "gd-normalized", Preconditioner = PreconditionerKind.GradientNorm })!;
+        Assert.Equal("‖∇L‖₂", normalized.Preconditioner);
+        Assert.Equal(2 / normalized.Eta, normalized.Threshold, 12);
+
+        // The built-in optimizers with a preconditioner are GD, momentum GD, NGD and Adam.
+        Assert.Equal(["adam", "gd", "momentum", "ngd"], OptimizerRegistry.All.Where(d => d.Preconditioner != PreconditionerKind.None).Select(d => d.Name).Order());
+    }
 }

@@ -13,6 +13,7 @@ public static class Adam
         Source = UpdateSource.Adam,
         Geometry = UpdateGeometry.AdamRatio,
         Moments = FlowMoments.First | FlowMoments.Second,
+        Preconditioner = PreconditionerKind.AdamDiagonal,
         OwnNorm = OwnNormKind.LInf,
         Family = OptimizerFamily.Adam,
         Schedule = ScheduleAssumption.Adam,

@@ -14,6 +14,7 @@ public static class Gd
         Source = UpdateSource.Gradient,
         Geometry = UpdateGeometry.Raw,
         Moments = FlowMoments.None,
+        Preconditioner = PreconditionerKind.Identity,
         OwnNorm = OwnNormKind.L2,
         Family = OptimizerFamily.GradientFlow,
         Schedule = ScheduleAssumption.None,

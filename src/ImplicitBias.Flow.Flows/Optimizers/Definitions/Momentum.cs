@@ -14,6 +14,7 @@ public static class Momentum
         Source = UpdateSource.Momentum,
         Geometry = UpdateGeometry.Raw,
         Moments = FlowMoments.First,
+        Preconditioner = PreconditionerKind.Identity,
         OwnNorm = OwnNormKind.L2,
         Family = OptimizerFamily.GradientFlow,
         Schedule = ScheduleAssumption.None,

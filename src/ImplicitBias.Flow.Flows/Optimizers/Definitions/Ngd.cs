@@ -14,6 +14,7 @@ public static class Ngd
         Source = UpdateSource.Gradient,
         Geometry = UpdateGeometry.L2,
         Moments = FlowMoments.None,
+        Preconditioner = PreconditionerKind.GradientNorm,
         OwnNorm = OwnNormKind.L2,
         Family = OptimizerFamily.SteepestDescent,
         Schedule = ScheduleAssumption.Nsd,

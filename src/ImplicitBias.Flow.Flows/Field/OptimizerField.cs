@@ -20,7 +20,8 @@ public sealed class OptimizerField
     private readonly Schedule[] _schedules;
     private readonly int[] _partOffset;
     private readonly int[] _partLength;
-    private readonly int[] _momentumOffset;
+    private readonly int[] _momentumOffset; // state offsets, −1 where the part has no such block (read instead of
+                                            // HasMomentum, whose Enum.HasFlag boxes in unoptimized code)
     private readonly int[] _secondMomentOffset;
     private readonly int[] _momentumScaleOffset;
     private readonly int[] _secondMomentScaleOffset;
@@ -92,7 +93,7 @@ public sealed class OptimizerField
             OptimizerPart p = _parts[i];
             int length = _partLength[i];
             TIn gp = primitives.Slice(gradient, _partOffset[i], length);
-            if (p.HasMomentum)
+            if (_momentumOffset[i] >= 0)
             {
                 int o = _momentumOffset[i], so = _momentumScaleOffset[i];
                 double lambda = primitives.Read(y, so);
@@ -105,7 +106,7 @@ public sealed class OptimizerField
                 primitives.Map(gp, primitives.Slice(y, o, length), primitives.SliceOut(dydt, o, length), new MomentumSourceOperator(gain, -lambdaDot));
             }
 
-            if (p.HasSecondMoment)
+            if (_secondMomentOffset[i] >= 0)
             {
                 int o = _secondMomentOffset[i], so = _secondMomentScaleOffset[i];
                 double lambda = primitives.Read(y, so);
@@ -129,14 +130,14 @@ public sealed class OptimizerField
         int length = _partLength[i];
         TIn g = primitives.Slice(gradient, _partOffset[i], length);
         double eta = _schedules[i].Eta(t);
-        TIn m = p.HasMomentum ? primitives.Slice(y, _momentumOffset[i], length) : default;
+        TIn m = _momentumOffset[i] >= 0 ? primitives.Slice(y, _momentumOffset[i], length) : default;
 
         if (p.Geometry == UpdateGeometry.Defined)
         {
             // The definition's own direction, on the same scaled moments the discrete optimizer holds.
-            TIn v2 = p.HasSecondMoment ? primitives.Slice(y, _secondMomentOffset[i], length) : default;
-            double lambdaM = p.HasMomentum ? primitives.Read(y, _momentumScaleOffset[i]) : double.NaN;
-            double lambdaV = p.HasSecondMoment ? primitives.Read(y, _secondMomentScaleOffset[i]) : double.NaN;
+            TIn v2 = _secondMomentOffset[i] >= 0 ? primitives.Slice(y, _secondMomentOffset[i], length) : default;
+            double lambdaM = _momentumOffset[i] >= 0 ? primitives.Read(y, _momentumScaleOffset[i]) : double.NaN;
+            double lambdaV = _secondMomentOffset[i] >= 0 ? primitives.Read(y, _secondMomentScaleOffset[i]) : double.NaN;
             primitives.DefinedDirection(p, t, logLoss, g, m, lambdaM, v2, lambdaV, thetaDot);
             primitives.Map(primitives.AsInput(thetaDot), thetaDot, new ScaleOperator(-eta, 1.0));
             return;

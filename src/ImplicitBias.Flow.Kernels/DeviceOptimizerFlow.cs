@@ -43,11 +43,6 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
             throw new ArgumentException("A device-resident flow needs a Float64 evaluator (device states are double).", nameof(evaluator));
         }
 
-        if (!Supports(flow))
-        {
-            throw new NotSupportedException($"The device kernels have no direction for '{string.Join("+", flow.Parts.Select(p => p.Name))}' (a Defined geometry); solve it on the host.");
-        }
-
         if (evaluator.Layout.Length != flow.Parameters.Length)
         {
             throw new ArgumentException($"The evaluator has {evaluator.Layout.Length} parameters and the flow {flow.Parameters.Length}.", nameof(evaluator));
@@ -64,13 +59,6 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
         IEnumerable<int> polarBlocks = _parts.Where(p => p.Geometry == UpdateGeometry.Polar).SelectMany(p => Enumerable.Range(p.FirstBlock, p.BlockCount));
         int definedLength = Enumerable.Range(0, _parts.Length).Where(i => _parts[i].Geometry == UpdateGeometry.Defined).Select(flow.PartLength).DefaultIfEmpty(0).Max();
         _primitives = new DeviceFieldPrimitives(accelerator, _n, flow.Parameters, polarBlocks, definedLength);
-    }
-
-    /// <summary>True when the kernels implement every part's direction (the built-in geometries; not a definition's own).</summary>
-    public static bool Supports(OptimizerFlow flow)
-    {
-        ArgumentNullException.ThrowIfNull(flow);
-        return flow.Parts.All(p => p.Geometry != UpdateGeometry.Defined);
     }
 
     /// <summary>The host flow whose layout, parts and schedules this term evaluates.</summary>

@@ -10,10 +10,11 @@ namespace ImplicitBias.Flow.Flows.Field;
 /// <summary>
 /// The field's primitives on host spans. Maps run the operator's Vector512 form where the hardware has it, else its
 /// Vector256 form, else (and for the tail) the scalar form, which give the same bits; the reductions are
-/// System.Numerics.Tensors' (NaN when an input is NaN). Nothing allocates per call. The polar factor is exact: the
-/// reduced SVD of each matrix block in a per-block workspace (<see cref="PolarScratch"/>, over
-/// <c>PolarFactorWorkspace</c>), singular values below 1e-14 of the largest carrying no direction. A struct, so a
-/// field instantiated over it calls every primitive directly.
+/// System.Numerics.Tensors' (NaN when an input is NaN). The polar factor is the host's one method, exact: the reduced
+/// SVD of each matrix block in a per-block workspace (<see cref="PolarScratch"/>, over <c>PolarFactorWorkspace</c>),
+/// singular values below 1e-14 of the largest carrying no direction; the discrete optimizer's exact Muon uses the same
+/// workspace. Nothing allocates per call except inside that factorization (MathNet's thin QR makes its own work
+/// copies, see <c>PolarFactorWorkspace</c>). A struct, so a field instantiated over it calls every primitive directly.
 /// </summary>
 public readonly struct HostFieldPrimitives : IFieldPrimitives<ReadOnlySpan<double>, Span<double>>
 {

@@ -1,6 +1,6 @@
-using System.Numerics.Tensors;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Flows.Field;
 using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Flows.Schedules;
 
@@ -49,7 +49,7 @@ public sealed class OptimizerFlow
     private readonly int[] _momentumScaleBlock;
     private readonly int[] _secondMomentScaleBlock;
     private readonly double[] _gradient;
-    private readonly PolarScratch _polar;
+    private readonly HostFieldPrimitives _primitives;
 
     /// <summary>Creates the flow.</summary>
     /// <param name="oracle">log L and ∇ log L of the model.</param>
@@ -132,7 +132,8 @@ public sealed class OptimizerFlow
 
         Layout = new StateLayout(blocks);
         _gradient = new double[Parameters.Length];
-        _polar = new PolarScratch(Parameters);
+        _primitives = new HostFieldPrimitives(Parameters);
+        Field = new OptimizerField(this);
     }
 
     /// <summary>The parameter blocks of θ.</summary>
@@ -246,139 +247,27 @@ public sealed class OptimizerFlow
         SetPlainScales(y);
     }
 
-    /// <summary>
-    /// λ′ of a moment's log scale (see the class remarks): kσ′ while λ ≤ kσ and kσ′ ≥ −c; the moment's own decay
-    /// −c while the loss falls faster; in between a linear blend over w = 1 so the field stays Lipschitz.
-    /// </summary>
+    /// <summary>λ′ of a moment's log scale (see the class remarks and <see cref="OptimizerField.LogScaleRate"/>).</summary>
     /// <param name="scaledSigma">kσ (σ for m, 2σ for v).</param>
     /// <param name="scaledSigmaDot">kσ′.</param>
     /// <param name="logScale">λ.</param>
     /// <param name="decay">c (c1 for m, c2 for v).</param>
-    public static double LogScaleRate(double scaledSigma, double scaledSigmaDot, double logScale, double decay)
-    {
-        double weight = Math.Clamp(1 + (scaledSigma - logScale), 0, 1);
-        return -decay + (Math.Max(scaledSigmaDot + decay, 0) * weight);
-    }
+    public static double LogScaleRate(double scaledSigma, double scaledSigmaDot, double logScale, double decay) =>
+        OptimizerField.LogScaleRate(scaledSigma, scaledSigmaDot, logScale, decay);
+
+    /// <summary>The vector field, written once over the backends' primitives; the device flow evaluates it too.</summary>
+    public OptimizerField Field { get; }
 
     /// <summary>
     /// The nonlinear part N(t, y) of the semilinear system (the decay −c y of the m̃ and ṽ blocks is in
-    /// <see cref="Layout"/>). dθ/dt = −η(t) · direction; see the class remarks for the rest.
+    /// <see cref="Layout"/>): log L and ∇ log L from the oracle, then <see cref="OptimizerField.Evaluate"/> on host spans.
     /// </summary>
     public void Evaluate(double t, ReadOnlySpan<double> y, Span<double> dydt)
     {
         int n = Parameters.Length;
-        ReadOnlySpan<double> theta = y[..n];
-        double sigma = y[n];
-        double logLoss = _oracle.Evaluate(theta, _gradient);
+        double logLoss = _oracle.Evaluate(y[..n], _gradient);
         GradientEvaluations++;
         LastLogLoss = logLoss;
-        ReadOnlySpan<double> g = _gradient;
-        Span<double> thetaDot = dydt[..n];
-
-        for (int i = 0; i < _parts.Length; i++)
-        {
-            Direction(i, t, y, logLoss, thetaDot.Slice(_partOffset[i], _partLength[i]));
-        }
-
-        // dσ/dt = d log L(θ(t))/dt = ⟨∇ log L, dθ/dt⟩.
-        double sigmaDot = TensorPrimitives.Dot(g, thetaDot);
-        dydt[n] = sigmaDot;
-
-        for (int i = 0; i < _parts.Length; i++)
-        {
-            OptimizerPart p = _parts[i];
-            ReadOnlySpan<double> gp = g.Slice(_partOffset[i], _partLength[i]);
-            if (p.HasMomentum)
-            {
-                int o = Layout.Offset(_momentumBlock[i]);
-                ReadOnlySpan<double> m = y.Slice(o, _partLength[i]);
-                Span<double> mDot = dydt.Slice(o, _partLength[i]);
-                int so = Layout.Offset(_momentumScaleBlock[i]);
-                double lambdaDot = LogScaleRate(sigma, sigmaDot, y[so], p.C1);
-                dydt[so] = lambdaDot;
-
-                // N_m = c1 e^{ℓ−λ} ∇log L − λ′ m̃. The exponent is clamped so that a wild trial stage yields a
-                // large finite value (rejected by the error test) rather than ∞·0 = NaN.
-                TensorPrimitives.Multiply(gp, p.C1 * Math.Exp(Math.Clamp(logLoss - y[so], -700, 700)), mDot);
-                TensorPrimitives.MultiplyAdd(m, -lambdaDot, mDot, mDot);
-            }
-
-            if (p.HasSecondMoment)
-            {
-                int o = Layout.Offset(_secondMomentBlock[i]);
-                ReadOnlySpan<double> v = y.Slice(o, _partLength[i]);
-                Span<double> vDot = dydt.Slice(o, _partLength[i]);
-                int so = Layout.Offset(_secondMomentScaleBlock[i]);
-                double lambdaDot = LogScaleRate(2 * sigma, 2 * sigmaDot, y[so], p.C2);
-                dydt[so] = lambdaDot;
-
-                // N_v = c2 e^{2ℓ−λ} (∇log L)² − λ′ ṽ.
-                TensorPrimitives.Multiply(gp, gp, vDot);
-                TensorPrimitives.Multiply(vDot, p.C2 * Math.Exp(Math.Clamp((2 * logLoss) - y[so], -700, 700)), vDot);
-                TensorPrimitives.MultiplyAdd(v, -lambdaDot, vDot, vDot);
-            }
-        }
-    }
-
-    private void Direction(int i, double t, ReadOnlySpan<double> y, double logLoss, Span<double> thetaDot)
-    {
-        OptimizerPart p = _parts[i];
-        ReadOnlySpan<double> g = ((ReadOnlySpan<double>)_gradient).Slice(_partOffset[i], _partLength[i]);
-        double eta = Schedules[i].Eta(t);
-        ReadOnlySpan<double> m = p.HasMomentum ? y.Slice(Layout.Offset(_momentumBlock[i]), _partLength[i]) : default;
-
-        if (p.Geometry == UpdateGeometry.Defined)
-        {
-            // The definition's own direction, on the same scaled moments the discrete optimizer holds.
-            ReadOnlySpan<double> v2 = p.HasSecondMoment ? y.Slice(Layout.Offset(_secondMomentBlock[i]), _partLength[i]) : default;
-            double lambdaM = p.HasMomentum ? y[Layout.Offset(_momentumScaleBlock[i])] : double.NaN;
-            double lambdaV = p.HasSecondMoment ? y[Layout.Offset(_secondMomentScaleBlock[i])] : double.NaN;
-            p.Definition.Direction!.Write(new DirectionInputs(p, t, Discrete: false, logLoss, g, m, lambdaM, v2, lambdaV), thetaDot);
-            TensorPrimitives.Multiply(thetaDot, -eta, thetaDot);
-            return;
-        }
-
-        if (p.Geometry == UpdateGeometry.Raw)
-        {
-            // GD: −η g = −η e^{ℓ} ∇log L; MomentumGD: −η m = −η e^{λ_m} m̃ (0 at t = 0, no limit needed).
-            bool fromGradient = p.Source == UpdateSource.Gradient;
-            TensorPrimitives.Multiply(fromGradient ? g : m, -eta * Math.Exp(fromGradient ? logLoss : y[Layout.Offset(_momentumScaleBlock[i])]), thetaDot);
-            return;
-        }
-
-        // At t = 0, m = v = 0 and the normalized directions take their t → 0⁺ limits, computed from g(0) (docs/mathematics.md §2).
-        ReadOnlySpan<double> source = p.Source == UpdateSource.Gradient || t <= 0 || TensorPrimitives.MaxMagnitude(m) == 0 ? g : m;
-        switch (p.Geometry)
-        {
-            case UpdateGeometry.L2:
-                Directions.NormalizedL2(source, thetaDot);
-                break;
-            case UpdateGeometry.Sign:
-                Directions.Sign(source, p.SignWidth, p.SignMode, thetaDot);
-                break;
-            case UpdateGeometry.Polar:
-                for (int b = p.FirstBlock; b < p.FirstBlock + p.BlockCount; b++)
-                {
-                    int start = Parameters.Offset(b) - _partOffset[i];
-                    int len = Parameters.Blocks[b].Length;
-                    _polar.Compute(b, source.Slice(start, len), thetaDot.Slice(start, len));
-                }
-
-                break;
-            case UpdateGeometry.AdamRatio:
-                // m/(√v + ε) = e^{λ_m − λ_v/2} m̃/(√ṽ + ε e^{−λ_v/2}); the factor is 1 while both scales follow σ.
-                ReadOnlySpan<double> v = y.Slice(Layout.Offset(_secondMomentBlock[i]), _partLength[i]);
-                double lambdaM = y[Layout.Offset(_momentumScaleBlock[i])], lambdaV = y[Layout.Offset(_secondMomentScaleBlock[i])];
-                double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Math.Exp(Math.Min(-lambdaV / 2, 700));
-                Directions.AdamRatio(t, m, v, g, p.C1, p.C2, scaledEpsilon, thetaDot);
-                if (t > 0)
-                {
-                    eta *= Math.Exp(Math.Clamp(lambdaM - (lambdaV / 2), -700, 700));
-                }
-
-                break;
-        }
-
-        TensorPrimitives.Multiply(thetaDot, -eta, thetaDot);
+        Field.Evaluate<ReadOnlySpan<double>, Span<double>, HostFieldPrimitives>(_primitives, t, y, dydt, logLoss, _gradient);
     }
 }

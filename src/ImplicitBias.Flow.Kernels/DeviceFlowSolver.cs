@@ -19,7 +19,6 @@ public sealed class DeviceFlowSolver : IFlowSolveEngine
     private readonly IlgpuGradientEvaluator _evaluator;
     private readonly Accelerator _accelerator;
     private DeviceOptimizerFlow? _last;
-    private OptimizerFlow? _onHost;
 
     /// <summary>Creates the engine.</summary>
     /// <param name="evaluator">The flow's gradient evaluator (<see cref="Precision.Float64"/>), on <paramref name="accelerator"/>.</param>
@@ -50,26 +49,16 @@ public sealed class DeviceFlowSolver : IFlowSolveEngine
     }
 
     /// <summary>log L(θ) at the last evaluation of the current (or last) solve, for progress reports.</summary>
-    public double LastLogLoss => _onHost?.LastLogLoss ?? _last?.LastLogLoss ?? double.NaN;
+    public double LastLogLoss => _last?.LastLogLoss ?? double.NaN;
 
     /// <summary>Gradient evaluations of the current (or last) solve, the initial state's included.</summary>
-    public long GradientEvaluations => _onHost?.GradientEvaluations ?? _last?.GradientEvaluations ?? 0;
+    public long GradientEvaluations => _last?.GradientEvaluations ?? 0;
 
     /// <inheritdoc />
     public OdeResult Solve(OptimizerFlow flow, ReadOnlySpan<double> theta0, FlowSolveOptions options)
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(options);
-        if (!DeviceOptimizerFlow.Supports(flow))
-        {
-            // A direction the kernels do not have yet (an optimizer's own IDefinedDirection): the state and the vector
-            // field stay on the host, the gradients (the flow's oracle) on the device.
-            _last = null;
-            _onHost = flow;
-            return FlowSolver.Solve(flow, theta0, options with { Engine = null });
-        }
-
-        _onHost = null;
         using var term = new DeviceOptimizerFlow(flow, _evaluator, _accelerator);
         using var algebra = new OwningAlgebra(new IlgpuStateAlgebra(_accelerator, flow.Layout));
         DeviceState y0 = algebra.Allocate();

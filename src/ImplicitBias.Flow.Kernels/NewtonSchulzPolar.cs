@@ -6,7 +6,8 @@ using ILGPU.Runtime;
 namespace ImplicitBias.Flow.Kernels;
 
 /// <summary>
-/// The polar factor U Vᵀ of a rows × cols device matrix by the Newton–Schulz iteration
+/// The device's one polar factor (used by <see cref="DeviceFieldPrimitives.Polar"/>): U Vᵀ of a rows × cols device
+/// matrix by the Newton–Schulz iteration
 /// X ← X (3I − XᵀX)/2 from X₀ = A/‖A‖_F, run on the device until the update stalls at round-off
 /// (machine precision), not for a fixed few steps as Muon does in practice. Each singular value σ of X₀
 /// grows by about 1.5× per step until it reaches the quadratic phase near 1, so the count grows like

@@ -1,6 +1,7 @@
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Flows;
 using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Flows.Schedules;
 using ImplicitBias.Flow.Models.Data;
 using ImplicitBias.Flow.Models.Evaluation;
 using ImplicitBias.Flow.Models.Losses;
@@ -24,6 +25,32 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
         _ => new OptimizerSpec(name, 0.3, C1: 0.2, C2: 0.05),
     };
 
+    /// <summary>An RMSProp-like Defined direction: sign(g) at t = 0, else e^{ℓ − λ_v/2} ∇log L/(√ṽ + 10⁻³).</summary>
+    private static readonly OptimizerDefinition RmsLike = new()
+    {
+        Name = "rms-like-test",
+        Summary = "A Defined direction for the device flow's tests.",
+        Geometry = UpdateGeometry.Defined,
+        Direction = new RmsLikeDirection(),
+        Moments = FlowMoments.Second,
+        OwnNorm = OwnNormKind.LInf,
+        Family = OptimizerFamily.GradientFlow,
+        Schedule = ScheduleAssumption.Adam,
+        DefaultEta0 = 0.1,
+    };
+
+    private sealed class RmsLikeDirection : IDefinedDirection
+    {
+        public void Write(in DirectionInputs x, Span<double> d)
+        {
+            double outer = Math.Exp(Math.Min(x.LogLoss - (0.5 * x.SecondMomentLogScale), 700));
+            for (int i = 0; i < d.Length; i++)
+            {
+                d[i] = x.Time <= 0 ? Math.Sign(x.RelativeGradient[i]) : outer * x.RelativeGradient[i] / (Math.Sqrt(Math.Max(x.SecondMoment[i], 0)) + 1e-3);
+            }
+        }
+    }
+
     public static TheoryData<string, double, bool> EvaluateCases()
     {
         var data = new TheoryData<string, double, bool>();
@@ -32,6 +59,10 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
             data.Add(name, 0.0, false);
             data.Add(name, 0.7, false);
         }
+
+        // A definition's own direction (Defined geometry), written on the host and run by the device flow.
+        data.Add("defined", 0.0, false);
+        data.Add("defined", 0.7, false);
 
         // m = 0 at t > 0: the normalized directions fall back to g (the rule's second half).
         data.Add("nmomentum", 0.7, true);
@@ -53,7 +84,10 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
         Dataset data = SyntheticData.Gaussian(13, 4, seed: 7);
         var network = new FullyConnectedNetwork(4, [6, 5], ModelActivation.SquaredRelu);
         using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, NetworkSpec.From(network, Loss.Exponential), data.X, data.Y);
-        var flow = new OptimizerFlow(evaluator, OptimizerCatalog.Parts(Spec(optimizer), network.Layout), power: 0.6);
+        IReadOnlyList<OptimizerPart> parts = optimizer == "defined"
+            ? [new OptimizerPart(RmsLike, 0, network.Layout.Blocks.Count, 0.3, C2: 0.05)]
+            : OptimizerCatalog.Parts(Spec(optimizer), network.Layout);
+        var flow = new OptimizerFlow(evaluator, parts, power: 0.6);
         using var device = new DeviceOptimizerFlow(flow, evaluator, fixture.Accelerator);
         using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, flow.Layout);
 

@@ -12,9 +12,9 @@ namespace ImplicitBias.Flow.Experiments.Running;
 /// diagnose, work-precision). Dispose to release the backend.
 /// </summary>
 /// <remarks>
-/// On the ILGPU backends the engine keeps the state in device memory (<see cref="DeviceFlowSolver"/>); on the managed
-/// CPU backend, and for a flow whose direction the device kernels do not have (<see cref="DeviceOptimizerFlow.Supports"/>),
-/// there is no engine and the solve runs on the host (with the backend's gradients).
+/// On the ILGPU backends the engine keeps the state in device memory (<see cref="DeviceFlowSolver"/>; a definition's own
+/// direction makes one host round trip of its part per evaluation); on the managed CPU backend there is no engine and
+/// the solve runs on the host.
 /// </remarks>
 public sealed class FlowSession : IDisposable
 {
@@ -33,7 +33,7 @@ public sealed class FlowSession : IDisposable
         try
         {
             Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances);
-            Engine = DeviceOptimizerFlow.Supports(Flow) ? DeviceFlowSolver.For(Backend) : null;
+            Engine = DeviceFlowSolver.For(Backend);
         }
         catch
         {

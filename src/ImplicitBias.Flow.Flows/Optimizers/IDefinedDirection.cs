@@ -56,8 +56,8 @@ public readonly ref struct DirectionInputs(
 /// <summary>
 /// The direction of an optimizer whose geometry is not one of the built-in ones (<see cref="UpdateGeometry.Defined"/>):
 /// written once, used by the host flow (dθ/dt = −η(t) d) and by the discrete optimizer (θ_n = θ_{n−1} − h η(t_{n−1}) d_n).
-/// The device flow does not run it yet; on the ILGPU backends such a flow is integrated on the host with the device's
-/// gradients.
+/// The device flow runs it too, on host copies of the part's vectors (one round trip per evaluation; the rest of the
+/// state stays on the device).
 /// </summary>
 public interface IDefinedDirection
 {

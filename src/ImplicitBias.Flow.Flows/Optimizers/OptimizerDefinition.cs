@@ -138,10 +138,12 @@ public sealed record OptimizerDefinition
     public Func<OptimizerSpec, ParameterLayout, IReadOnlyList<OptimizerPart>>? Composite { get; init; }
 
     /// <summary>True when a part carries the momentum m.</summary>
-    public bool HasMomentum => Moments.HasFlag(FlowMoments.First);
+    /// <remarks>A bit test, not Enum.HasFlag, which boxes (48 B a call) in unoptimized code, and the flows and the
+    /// discrete optimizer ask at every step.</remarks>
+    public bool HasMomentum => (Moments & FlowMoments.First) != 0;
 
     /// <summary>True when a part carries the second moment v.</summary>
-    public bool HasSecondMoment => Moments.HasFlag(FlowMoments.Second);
+    public bool HasSecondMoment => (Moments & FlowMoments.Second) != 0;
 
     /// <summary>The default η0 for a model with <paramref name="activation"/>.</summary>
     public double DefaultEta0For(string activation) =>

@@ -29,6 +29,8 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// <para>Narrow networks (depth 2–3, hidden widths ≤ 20) on AVX-512 take a fused single pass instead, which reads
 /// the data once per gradient and needs no feature-blocked copy of it (LossEvaluator.Fused.cs); its results equal
 /// the two-pass path's to rounding and are likewise independent of the number of threads.</para>
+/// <para>With <see cref="Float32"/> the two products with the data (z_1 forward, ∂W_1) run on float32 tiles, on either
+/// pass (LossEvaluator.Single.cs on this one); everything else is unchanged.</para>
 /// </remarks>
 public sealed unsafe partial class LossEvaluator
 {
@@ -56,7 +58,7 @@ public sealed unsafe partial class LossEvaluator
     private readonly AlignedBuffer?[] _wtPack; // W_lᵀ in 10-row panels, l = 2 … D
     private readonly AlignedBuffer _f;         // outputs, padded to m̃
     private readonly AlignedBuffer _c;         // c_i = (ℓ'(z_i)/L) y_i, 0 on padding
-    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators (or the float32 pass's z_1 rows)
+    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators (or a float32 10 × 32 tile, or the fused float32 pass's z_1 rows)
 
     private readonly double[] _grad;
     private readonly double[] _outputs;

@@ -11,7 +11,7 @@ public class AllocationTests
     private static (long Thread, long Workers) AllocatedPerCall(int m, int depth, int threads, int width, bool float32 = false)
     {
         var data = SyntheticData.Gaussian(m, 30, 1);
-        int[] widths = depth == 3 ? [width, 10] : [width];
+        int[] widths = depth switch { 1 => [], 2 => [width], _ => [width, 10] };
         var net = new FullyConnectedNetwork(30, widths, Activation.SquaredRelu);
         var theta = Initialization.KaimingNormal(net.Layout, 1, 1.0);
         var eval = new LossEvaluator(net, data, Loss.Logistic, threads);
@@ -64,16 +64,17 @@ public class AllocationTests
         Assert.Equal(0, workers);
     }
 
+    // Widths ≤ 20: the fused pass's float32 products on AVX-512 machines; widths 30 and 100 and depth 1: the
+    // two-pass path's float32 tiles (everywhere).
     [Theory]
     [InlineData(4000, 2, -1, 20)]
     [InlineData(3000, 3, 1, 10)]
+    [InlineData(3000, 1, -1, 1)]
+    [InlineData(3000, 2, -1, 100)]
+    [InlineData(3000, 3, -1, 30)]
+    [InlineData(100, 3, 1, 100)]
     public void Evaluate_AllocatesNothing_InFloat32(int m, int depth, int threads, int width)
     {
-        if (PackedGemm.HardwarePath != GemmKernelPath.Vector512)
-        {
-            return;
-        }
-
         var (thread, workers) = AllocatedPerCall(m, depth, threads, width, float32: true);
         Assert.Equal(0, thread);
         Assert.Equal(0, workers);

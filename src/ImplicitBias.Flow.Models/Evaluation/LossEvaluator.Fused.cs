@@ -34,39 +34,49 @@ public sealed unsafe partial class LossEvaluator
     private FusedPlan? _fused;
 
     /// <summary>
-    /// Whether the fused pass takes its two products with the data (X·W_1ᵀ and δ_1ᵀX) in float32 (Solver:Precision =
-    /// float32); everything else (deeper layers, margins, loss weights, the sums over chunks, the returned gradient)
-    /// stays float64. The gradient then agrees with the float64 one to float32 rounding of those products (up to a
-    /// few 1e-6 relative in the tests' cases, more for high powers at depth 3), not to 1e-12. Only where the fused pass applies (<see cref="SupportsFloat32"/>); setting it
-    /// elsewhere throws <see cref="NotSupportedException"/>. Setting it allocates (a float32 copy of the data) once.
+    /// Whether the two products with the data (X·W_1ᵀ forward and δ_1ᵀX into ∂W_1) are taken in float32
+    /// (Solver:Precision = float32): on the fused pass where it applies (<see cref="SingleGemm"/>), otherwise on the
+    /// two-pass path's float32 tiles (<see cref="PackedSingleGemm"/>, LossEvaluator.Single.cs). Everything else
+    /// (deeper layers, margins, loss weights, the sums of the float32 partial sums, the returned gradient) stays
+    /// float64. The gradient then agrees with the float64 one to float32 rounding of those products (a few 1e-6
+    /// relative in the tests' cases, more for high powers at depth 3), not to 1e-12. Available for every network on
+    /// every machine (Vector512, Vector256 or scalar kernels). Setting it allocates once (float32 copies of the data).
     /// </summary>
     public bool Float32
     {
-        get => _fused?.Single ?? false;
+        get => _single;
         set
         {
-            if (value == Float32)
+            if (value == _single)
             {
                 return;
             }
 
-            if (_fused is null)
+            _single = value;
+            if (_fused is not null)
             {
-                throw new NotSupportedException(Float32Scope);
+                _fused = value ? FusedPlan.CreateSingle(this) : FusedPlan.Create(this);
+            }
+            else if (value)
+            {
+                EnsureSingle();
             }
 
-            _fused = value ? FusedPlan.CreateSingle(this) : FusedPlan.Create(this);
+            (_tasks, _taskStart) = PlanGradientTasks();
         }
     }
 
     /// <summary>Where <see cref="Float32"/> is available, in words (for error messages).</summary>
-    public const string Float32Scope = "float32 is available on the cpu backend for depth 2–3 networks with hidden widths ≤ 20 on AVX-512 machines";
+    public const string Float32Scope = "float32 is available on the cpu backend (every network; Vector512, Vector256 or scalar kernels), not on the ilgpu-cpu or cuda backends";
 
-    /// <summary>Whether <see cref="Float32"/> can be set for <paramref name="network"/> on this machine.</summary>
+    /// <summary>
+    /// Whether <see cref="Float32"/> can be set for <paramref name="network"/> on this machine: always, since the
+    /// two-pass path has float32 tiles too (kept for callers that ask before they set it).
+    /// </summary>
     public static bool SupportsFloat32(FullyConnectedNetwork network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        return PackedGemm.HardwarePath == GemmKernelPath.Vector512 && network.Depth is 2 or 3 && network.Widths.Skip(1).All(n => n <= MaxFusedWidth);
+        return network.Depth >= 1;
     }
 
     /// <summary>

@@ -29,6 +29,8 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// <para>Narrow networks (depth 2–3, hidden widths ≤ 20) on AVX-512 take a fused single pass instead, which reads
 /// the data once per gradient and needs no feature-blocked copy of it (LossEvaluator.Fused.cs); its results equal
 /// the two-pass path's to rounding and are likewise independent of the number of threads.</para>
+/// <para>With <see cref="Float32"/> the two products with the data (z_1 forward, ∂W_1) run on float32 tiles, on either
+/// pass (LossEvaluator.Single.cs on this one); everything else is unchanged.</para>
 /// </remarks>
 public sealed unsafe partial class LossEvaluator
 {
@@ -56,7 +58,7 @@ public sealed unsafe partial class LossEvaluator
     private readonly AlignedBuffer?[] _wtPack; // W_lᵀ in 10-row panels, l = 2 … D
     private readonly AlignedBuffer _f;         // outputs, padded to m̃
     private readonly AlignedBuffer _c;         // c_i = (ℓ'(z_i)/L) y_i, 0 on padding
-    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators (or the float32 pass's z_1 rows)
+    private readonly AlignedBuffer[] _work;    // per part: one tile + 16 vector accumulators (or a float32 10 × 32 tile, or the fused float32 pass's z_1 rows)
 
     private readonly double[] _grad;
     private readonly double[] _outputs;
@@ -68,8 +70,8 @@ public sealed unsafe partial class LossEvaluator
     private readonly bool[] _zRowValid;
 
     private readonly int _parts;
-    private readonly GradientTask[] _tasks;
-    private readonly int[] _taskStart;
+    private GradientTask[] _tasks;        // re-planned when Float32 changes (its ∂W_1 tiles are 32 features wide)
+    private int[] _taskStart;
     private readonly Action<int> _forwardBody;
     private readonly Action<int> _backwardBody;
     private readonly Action<int> _gradientBody;
@@ -162,13 +164,14 @@ public sealed unsafe partial class LossEvaluator
         _work = new AlignedBuffer[_parts];
         for (int t = 0; t < _parts; t++)
         {
-            _work[t] = new AlignedBuffer(Math.Max(TileValues + (Ns * Vector<double>.Count), MaxFusedWidth * Ns));
+            _work[t] = new AlignedBuffer(Math.Max(Math.Max(TileValues + (Ns * Vector<double>.Count), MaxFusedWidth * Ns), Mr * SingleColumns));
         }
 
         (_tasks, _taskStart) = PlanGradientTasks();
         _forwardBody = ForwardPart;
         _backwardBody = BackwardPart;
         _gradientBody = GradientPart;
+        _forwardSingleBody = ForwardSingleBody;
         _fused = FusedPlan.Create(this);
         if (_fused is null)
         {
@@ -268,6 +271,11 @@ public sealed unsafe partial class LossEvaluator
             c[i] = _weights[i] * _y[i];
         }
 
+        if (_single && _depth == 1)
+        {
+            _singleBuffers!.PackOutputWeights(c, _mPad);
+        }
+
         PackTransposedWeights(theta);
         if (_depth >= 2)
         {
@@ -349,9 +357,17 @@ public sealed unsafe partial class LossEvaluator
 
     private void Forward(ReadOnlySpan<double> theta)
     {
-        PackWeights(theta);
         Array.Clear(_zRowValid);
-        WorkerTeam.Shared.Run(_parts, _forwardBody);
+        if (_single)
+        {
+            ForwardSingle(theta);
+        }
+        else
+        {
+            PackWeights(theta);
+            WorkerTeam.Shared.Run(_parts, _forwardBody);
+        }
+
         double qmin = double.PositiveInfinity;
         double* f = _f.Pointer;
         for (int i = 0; i < _m; i++)
@@ -365,9 +381,9 @@ public sealed unsafe partial class LossEvaluator
         MinMargin = qmin;
     }
 
-    // W_l in 10-row panels (padding rows stay zero from the allocation).
+    // W_l in 10-row panels for l ≥ firstLayer (padding rows stay zero from the allocation); float32 packs W_1 itself.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void PackWeights(ReadOnlySpan<double> theta)
+    private void PackWeights(ReadOnlySpan<double> theta, int firstLayer = 1)
     {
         if (theta.Length != _grad.Length)
         {
@@ -379,7 +395,7 @@ public sealed unsafe partial class LossEvaluator
         // line of a panel larger than L1 (W_1 at d = 784), which made this serial step ≈ 2 % of a fused gradient.
         fixed (double* t = theta)
         {
-            for (int l = 1; l <= _depth; l++)
+            for (int l = firstLayer; l <= _depth; l++)
             {
                 int nIn = _n[l - 1], nOut = _n[l];
                 double* w = t + _blockOffsets[l - 1];
@@ -456,12 +472,21 @@ public sealed unsafe partial class LossEvaluator
                 double* pack = _dPack[l]!.Pointer;
                 double* act = _aT[l]!.Pointer + ((long)s * n * Ns);
                 double* blocked = _aB[l] is { } aB ? aB.Pointer : null;
+                bool single = _single && l == 1;
+                if (single)
+                {
+                    PackDeltaSingle(s, delta);
+                }
+
                 for (int j = 0; j < n; j++)
                 {
-                    double* target = pack + ((((long)(j / Mr) * _mPad) + (s * Ns)) * Mr) + (j % Mr);
-                    for (int q = 0; q < Ns; q++)
+                    if (!single)
                     {
-                        target[q * Mr] = delta[(j * Ns) + q];
+                        double* target = pack + ((((long)(j / Mr) * _mPad) + (s * Ns)) * Mr) + (j % Mr);
+                        for (int q = 0; q < Ns; q++)
+                        {
+                            target[q * Mr] = delta[(j * Ns) + q];
+                        }
                     }
 
                     if (blocked is not null)
@@ -505,6 +530,12 @@ public sealed unsafe partial class LossEvaluator
         for (int k = _taskStart[part]; k < _taskStart[part + 1]; k++)
         {
             GradientTask task = _tasks[k];
+            if (_single && task.Layer == 1)
+            {
+                FirstLayerGradientSingle(task, tile);
+                continue;
+            }
+
             int l = task.Layer, nIn = _n[l - 1], nOut = _n[l];
             double* g = (double*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _grad[_blockOffsets[l - 1]]);
             int c0 = task.ColumnBlock * Ns, columns = Math.Min(Ns, nIn - c0);
@@ -652,6 +683,21 @@ public sealed unsafe partial class LossEvaluator
         var cost = new List<long>();
         for (int l = 1; l <= _depth; l++)
         {
+            if (_single && l == 1)
+            {
+                // float32 ∂W_1 tiles: 32 features wide, at about the cost of a float64 tile of 16.
+                for (int cb = 0; cb < (_n[0] + SingleColumns - 1) / SingleColumns; cb++)
+                {
+                    for (int panel = 0; panel < Panels(_n[1]); panel++)
+                    {
+                        tasks.Add(new GradientTask(1, panel, cb));
+                        cost.Add((long)TileValues * _mPad);
+                    }
+                }
+
+                continue;
+            }
+
             for (int cb = 0; cb < ColumnBlocks(_n[l - 1]); cb++)
             {
                 if (l == _depth)

@@ -159,7 +159,7 @@ public sealed record BlockOptimizerSettings(BlockSelector Block, OptimizerSettin
 /// <param name="BlockScale">κ: each block's atol is raised to κ · max |y_b| (block-scaled norm); 0 disables.</param>
 /// <param name="Backend">auto, cpu, ilgpu-cpu or cuda.</param>
 /// <param name="Step">Time step h of a discrete run (Method = discrete).</param>
-/// <param name="Precision">float64, or float32 for the gradient's products with the data (cpu backend, fused pass only).</param>
+/// <param name="Precision">float64, or float32 for the gradient's products with the data (cpu backend, every network).</param>
 public sealed record SolverSettings(string Method, double RelTol, double AbsTol, double BlockScale, string Backend, double Step, string Precision = "float64");
 
 /// <summary>Stop section: the run ends at the first criterion met.</summary>

@@ -200,7 +200,7 @@ public static class ExperimentBuilder
     /// <summary>
     /// The gradient backend of Solver:Backend (the managed CPU evaluator for cpu, and for auto without CUDA);
     /// Solver:Precision = float32 takes the managed CPU evaluator with <see cref="LossEvaluator.Float32"/> (auto
-    /// included), and is refused for a model the float32 pass does not cover.
+    /// included), for every network (the loader refuses it with the ilgpu-cpu and cuda backends).
     /// </summary>
     public static GradientBackend Backend(ExperimentSettings settings, FullyConnectedNetwork network, Dataset data, Loss loss)
     {
@@ -211,11 +211,6 @@ public static class ExperimentBuilder
         NetworkSpec spec = NetworkSpec.From(network, loss);
         if (settings.Solver.Precision == "float32")
         {
-            if (!LossEvaluator.SupportsFloat32(network))
-            {
-                throw new ExperimentException(settings.SourceFile, "Solver:Precision", settings.Solver.Precision, $"{LossEvaluator.Float32Scope} (this model: depth {network.Depth}, widths {string.Join("-", network.Widths.Skip(1))}{(PackedGemm.HardwarePath == GemmKernelPath.Vector512 ? string.Empty : ", no AVX-512 here")}); allowed here: float64");
-            }
-
             return GradientBackends.Create(Kernels.Backend.Cpu, spec, data.X, data.Y, () => new ModelOracle(new LossEvaluator(network, data, loss) { Float32 = true }));
         }
 

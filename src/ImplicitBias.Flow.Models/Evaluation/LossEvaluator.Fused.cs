@@ -70,16 +70,6 @@ public sealed unsafe partial class LossEvaluator
     public const string Float32Scope = "float32 is available on the cpu backend (every network; Vector512, Vector256 or scalar kernels), not on the ilgpu-cpu or cuda backends";
 
     /// <summary>
-    /// Whether <see cref="Float32"/> can be set for <paramref name="network"/> on this machine: always, since the
-    /// two-pass path has float32 tiles too (kept for callers that ask before they set it).
-    /// </summary>
-    public static bool SupportsFloat32(FullyConnectedNetwork network)
-    {
-        ArgumentNullException.ThrowIfNull(network);
-        return network.Depth >= 1;
-    }
-
-    /// <summary>
     /// Whether <see cref="Evaluate"/> takes the fused single pass where it applies (depth 2–3, hidden widths ≤ 20,
     /// AVX-512); false forces the two-pass path, for comparisons (the results agree to rounding).
     /// </summary>

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using ImplicitBias.Flow.Core.Numerics;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Flows.Field;
 using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Solvers.Methods;
 
@@ -396,12 +397,9 @@ public sealed class DiscreteFlowMap : IDiscreteMapTerm<HostState>
         double logEpsilon = p.Epsilon > 0 ? Math.Log(p.Epsilon) - halfScale : double.NegativeInfinity;
         double shift = Math.Max(0, logEpsilon);
         double scaledEpsilon = Math.Exp(logEpsilon - shift);
-        double vFactor = Math.Exp(-2 * shift) / bias2;
-        double outer = Factor(mLogScale - halfScale - shift) / bias1;
-        for (int k = 0; k < d.Length; k++)
-        {
-            double denominator = Math.Sqrt(vt[k] * vFactor) + scaledEpsilon;
-            d[k] = denominator > 0 ? outer * mt[k] / denominator : 0;
-        }
+        // The flow's own element-wise Adam operator (Flows/Field), with v̂'s factor and ε carrying the shift; the scale
+        // factor rides on 1/b1 (outer · m̃, then the division), the order this optimizer has always rounded in.
+        var ratio = new AdamRatioOperator(Factor(mLogScale - halfScale - shift) / bias1, Math.Exp(-2 * shift) / bias2, scaledEpsilon, 1.0);
+        HostFieldPrimitives.Elementwise.Map(mt, vt, d, ratio);
     }
 }

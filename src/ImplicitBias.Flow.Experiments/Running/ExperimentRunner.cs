@@ -391,41 +391,13 @@ public sealed class ExperimentRunner
     {
         string method = settings.Solver.Method == "auto" ? FlowSolver.DefaultMethod(flow).Name : settings.Solver.Method;
         var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
-        RunCheckpoint.Contents? restored = null;
-        if (resume)
-        {
-            try
-            {
-                restored = RunCheckpoint.Read(dir, observer, flow.Drift);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new ExperimentException(Path.Combine(dir, RunCheckpoint.FileName), "--resume", dir, $"the checkpoint cannot be read ({e.Message}); delete it to start the run again");
-            }
-
-            _log.WriteLine(restored is null ? $"{dir}: no checkpoint, starting again." : $"{dir}: resuming at t = {restored.Engine.Time:G6}.");
-        }
-
+        RunCheckpoint.Contents? restored = resume ? ReadCheckpoint(dir, observer, flow.Drift) : null;
         double prior = restored?.WallSeconds ?? 0;
-        var sinceCheckpoint = Stopwatch.StartNew();
-        var options = new FlowSolveOptions
+        FlowSolveOptions options = RunOptions(settings, dir, observer, flow, restored, clock, cancellation) with
         {
             Method = method,
-            TargetLogLoss = settings.Stop.TargetLogLoss,
-            MaxTime = settings.Stop.MaxTime,
-            MaxSteps = settings.Stop.MaxSteps,
             FixedStep = settings.Solver.Step,
-            SaveAt = SaveTimes(settings),
-            Cancellation = cancellation,
             Engine = device,
-            ResumeFrom = restored?.Engine,
-            CheckpointDue = () => sinceCheckpoint.Elapsed.TotalSeconds >= settings.Checkpoint.Seconds,
-            Checkpoint = c =>
-            {
-                RunCheckpoint.Write(dir, c, observer, flow.Drift, prior + clock.Elapsed.TotalSeconds);
-                sinceCheckpoint.Restart();
-                CheckpointWritten?.Invoke(dir);
-            },
             OnStep = info =>
             {
                 if (info.Accepted)
@@ -456,7 +428,7 @@ public sealed class ExperimentRunner
         var start = new double[flow.Layout.Length];
         map.InitialState(theta0, start);
         var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
-        RunCheckpoint.Contents? restored = resume ? ReadDiscreteCheckpoint(dir, observer, flow.Drift) : null;
+        RunCheckpoint.Contents? restored = resume ? ReadCheckpoint(dir, observer, flow.Drift) : null;
 
         void Observe(double t, double[] y, long accepted, long evaluations)
         {
@@ -468,23 +440,9 @@ public sealed class ExperimentRunner
         // at a checkpoint, which the engine takes between two steps).
         (double Time, double[] State)? pending = null;
         double prior = restored?.WallSeconds ?? 0;
-        var sinceCheckpoint = Stopwatch.StartNew();
-        var options = new FlowSolveOptions
+        FlowSolveOptions options = RunOptions(settings, dir, observer, flow, restored, clock, cancellation) with
         {
-            TargetLogLoss = settings.Stop.TargetLogLoss,
-            MaxTime = settings.Stop.MaxTime,
-            MaxSteps = settings.Stop.MaxSteps,
-            SaveAt = SaveTimes(settings),
             KeepSavedStates = false,
-            Cancellation = cancellation,
-            ResumeFrom = restored?.Engine,
-            CheckpointDue = () => sinceCheckpoint.Elapsed.TotalSeconds >= settings.Checkpoint.Seconds,
-            Checkpoint = c =>
-            {
-                RunCheckpoint.Write(dir, c, observer, flow.Drift, prior + clock.Elapsed.TotalSeconds);
-                sinceCheckpoint.Restart();
-                CheckpointWritten?.Invoke(dir);
-            },
             OnSave = (t, y) =>
             {
                 if (t == 0)
@@ -524,8 +482,35 @@ public sealed class ExperimentRunner
         return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, flow.Theta(r.FinalState).ToArray(), observer.Trajectory, summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, DiscreteMap.MethodName, null, prior);
     }
 
-    /// <summary>The checkpoint of a discrete run being resumed (null: none, start again), the observer restored from it.</summary>
-    private RunCheckpoint.Contents? ReadDiscreteCheckpoint(string dir, TrajectoryObserver observer, LogLossDrift drift)
+    /// <summary>
+    /// What a flow and a discrete run share: the stop settings, the save times, cancellation, and the checkpoints (resumed
+    /// from <paramref name="restored"/>, written every Checkpoint:Seconds with the observer and the wall time so far).
+    /// </summary>
+    private FlowSolveOptions RunOptions(
+        ExperimentSettings settings, string dir, TrajectoryObserver observer, OptimizerFlow flow, RunCheckpoint.Contents? restored, Stopwatch clock, CancellationToken cancellation)
+    {
+        double prior = restored?.WallSeconds ?? 0;
+        var sinceCheckpoint = Stopwatch.StartNew();
+        return new FlowSolveOptions
+        {
+            TargetLogLoss = settings.Stop.TargetLogLoss,
+            MaxTime = settings.Stop.MaxTime,
+            MaxSteps = settings.Stop.MaxSteps,
+            SaveAt = SaveTimes(settings),
+            Cancellation = cancellation,
+            ResumeFrom = restored?.Engine,
+            CheckpointDue = () => sinceCheckpoint.Elapsed.TotalSeconds >= settings.Checkpoint.Seconds,
+            Checkpoint = c =>
+            {
+                RunCheckpoint.Write(dir, c, observer, flow.Drift, prior + clock.Elapsed.TotalSeconds);
+                sinceCheckpoint.Restart();
+                CheckpointWritten?.Invoke(dir);
+            },
+        };
+    }
+
+    /// <summary>The checkpoint of a run being resumed (null: none, start again), the observer restored from it.</summary>
+    private RunCheckpoint.Contents? ReadCheckpoint(string dir, TrajectoryObserver observer, LogLossDrift drift)
     {
         RunCheckpoint.Contents? restored;
         try

@@ -89,13 +89,23 @@ public static class FlowSolver
     /// momentum, sign and polar flows) the explicit steppers win: Tsitouras 5 for the polar directions,
     /// Bogacki–Shampine 3 for normalized momentum, DOPRI5 for the rest. A composite whose parts disagree takes the
     /// method of its part of highest <see cref="OptimizerDefinition.MethodPrecedence"/> (momentum GD's stiff decay,
-    /// then the polar directions), or DOPRI5.
+    /// then the polar directions), or DOPRI5. When that method is explicit and the flow has a decay (momentum or
+    /// second moment), the default is the pair "explicit+etdrk4" (<see cref="ExplicitThenExponential"/>): the explicit
+    /// method for as long as its step stays below the decay's stability bound, which is every short run, and ETDRK4
+    /// once that bound holds the step (Muon-Adam to log L = −1000: 357,734 evaluations with Tsitouras 5 alone,
+    /// 16,022 with the pair).
     /// </summary>
     public static OdeMethod DefaultMethod(OptimizerFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        return MethodCatalog.Find(DefaultMethodName(flow.Parts.Select(p => p.Definition).ToArray()))!;
+        OdeMethod method = MethodCatalog.Find(DefaultMethodName(flow.Parts.Select(p => p.Definition).ToArray()))!;
+        return method is ExplicitRungeKuttaMethod { IsAdaptive: true } && flow.Layout.IsSemilinear
+            ? MethodCatalog.Find($"{method.Name}{ExplicitThenExponential.Separator}{ExponentialHandOver}")!
+            : method;
     }
+
+    /// <summary>The exponential method the default hands a decay-held explicit solve to.</summary>
+    public const string ExponentialHandOver = "etdrk4";
 
     /// <summary>The name of the default stepper of a flow with parts of these definitions (see <see cref="DefaultMethod"/>).</summary>
     public static string DefaultMethodName(IReadOnlyList<OptimizerDefinition> parts)
@@ -197,7 +207,7 @@ public static class FlowSolver
     private static OdeMethod Method(OptimizerFlow flow, FlowSolveOptions options) =>
         options.Method == "auto"
             ? DefaultMethod(flow)
-            : MethodCatalog.Find(options.Method) ?? throw new ArgumentException($"Unknown method '{options.Method}'; known: auto, {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}.", nameof(options));
+            : MethodCatalog.Find(options.Method) ?? throw new ArgumentException($"Unknown method '{options.Method}'; known: auto, {string.Join(", ", MethodCatalog.All.Concat(MethodCatalog.Pairs).Select(m => m.Name))}.", nameof(options));
 
     private static OdeResult Run<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, FlowStateAccess<TState> access, OdeMethod method, FlowSolveOptions options)
         where TState : class

@@ -63,4 +63,10 @@ public sealed class OdeResult
 
     /// <summary>Rejected steps.</summary>
     public long RejectedSteps { get; internal set; }
+
+    /// <summary>
+    /// What the stepper tells about the solve beyond the counts, e.g. when <see cref="Methods.ExplicitThenExponential"/>
+    /// changed method; null when it has nothing to tell.
+    /// </summary>
+    public string? StepperNote { get; internal set; }
 }

@@ -233,7 +233,7 @@ public static class OdeSolver
                     error = 0.0;
                 }
 
-                StepDecision decision = _controller.Decide(new StepAttempt(_h, h, error, _method.ErrorExponentOrder, maxStep), ref _memory);
+                StepDecision decision = _controller.Decide(new StepAttempt(_h, h, error, _stepper.ErrorExponentOrder ?? _method.ErrorExponentOrder, maxStep), ref _memory);
                 if (decision.Accept)
                 {
                     if (AcceptStep(t, h, tNew, error) is { } ended)
@@ -540,6 +540,7 @@ public static class OdeSolver
             _result.FinalState = new double[_algebra.Layout.Length];
             _algebra.Read(_y, _result.FinalState);
             _result.RhsEvaluations = _stepper.Evaluations;
+            _result.StepperNote = _stepper.Note;
             return _result;
         }
     }

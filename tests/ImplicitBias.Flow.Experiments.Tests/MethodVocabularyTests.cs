@@ -11,9 +11,10 @@ public sealed class MethodVocabularyTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public void Methods_AreAutoTheCatalogueAndDiscrete()
+    public void Methods_AreAutoTheCatalogueItsPairsAndDiscrete()
     {
-        Assert.Equal(["auto", .. MethodCatalog.All.Select(m => m.Name), "discrete"], Vocabulary.Methods);
+        Assert.Equal(["auto", .. MethodCatalog.All.Select(m => m.Name), .. MethodCatalog.Pairs.Select(m => m.Name), "discrete"], Vocabulary.Methods);
+        Assert.Contains("tsit5+etdrk4", Vocabulary.Methods);
     }
 
     [Fact]
@@ -21,7 +22,7 @@ public sealed class MethodVocabularyTests : IDisposable
     {
         string path = Path.Combine(_dir, "e.json");
         File.WriteAllText(path, "{}");
-        foreach (OdeMethod method in MethodCatalog.All)
+        foreach (OdeMethod method in MethodCatalog.All.Concat(MethodCatalog.Pairs))
         {
             Assert.Equal(method.Name, ExperimentLoader.Load(path, [$"--Solver:Method={method.Name}"], useEnvironment: false).Solver.Method);
         }

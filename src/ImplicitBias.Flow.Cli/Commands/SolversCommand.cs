@@ -53,7 +53,7 @@ internal sealed class SolversCommand : ICommand
                     methodName = Value(args, ref i);
                     if (MethodCatalog.Find(methodName) is null)
                     {
-                        throw new UserError($"--method '{methodName}' is unknown; allowed: {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}.");
+                        throw new UserError($"--method '{methodName}' is unknown; allowed: {string.Join(", ", MethodCatalog.All.Concat(MethodCatalog.Pairs).Select(m => m.Name))}.");
                     }
 
                     break;
@@ -152,7 +152,7 @@ internal sealed class SolversCommand : ICommand
         output.WriteLine("prints the final error against the known answer, RHS evaluations, accepted/rejected steps and wall time.");
         output.WriteLine();
         output.WriteLine($"Problems: {string.Join(", ", ReferenceProblemSet.Names)}");
-        output.WriteLine($"Methods:  {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}");
+        output.WriteLine($"Methods:  {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}, and pairs explicit+exponential (e.g. tsit5+etdrk4)");
         output.WriteLine("  etd2    exponential ETD2RK (Cox–Matthews) with exponential-Euler error estimate, for y' = −c y + N");
         output.WriteLine("  etdrk4  exponential ETDRK4 (Cox–Matthews) with an embedded second-order estimate");
         output.WriteLine("  ros34pw2  Rosenbrock–Krylov W-method of order 3 (Rang–Angermann), L-stable, W from Arnoldi on N");

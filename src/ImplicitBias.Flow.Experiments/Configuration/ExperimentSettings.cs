@@ -39,9 +39,10 @@ public static class Vocabulary
 
     /// <summary>
     /// Solver:Method: "auto" (the measured default per optimizer), every method of <see cref="MethodCatalog"/> in its
-    /// order, and "discrete" (the discrete optimizer).
+    /// order, the explicit-then-exponential pairs (<see cref="MethodCatalog.Pairs"/>), and "discrete" (the discrete
+    /// optimizer).
     /// </summary>
-    public static IReadOnlyList<string> Methods { get; } = new[] { "auto" }.Concat(MethodCatalog.All.Select(m => m.Name)).Append("discrete").Distinct().ToArray();
+    public static IReadOnlyList<string> Methods { get; } = new[] { "auto" }.Concat(MethodCatalog.All.Select(m => m.Name)).Concat(MethodCatalog.Pairs.Select(m => m.Name)).Append("discrete").Distinct().ToArray();
 
     /// <summary>Optimizer:SignMode: each word and the sign it names.</summary>
     public static readonly (string Word, SignMode Value)[] SignModeWords = [("smooth", SignMode.Smooth), ("exact", SignMode.Exact)];

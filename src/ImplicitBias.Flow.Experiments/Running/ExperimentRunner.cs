@@ -271,7 +271,8 @@ public sealed class ExperimentRunner
         long Rejected,
         string Method,
         LogLossDrift? Drift,
-        double PriorWallSeconds);
+        double PriorWallSeconds,
+        string? MethodNote = null);
 
     private static void WriteUnfinishedSummary(string dir, string status, string message) =>
         JsonOutput.Write(Path.Combine(dir, "summary.json"), new JsonObject
@@ -410,7 +411,7 @@ public sealed class ExperimentRunner
         ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options, observer);
         OdeResult r = run.Result;
         double[] finalTheta = flow.Theta(r.FinalState).ToArray();
-        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior);
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote);
     }
 
     /// <summary>
@@ -558,6 +559,7 @@ public sealed class ExperimentRunner
             ["optimizer"] = optimizer.Label,
             ["seed"] = seed,
             ["method"] = method,
+            ["methodNote"] = result.MethodNote,
             ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName, ["state"] = stateOnDevice ? "device" : "host" },
             ["final"] = new JsonObject
             {

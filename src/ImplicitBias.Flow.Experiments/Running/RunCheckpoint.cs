@@ -19,7 +19,9 @@ public static class RunCheckpoint
     public const string FileName = "checkpoint.bin";
 
     private const string Magic = "ibflow-checkpoint";
-    private const int Version = 1;
+    // Version 2 added the stepper's memory (a W matrix's build point, the phase of an explicit-then-exponential pair);
+    // a version-1 file resumes with none, as it did before.
+    private const int Version = 2;
 
     /// <summary>What a checkpoint restores.</summary>
     /// <param name="Engine">The engine's state.</param>
@@ -51,6 +53,7 @@ public static class RunCheckpoint
             w.Write(engine.RhsEvaluations);
             w.Write(engine.NextSave);
             WriteArray(w, engine.EventValues);
+            WriteArray(w, engine.StepperMemory);
             w.Write(drift.MaxAbsolute);
             w.Write(drift.Anchors);
             w.Write(drift.UnconfirmedCrossings);
@@ -77,7 +80,8 @@ public static class RunCheckpoint
         {
             using FileStream stream = File.OpenRead(path);
             using var r = new BinaryReader(stream);
-            if (r.ReadString() != Magic || r.ReadInt32() != Version)
+            int version;
+            if (r.ReadString() != Magic || (version = r.ReadInt32()) is < 1 or > Version)
             {
                 throw new InvalidDataException($"'{path}' is not a checkpoint of this version of ibflow.");
             }
@@ -99,6 +103,11 @@ public static class RunCheckpoint
                 NextSave = r.ReadInt32(),
                 EventValues = ReadArray(r),
             };
+            if (version >= 2)
+            {
+                engine = engine with { StepperMemory = ReadArray(r) };
+            }
+
             drift.MaxAbsolute = r.ReadDouble();
             drift.Anchors = r.ReadInt64();
             drift.UnconfirmedCrossings = r.ReadInt64();

@@ -43,7 +43,7 @@ public sealed record WorkPrecisionOptions
     /// <summary>The problem with these options, or null: unknown methods, tolerances outside (1e-14, 1).</summary>
     public string? Problem()
     {
-        string[] known = ["auto", .. MethodCatalog.All.Select(m => m.Name)];
+        string[] known = ["auto", .. MethodCatalog.All.Select(m => m.Name), .. MethodCatalog.Pairs.Select(m => m.Name)];
         foreach (string m in Methods.Concat(ReferenceMethods))
         {
             if (!known.Contains(m))

@@ -13,6 +13,15 @@ public static class MethodCatalog
         new Euler(), new ClassicalRungeKutta4(), new ExponentialEuler2(), new CoxMatthews4(), new Ros34Pw2(),
     ];
 
-    /// <summary>The method named <paramref name="name"/>, or null.</summary>
-    public static OdeMethod? Find(string name) => All.FirstOrDefault(m => m.Name == name);
+    /// <summary>
+    /// Every <see cref="ExplicitThenExponential"/> pair "A+B": A an adaptive explicit Runge–Kutta method, B an adaptive
+    /// exponential one (e.g. tsit5+etdrk4, what <c>auto</c> picks for the polar flows with momentum).
+    /// </summary>
+    public static IReadOnlyList<OdeMethod> Pairs { get; } =
+        All.OfType<ExplicitRungeKuttaMethod>().Where(a => a.IsAdaptive)
+            .SelectMany(a => All.OfType<ExponentialRungeKuttaMethod>().Where(b => b.IsAdaptive).Select(b => (OdeMethod)new ExplicitThenExponential(a, b)))
+            .ToArray();
+
+    /// <summary>The method named <paramref name="name"/> (of <see cref="All"/> or <see cref="Pairs"/>), or null.</summary>
+    public static OdeMethod? Find(string name) => All.FirstOrDefault(m => m.Name == name) ?? Pairs.FirstOrDefault(m => m.Name == name);
 }

@@ -94,4 +94,13 @@ internal interface IStepper<TState>
 
     /// <summary>Dense output on the last accepted step at t + θh, θ ∈ [0, 1].</summary>
     void Interpolate(double theta, TState destination);
+
+    /// <summary>
+    /// The controller's q for the next step when it is not the method's (a stepper that changes method during the
+    /// solve, <see cref="ExplicitThenExponential"/>); null: <see cref="OdeMethod.ErrorExponentOrder"/>.
+    /// </summary>
+    int? ErrorExponentOrder => null;
+
+    /// <summary>What the stepper did that the result should tell (which method ran when); null for nothing.</summary>
+    string? Note => null;
 }

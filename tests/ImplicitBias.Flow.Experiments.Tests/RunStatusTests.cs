@@ -185,6 +185,42 @@ public sealed class RunStatusTests : IDisposable
     }
 
     [Fact]
+    public void InterruptedAfterTheHandOverToEtdrk4_ResumesInTheExponentialPhase_BitForBit()
+    {
+        // Normalized momentum's default is bs3+etdrk4: the checkpoint file keeps the stepper's phase (version 2), so a
+        // run cut after the switch resumes with ETDRK4 and ends as the uninterrupted one did.
+        string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizer\": { \"Name\": \"nmomentum\", \"Eta0\": 0.3 },", StringComparison.Ordinal);
+        ExperimentSettings s = Load(json, "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-100");
+        string whole = Path.Combine(_dir, "switch-whole"), cut = Path.Combine(_dir, "switch-cut");
+        int total = 0;
+        var counting = new ExperimentRunner(s, whole, TextWriter.Null, interactive: false) { CheckpointWritten = _ => total++ };
+        Assert.Equal("target-reached", Assert.Single(counting.Run(CancellationToken.None)).Status);
+        string note = Summary(whole)["methodNote"]!.GetValue<string>();
+        Assert.StartsWith("bs3 until t = ", note, StringComparison.Ordinal);
+
+        using var cancel = new CancellationTokenSource();
+        int written = 0;
+        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
+        {
+            CheckpointWritten = _ =>
+            {
+                if (++written == total * 9 / 10)
+                {
+                    cancel.Cancel();
+                }
+            },
+        };
+        Assert.Equal("interrupted", Assert.Single(runner.Run(cancel.Token)).Status);
+        Assert.Contains("then etdrk4", Summary(cut)["methodNote"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        RunOutcome resumed = Assert.Single(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
+        Assert.Equal("target-reached", resumed.Status);
+        Assert.Equal(note, Summary(cut)["methodNote"]!.GetValue<string>());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "trajectory.csv")), File.ReadAllBytes(Path.Combine(cut, "trajectory.csv")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "theta_final.npy")), File.ReadAllBytes(Path.Combine(cut, "theta_final.npy")));
+    }
+
+    [Fact]
     public void SameExperimentTwice_GivesTheSameOutputsBitForBit_WithThreads()
     {
         // The evaluator splits the work over every core (maxDegreeOfParallelism −1); the summation order is fixed.

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Outputs;
@@ -218,6 +219,31 @@ public sealed class RunStatusTests : IDisposable
         Assert.Equal(note, Summary(cut)["methodNote"]!.GetValue<string>());
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "trajectory.csv")), File.ReadAllBytes(Path.Combine(cut, "trajectory.csv")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "theta_final.npy")), File.ReadAllBytes(Path.Combine(cut, "theta_final.npy")));
+    }
+
+    [Fact]
+    public void SaveSharpness_AddsTheColumnsAndTheFigure_AndIsRefusedWithoutAPreconditioner()
+    {
+        string adam = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizer\": { \"Name\": \"adam\", \"Eta0\": 0.3 },", StringComparison.Ordinal);
+        string with = Path.Combine(_dir, "sharp"), without = Path.Combine(_dir, "plain");
+        Run(Load(adam, "--Save:Sharpness=true", "--Stop:TargetLogLoss=-10", "--Outputs:Plots=true"), with);
+        Run(Load(adam, "--Stop:TargetLogLoss=-10"), without);
+        Trajectory a = TrajectoryFormat.ReadCsv(Path.Combine(with, "trajectory.csv")), b = TrajectoryFormat.ReadCsv(Path.Combine(without, "trajectory.csv"));
+        Assert.All(a, o => Assert.True(o.Sharpness!.Largest > 0 && o.Sharpness.Threshold > 0));
+        foreach (TrajectoryColumn column in TrajectoryFormat.Columns(b))
+        {
+            Assert.Equal(b.Values(column.Value), a.Values(column.Value));
+        }
+
+        Assert.True(File.Exists(Path.Combine(with, "plots", "sharpness.html")));
+        Assert.False(File.Exists(Path.Combine(without, "plots", "sharpness.html")));
+        Assert.True(JsonOutput.Read(Path.Combine(with, "config.json"))["Save"]!["Sharpness"]!.GetValue<bool>());
+
+        ExperimentException e = Assert.Throws<ExperimentException>(() => Load(Tiny.Replace("\"ngd\"", "\"signum\"", StringComparison.Ordinal), "--Save:Sharpness=true"));
+        Assert.Contains("Save:Sharpness", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'signum' has no preconditioner", e.Message, StringComparison.Ordinal);
+        Assert.Contains("gd, ngd, momentum, adam", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

@@ -85,7 +85,10 @@ public static class PreconditionedSharpness
                 double scaledEpsilon = p.Epsilon == 0 ? 0 : p.Epsilon * Math.Exp(Math.Min(-lambdaV / 2, 700));
                 for (int i = 0; i < n; i++)
                 {
-                    double denominator = bias1 * (Math.Sqrt(Math.Max(v[i], 0) / bias2) + scaledEpsilon);
+                    // At t = 0 the moments are zero and the flow uses their limits m̂ = ∇L, v̂ = (∇L)² (Eqs. 7–8 as t → 0),
+                    // so P = |∇L| there: in the scaled variables √ṽ̂ = |∇log L| e^{log L − λv/2}.
+                    double rootV = t > 0 ? Math.Sqrt(Math.Max(v[i], 0) / bias2) : Math.Abs(g[i]) * Math.Exp(Math.Clamp(logLoss - (lambdaV / 2), -700, 700));
+                    double denominator = bias1 * (rootV + scaledEpsilon);
                     d[i] = denominator > 0 ? 1 / denominator : 0;
                 }
 

@@ -34,6 +34,14 @@ public sealed record NormObservation(ObservedNorm Norm, double HardMargin, doubl
 /// <param name="DirectionGap">‖v/‖v‖₁ − g²/‖g²‖₁‖₁.</param>
 public sealed record SecondMomentObservation(double Ratio, double DirectionGap);
 
+/// <summary>
+/// The preconditioned sharpness at a save (<c>Save:Sharpness</c>): λmax(P⁻¹∇²L) and the discrete optimizer's stability
+/// threshold at η(t) (<see cref="Diagnostics.SharpnessResult"/>).
+/// </summary>
+/// <param name="Largest">λmax(P⁻¹∇²L) (Lanczos, 20 steps on Hessian–vector products).</param>
+/// <param name="Threshold">2/η, or (2 + 2β1)/((1 − β1) η) with momentum: past it the discrete optimizer is unstable on the quadratic model.</param>
+public sealed record SharpnessObservation(double Largest, double Threshold);
+
 /// <summary>The momentum relations of one part of the flow with a momentum (Lemma C.19), at one save.</summary>
 /// <param name="Part">The part's name in a composite flow; null for a one-part flow (plain column names).</param>
 /// <param name="MomentumRatio">‖m‖⋆/‖g‖⋆.</param>
@@ -97,6 +105,9 @@ public sealed record Observation
 
     /// <summary>Sign switches of the directions' sources since the last save.</summary>
     public required int SignSwitches { get; init; }
+
+    /// <summary>The preconditioned sharpness, when the run asked for it (<c>Save:Sharpness</c>); null otherwise.</summary>
+    public SharpnessObservation? Sharpness { get; init; }
 
     /// <summary>Cosine of θ(t) to the last iterate (post-run, Fig. 1b); NaN until the run is finished.</summary>
     public double CosineToLast { get; init; } = double.NaN;

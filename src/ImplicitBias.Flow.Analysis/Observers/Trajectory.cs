@@ -86,5 +86,6 @@ public sealed class Trajectory : IReadOnlyList<Observation>
     private static bool SameShape(Observation a, Observation b) =>
         a.Norms.Select(n => n.Norm).SequenceEqual(b.Norms.Select(n => n.Norm))
         && a.Parts.Select(p => (p.Part, p.SecondMoment is null)).SequenceEqual(b.Parts.Select(p => (p.Part, p.SecondMoment is null)))
-        && a.PatternChanges.HasValue == b.PatternChanges.HasValue;
+        && a.PatternChanges.HasValue == b.PatternChanges.HasValue
+        && (a.Sharpness is null) == (b.Sharpness is null);
 }

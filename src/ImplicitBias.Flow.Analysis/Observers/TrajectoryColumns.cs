@@ -58,6 +58,12 @@ public static class TrajectoryColumns
     /// <summary>Sign switches of the sources since the last save.</summary>
     public const string SignSwitches = "signSwitches";
 
+    /// <summary>λmax(P⁻¹∇²L), the preconditioned sharpness (only with Save:Sharpness).</summary>
+    public const string Sharpness = "sharpness";
+
+    /// <summary>The discrete optimizer's stability threshold on the sharpness at η(t) (only with Save:Sharpness).</summary>
+    public const string SharpnessThreshold = "sharpnessThreshold";
+
     /// <summary>Cosine of θ(t) to the last iterate (post-run, Fig. 1b).</summary>
     public const string CosineToLast = "cosineToLast";
 

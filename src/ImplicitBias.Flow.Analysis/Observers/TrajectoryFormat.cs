@@ -87,6 +87,12 @@ public static class TrajectoryFormat
         }
 
         columns.Add(new(C.SignSwitches, o => o.SignSwitches));
+        if (shape.Sharpness is not null)
+        {
+            columns.Add(new(C.Sharpness, o => o.Sharpness!.Largest));
+            columns.Add(new(C.SharpnessThreshold, o => o.Sharpness!.Threshold));
+        }
+
         if (finished)
         {
             columns.Add(new(C.CosineToLast, o => o.CosineToLast));
@@ -204,7 +210,7 @@ public static class TrajectoryFormat
 
         ObservedNorm[] norms = Enum.GetValues<ObservedNorm>().Where(n => has.Contains(C.HardMargin(Suffix(n)))).ToArray();
         (string? Part, bool SecondMoment)[] parts = C.PerPartColumns(names, C.MomentumRatio).Select(p => (p.Part, has.Contains(C.SecondMomentRatio(p.Part)))).ToArray();
-        bool pattern = has.Contains(C.PatternChanges), finished = has.Contains(C.CosineToLast);
+        bool pattern = has.Contains(C.PatternChanges), finished = has.Contains(C.CosineToLast), sharp = has.Contains(C.Sharpness);
         IReadOnlyList<double> Column(string name) => has.Contains(name)
             ? column(name)
             : throw new InvalidDataException($"no column {name}, which a trajectory with columns {string.Join(", ", names)} has");
@@ -214,6 +220,7 @@ public static class TrajectoryFormat
         IReadOnlyList<double> minMargin = Column(C.MinMargin), phiInverse = Column(C.PhiInverse), drift = Column(C.DriftLinfOverEtaIntegral);
         IReadOnlyList<double> speed = Column(C.Speed), rSpeed = Column(C.RSpeed), rEta = Column(C.REta), signs = Column(C.SignSwitches);
         IReadOnlyList<double>? changes = pattern ? Column(C.PatternChanges) : null;
+        IReadOnlyList<double>? sharpness = sharp ? Column(C.Sharpness) : null, threshold = sharp ? Column(C.SharpnessThreshold) : null;
         IReadOnlyList<double>? cosine = finished ? Column(C.CosineToLast) : null, tOver = finished ? Column(C.TimeOverLast) : null;
         IReadOnlyList<double>[][] perNorm = norms.Select(n => Suffix(n)).Select(s => new[]
         {
@@ -250,6 +257,7 @@ public static class TrajectoryFormat
                 Parts = parts.Select((p, k) => new PartObservation(p.Part, perPart[k][0][r], perPart[k][1][r], perPart[k][2][r], p.SecondMoment ? new SecondMomentObservation(perPart[k][3][r], perPart[k][4][r]) : null)).ToArray(),
                 PatternChanges = changes is null ? null : (int)Count(changes[r]),
                 SignSwitches = (int)Count(signs[r]),
+                Sharpness = sharp ? new SharpnessObservation(sharpness![r], threshold![r]) : null,
                 CosineToLast = cosine?[r] ?? double.NaN,
                 TimeOverLast = tOver?[r] ?? double.NaN,
             });

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using ImplicitBias.Flow.Analysis.Diagnostics;
 using ImplicitBias.Flow.Core.Geometry;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Flows;
@@ -105,6 +106,13 @@ public sealed class TrajectoryObserver
 
     /// <summary>The observations, one per <see cref="Observe"/>.</summary>
     public Trajectory Trajectory { get; private set; } = new();
+
+    /// <summary>
+    /// Lanczos steps for the preconditioned sharpness at every save (<see cref="PreconditionedSharpness"/>, two gradient
+    /// evaluations each, outside the solver's count); 0 (the default) records none. A flow without a preconditioner
+    /// (sign, polar and composite flows) records NaN.
+    /// </summary>
+    public int SharpnessDimension { get; init; }
 
     /// <summary>The solver's counters after its last accepted step (what a save between steps reports).</summary>
     public SolverCounters LastStep { get; set; }
@@ -245,6 +253,16 @@ public sealed class TrajectoryObserver
         PartObservation[] parts = MomentumRelations(y, logLoss);
         SourceSigns(y);
         (int? patternChanges, int signSwitches) = PatternChanges(forward);
+        SharpnessObservation? sharpness = null;
+        if (SharpnessDimension > 0)
+        {
+            // After everything that reads the forward pass at θ: Lanczos evaluates the oracle at θ ± δu. Then the flow is
+            // evaluated at y again, so that what the solver reads of its last evaluation is what it was without this.
+            SharpnessResult? s = PreconditionedSharpness.Compute(_flow, t, y, SharpnessDimension);
+            sharpness = new SharpnessObservation(s?.Largest ?? double.NaN, s?.Threshold ?? double.NaN);
+            _flow.Evaluate(t, y, _derivative);
+        }
+
         Trajectory.Add(new Observation
         {
             Time = t,
@@ -263,6 +281,7 @@ public sealed class TrajectoryObserver
             Parts = parts,
             PatternChanges = patternChanges,
             SignSwitches = signSwitches,
+            Sharpness = sharpness,
         });
         _first = false;
         _snapshots.Add(theta.ToArray());

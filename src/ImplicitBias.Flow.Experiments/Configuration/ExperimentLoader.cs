@@ -348,7 +348,8 @@ public static class ExperimentLoader
         var save = new SaveSettings(
             (int)r.Integer("Save:PointsPerDecade", 10, 1, 10_000),
             r.DoubleList("Save:Times", 0),
-            r.DoubleList("Save:Snapshots", 0));
+            r.DoubleList("Save:Snapshots", 0),
+            r.Boolean("Save:Sharpness", false));
         MemoryEstimate.Check(path, data, model, optimizers.Count);
 
         IReadOnlyList<long> seeds = r.IntegerList("Seeds");
@@ -371,6 +372,11 @@ public static class ExperimentLoader
                 if (model.Depth < 2 && Vocabulary.MatrixOptimizers.Contains(n))
                 {
                     throw new ExperimentException(path, key, n, $"'{n}' orthogonalizes weight matrices and Model:Depth = 1 has none; use Model:Depth ≥ 2 or one of: {string.Join(", ", Vocabulary.Optimizers.Except(Vocabulary.MatrixOptimizers))}");
+                }
+
+                if (save.Sharpness && (o.Blocks.Count > 0 || OptimizerRegistry.Get(n).Preconditioner == PreconditionerKind.None))
+                {
+                    throw new ExperimentException(path, "Save:Sharpness", "true", $"{key} = '{o.Label}' has no preconditioner P, so λmax(P⁻¹∇²L) is not defined for it; use Save:Sharpness = false or one of: {string.Join(", ", OptimizerRegistry.All.Where(d => d.Preconditioner != PreconditionerKind.None).Select(d => d.Name))}");
                 }
 
                 if (solver.Method == "discrete" && !OptimizerRegistry.Get(n).HasDiscreteForm)

@@ -173,7 +173,11 @@ public sealed record StopSettings(double TargetLogLoss, double MaxTime, long Max
 /// <param name="PointsPerDecade">Log-spaced save points per decade of t (when no explicit times).</param>
 /// <param name="Times">Explicit save times (optional).</param>
 /// <param name="Snapshots">Times at which θ is written as .npy.</param>
-public sealed record SaveSettings(int PointsPerDecade, IReadOnlyList<double> Times, IReadOnlyList<double> Snapshots);
+/// <param name="Sharpness">
+/// Record the preconditioned sharpness λmax(P⁻¹∇²L) and the discrete optimizer's threshold at every save (columns
+/// sharpness, sharpnessThreshold; 40 gradient evaluations a save). Only for optimizers with a preconditioner.
+/// </param>
+public sealed record SaveSettings(int PointsPerDecade, IReadOnlyList<double> Times, IReadOnlyList<double> Snapshots, bool Sharpness = false);
 
 /// <summary>Outputs section.</summary>
 /// <param name="Plots">Write plots/*.html.</param>

@@ -79,6 +79,7 @@ public static class ResolvedConfig
                 ["PointsPerDecade"] = s.Save.PointsPerDecade,
                 ["Times"] = new JsonArray(s.Save.Times.Select(t => (JsonNode?)t).ToArray()),
                 ["Snapshots"] = new JsonArray(s.Save.Snapshots.Select(t => (JsonNode?)t).ToArray()),
+                ["Sharpness"] = s.Save.Sharpness,
             },
             ["Seeds"] = new JsonArray(seed),
             ["Outputs"] = new JsonObject { ["Plots"] = s.Outputs.Plots, ["Npy"] = s.Outputs.Npy },

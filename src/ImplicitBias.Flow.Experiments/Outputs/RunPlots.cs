@@ -166,6 +166,16 @@ public static class RunPlots
             ReferenceLines = [new ReferenceLine(0.99, "0.99")],
         }));
 
+        // Save:Sharpness: λmax(P⁻¹∇²L) against the discrete optimizer's threshold (dashed); above it the discrete
+        // optimizer is past its edge of stability on the quadratic model.
+        Func<Trajectory, double[]?> Sharpness(Func<SharpnessObservation, double> value) => r => r.Count > 0 && r[0].Sharpness is not null ? r.Values(o => value(o.Sharpness!)) : null;
+        var sharpness = Lines(runs, Time, Sharpness(s => s.Largest), " λmax(P⁻¹∇²L)", logX: true);
+        if (sharpness.Count > 0)
+        {
+            sharpness.AddRange(Lines(runs, Time, Sharpness(s => s.Threshold), " discrete threshold", logX: true, dash: LineDash.Dash));
+            figures.Add(("sharpness", new FigureSpec("Preconditioned sharpness against the discrete optimizer's stability threshold", "t", "λmax(P⁻¹∇²L)", sharpness) { LogX = true, LogY = true }));
+        }
+
         var solver = Lines(runs, Time, r => r.Values(o => o.Counters.StepSize), " step size", logX: true);
         figures.Add(("step-size", new FigureSpec("Accepted step size against t", "t", "step size h", solver) { LogX = true, LogY = true }));
         figures.Add(("evaluations", new FigureSpec("Gradient evaluations against t", "t", "evaluations", Lines(runs, Time, r => r.Values(o => o.Counters.Evaluations), string.Empty, logX: true)) { LogX = true, LogY = true }));

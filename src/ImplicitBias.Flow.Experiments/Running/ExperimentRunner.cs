@@ -259,6 +259,9 @@ public sealed class ExperimentRunner
     }
 
     /// <summary>What a flow or discrete run ended with, before it is written.</summary>
+    /// <summary>Lanczos steps of Save:Sharpness (as `ibflow diagnose` uses by default).</summary>
+    private const int SharpnessLanczosSteps = 20;
+
     private sealed record RunResult(
         string Status,
         string EngineMessage,
@@ -391,7 +394,7 @@ public sealed class ExperimentRunner
         ProgressReporter progress, Action<double, ReadOnlySpan<double>> snapshot, CancellationToken cancellation)
     {
         string method = settings.Solver.Method == "auto" ? FlowSolver.DefaultMethod(flow).Name : settings.Solver.Method;
-        var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
+        var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0) { SharpnessDimension = settings.Save.Sharpness ? SharpnessLanczosSteps : 0 };
         RunCheckpoint.Contents? restored = resume ? ReadCheckpoint(dir, observer, flow.Drift) : null;
         double prior = restored?.WallSeconds ?? 0;
         FlowSolveOptions options = RunOptions(settings, dir, observer, flow, restored, clock, cancellation) with
@@ -428,7 +431,7 @@ public sealed class ExperimentRunner
         var map = new DiscreteFlowMap(flow, h);
         var start = new double[flow.Layout.Length];
         map.InitialState(theta0, start);
-        var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0);
+        var observer = new TrajectoryObserver(flow, observerEvaluator, ObservedFlow.OwnNorm(flow), theta0) { SharpnessDimension = settings.Save.Sharpness ? SharpnessLanczosSteps : 0 };
         RunCheckpoint.Contents? restored = resume ? ReadCheckpoint(dir, observer, flow.Drift) : null;
 
         void Observe(double t, double[] y, long accepted, long evaluations)

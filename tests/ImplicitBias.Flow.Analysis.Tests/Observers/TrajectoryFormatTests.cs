@@ -14,7 +14,7 @@ public sealed class TrajectoryFormatTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     // Every field gets its own value (row r adds 1000 r), so that a column reading the wrong field is seen.
-    private static Observation Sample(int row, bool msp = true, bool pattern = true)
+    private static Observation Sample(int row, bool msp = true, bool pattern = true, bool sharpness = true)
     {
         double v = 1000 * row, k = 0;
         double Next() => v + ++k + 0.25;
@@ -37,13 +37,14 @@ public sealed class TrajectoryFormatTests : IDisposable
             Parts = [new PartObservation("muon", Next(), Next(), Next(), null), new PartObservation("adam", Next(), Next(), Next(), new SecondMomentObservation(Next(), Next()))],
             PatternChanges = pattern ? 40 + row : null,
             SignSwitches = 50 + row,
+            Sharpness = sharpness ? new SharpnessObservation(Next(), Next()) : null,
             CosineToLast = Next(),
             TimeOverLast = Next(),
         };
     }
 
-    private static Trajectory Sample(bool finished, bool msp = true, bool pattern = true) =>
-        new(Enumerable.Range(0, 3).Select(r => Sample(r, msp, pattern)), finished);
+    private static Trajectory Sample(bool finished, bool msp = true, bool pattern = true, bool sharpness = true) =>
+        new(Enumerable.Range(0, 3).Select(r => Sample(r, msp, pattern, sharpness)), finished);
 
     [Fact]
     public void Columns_AreTheFilesVocabulary_InItsOrder()
@@ -57,7 +58,7 @@ public sealed class TrajectoryFormatTests : IDisposable
             "driftLinfOverEtaIntegral", "speed", "rSpeed", "rEta",
             "momentumRatio_muon", "momentumDirectionGap_muon", "momentumCoordinateShare_muon",
             "momentumRatio_adam", "momentumDirectionGap_adam", "momentumCoordinateShare_adam", "secondMomentRatio_adam", "secondMomentDirectionGap_adam",
-            "patternChanges", "signSwitches", "cosineToLast", "tOverTLast", "lemmaC10Ratio_l2", "lemmaC10Ratio_linf", "lemmaC10Ratio_msp", "lemmaC10Ratio_own",
+            "patternChanges", "signSwitches", "sharpness", "sharpnessThreshold", "cosineToLast", "tOverTLast", "lemmaC10Ratio_l2", "lemmaC10Ratio_linf", "lemmaC10Ratio_msp", "lemmaC10Ratio_own",
         ];
         Assert.Equal(expected, names);
     }
@@ -88,12 +89,13 @@ public sealed class TrajectoryFormatTests : IDisposable
     };
 
     [Theory]
-    [InlineData(true, true, true)]
-    [InlineData(false, true, true)]
-    [InlineData(true, false, false)]
-    public void Csv_ReadsBackToTheSameObservations(bool finished, bool msp, bool pattern)
+    [InlineData(true, true, true, true)]
+    [InlineData(false, true, true, true)]
+    [InlineData(true, false, false, false)]
+    [InlineData(false, true, false, false)]
+    public void Csv_ReadsBackToTheSameObservations(bool finished, bool msp, bool pattern, bool sharpness)
     {
-        Trajectory trajectory = Sample(finished, msp, pattern);
+        Trajectory trajectory = Sample(finished, msp, pattern, sharpness);
         string path = Path.Combine(_dir, "trajectory.csv");
         TrajectoryFormat.WriteCsv(trajectory, path);
         Trajectory back = TrajectoryFormat.ReadCsv(path);
@@ -133,6 +135,7 @@ public sealed class TrajectoryFormatTests : IDisposable
     {
         var trajectory = new Trajectory([Sample(0, msp: true)]);
         Assert.Throws<ArgumentException>(() => trajectory.Add(Sample(1, msp: false)));
+        Assert.Throws<ArgumentException>(() => trajectory.Add(Sample(1, sharpness: false)));
     }
 
     private static void AssertSame(Trajectory expected, Trajectory actual)
@@ -148,5 +151,6 @@ public sealed class TrajectoryFormatTests : IDisposable
 
         Assert.Equal(expected.Select(o => o.Parts.Select(p => p.Part)), actual.Select(o => o.Parts.Select(p => p.Part)));
         Assert.Equal(expected.Select(o => o.Norms.Select(n => n.Norm)), actual.Select(o => o.Norms.Select(n => n.Norm)));
+        Assert.Equal(expected.Select(o => o.Sharpness), actual.Select(o => o.Sharpness));
     }
 }

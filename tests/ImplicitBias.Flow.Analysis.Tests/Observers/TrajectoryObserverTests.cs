@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Analysis.Diagnostics;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Flows;
@@ -41,6 +42,46 @@ public class TrajectoryObserverTests
             Assert.Equal(reference, pattern);
             Assert.Contains((sbyte)1, pattern);
             Assert.Contains((sbyte)0, pattern);
+        }
+    }
+
+    [Fact]
+    public void SharpnessAtSaves_IsTheDiagnosticsValueAtThatState_AndChangesNothingElse()
+    {
+        // Save:Sharpness: the observer records λmax(P⁻¹∇²L) and the threshold as PreconditionedSharpness gives them at
+        // the saved state, and the run (every other column, the solver's counts) is the same as without it.
+        Dataset data = SyntheticData.Gaussian(24, 3, 4);
+        var network = new FullyConnectedNetwork(3, [6], Activation.ReluPower(2));
+        double[] theta0 = Initialization.KaimingNormal(network.Layout, 9, 0.5);
+        OptimizerFlow Flow() => new(new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, 1)), OptimizerCatalog.Parts(new OptimizerSpec("adam", 0.3), network.Layout), 0.8);
+        var states = new List<(double T, double[] Y)>();
+        ObservedRun Run(int dimension, OptimizerFlow flow)
+        {
+            var observer = new TrajectoryObserver(flow, new LossEvaluator(network, data, Loss.Exponential, 1), ObservedFlow.OwnNorm(flow), theta0) { SharpnessDimension = dimension };
+            var options = new FlowSolveOptions { TargetLogLoss = -20, OnSave = dimension > 0 ? (t, y) => states.Add((t, y)) : null };
+            return ObservedFlow.Run(flow, new LossEvaluator(network, data, Loss.Exponential, 1), theta0, options, observer);
+        }
+
+        OptimizerFlow observed = Flow();
+        ObservedRun with = Run(20, observed), without = Run(0, Flow());
+        Assert.Equal(without.Result.RhsEvaluations, with.Result.RhsEvaluations);
+        Assert.Equal(without.Result.FinalState, with.Result.FinalState);
+        Assert.All(without.Trajectory, o => Assert.Null(o.Sharpness));
+        IReadOnlyList<TrajectoryColumn> columns = TrajectoryFormat.Columns(without.Trajectory);
+        foreach (TrajectoryColumn column in columns)
+        {
+            Assert.Equal(without.Trajectory.Values(column.Value), with.Trajectory.Values(column.Value));
+        }
+
+        Assert.Equal(columns.Count + 2, TrajectoryFormat.Columns(with.Trajectory).Count);
+        // One observation per save, and the end of the run when it is not a save time.
+        Assert.InRange(with.Trajectory.Count - states.Count, 0, 1);
+        foreach (int i in new[] { 1, states.Count / 2, states.Count - 1 })
+        {
+            SharpnessResult direct = PreconditionedSharpness.Compute(observed, states[i].T, states[i].Y, 20)!;
+            Assert.Equal(direct.Largest, with.Trajectory[i].Sharpness!.Largest);
+            Assert.Equal(direct.Threshold, with.Trajectory[i].Sharpness!.Threshold);
+            Assert.True(direct.Largest > 0);
         }
     }
 

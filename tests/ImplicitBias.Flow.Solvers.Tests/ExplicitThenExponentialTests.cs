@@ -74,6 +74,11 @@ public class ExplicitThenExponentialTests(ITestOutputHelper output)
     public void RealStabilityBound_OfTheLiteratureValues()
     {
         // Published: Euler 2, RK4 2.785, DOPRI5 ≈ 3.307; Tsitouras 5 and DOP853 lie beyond DOPRI5.
+        foreach (ExplicitRungeKuttaMethod m in MethodCatalog.All.OfType<ExplicitRungeKuttaMethod>())
+        {
+            output.WriteLine($"{m.Name}: real stability bound {m.Tableau.RealStabilityBound:F4}");
+        }
+
         Assert.Equal(2.0, ((ExplicitRungeKuttaMethod)MethodCatalog.Find("euler")!).Tableau.RealStabilityBound, 1e-10);
         Assert.Equal(2.7853, ((ExplicitRungeKuttaMethod)MethodCatalog.Find("rk4")!).Tableau.RealStabilityBound, 1e-4);
         Assert.Equal(3.307, ((ExplicitRungeKuttaMethod)MethodCatalog.Find("dopri5")!).Tableau.RealStabilityBound, 1e-3);

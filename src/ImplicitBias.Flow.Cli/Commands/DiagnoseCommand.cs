@@ -128,6 +128,8 @@ internal sealed class DiagnoseCommand : ICommand
         output.WriteLine("  --json       print {\"points\": [{\"t\", \"stepSize\", \"modes\": [{\"re\", \"im\", \"hMagnitude\", \"block\", …}], \"sharpness\"}], …}");
         output.WriteLine();
         output.WriteLine("A step held by stability shows h|λ| of order one to a few (the stepper's stability boundary along arg λ),");
-        output.WriteLine("with many rejected steps; a step held by accuracy shows h|λ| well below that.");
+        output.WriteLine("with many rejected steps; a step held by accuracy shows h|λ| well below that. An h|λ| marked * (above 1000");
+        output.WriteLine("at an accepted step, and no decay −c) cannot be an eigenvalue of the flow along its solution: an artefact of");
+        output.WriteLine("the differences (\"credible\": false in --json).");
     }
 }

@@ -13,7 +13,7 @@ public static class DiagnosisOutputs
 
     /// <summary>
     /// One JSON object: name, optimizer, method, rtol, status, finalTime and points (t, logLoss, stepSize,
-    /// evaluations, modes and nonlinearModes [{re, im, magnitude, hMagnitude, residual, block, shares, top}],
+    /// evaluations, modes and nonlinearModes [{re, im, magnitude, hMagnitude, credible, residual, block, shares, top}],
     /// sharpness {preconditioner, largest, smallest, residual, eta, threshold, ratio}). Non-finite numbers are null.
     /// </summary>
     public static string ToJson(DiagnosisResult result)
@@ -33,8 +33,8 @@ public static class DiagnosisOutputs
                 logLoss = Finite(p.LogLoss),
                 stepSize = Finite(p.StepSize),
                 evaluations = p.Evaluations,
-                modes = p.Modes.Select(m => Mode(m, p.StepSize)).ToArray(),
-                nonlinearModes = p.NonlinearModes.Select(m => Mode(m, p.StepSize)).ToArray(),
+                modes = p.Modes.Select(m => Mode(m, p)).ToArray(),
+                nonlinearModes = p.NonlinearModes.Select(m => Mode(m, p)).ToArray(),
                 sharpness = p.Sharpness is { } s
                     ? new { preconditioner = s.Preconditioner, largest = Finite(s.Largest), smallest = Finite(s.Smallest), residual = Finite(s.Residual), eta = s.Eta, threshold = Finite(s.Threshold), ratio = Finite(s.RatioToThreshold) }
                     : null,
@@ -70,13 +70,19 @@ public static class DiagnosisOutputs
                 FlowMode m = p.Modes[i];
                 string shares = string.Join(", ", m.BlockShares.Where(b => b.Share >= 0.01).Select(b => string.Create(Ci, $"{b.Block} {b.Share:F2}")));
                 string top = string.Join(" ", m.Top.Select(c => string.Create(Ci, $"{c.Parameter}:{c.Magnitude:F2}")));
-                text.AppendLine(string.Create(Ci, $"  {i + 1,2} {Format(m.Eigenvalue),28} {m.Eigenvalue.Magnitude,10:G4} {p.StepSize * m.Eigenvalue.Magnitude,8:G3} {m.Residual,9:G2}  {shares,-32} {top}"));
+                string mark = p.IsCredible(m) ? " " : "*";
+                text.AppendLine(string.Create(Ci, $"  {i + 1,2} {Format(m.Eigenvalue),28} {m.Eigenvalue.Magnitude,10:G4} {p.StepSize * m.Eigenvalue.Magnitude,8:G3}{mark}{m.Residual,9:G2}  {shares,-32} {top}"));
+            }
+
+            if (p.Modes.Concat(p.NonlinearModes).Any(m => !p.IsCredible(m)))
+            {
+                text.AppendLine(string.Create(Ci, $"  * not an eigenvalue of the flow along its solution: h|λ| > {DiagnosisPoint.CredibleStepTimesEigenvalue:G3} at a step the solver accepted (every stepper's stability bound is below 10) and λ is no decay −c; an artefact of the central differences (across a non-smooth point of the field, or round-off magnified by the scaling of coordinates near zero)"));
             }
 
             if (p.NonlinearModes.Count > 0 && !ReferenceEquals(p.NonlinearModes, p.Modes))
             {
                 FlowMode n = p.NonlinearModes[0];
-                text.AppendLine(string.Create(Ci, $"  without the decay −c y (what an exponential stepper treats explicitly): largest λ = {Format(n.Eigenvalue)}, h|λ| = {p.StepSize * n.Eigenvalue.Magnitude:G3}, in {n.MainBlock}"));
+                text.AppendLine(string.Create(Ci, $"  without the decay −c y (what an exponential stepper treats explicitly): largest λ = {Format(n.Eigenvalue)}, h|λ| = {p.StepSize * n.Eigenvalue.Magnitude:G3}{(p.IsCredible(n) ? string.Empty : "*")}, in {n.MainBlock}"));
             }
         }
 
@@ -88,12 +94,13 @@ public static class DiagnosisOutputs
             ? string.Create(Ci, $"{z.Real:G4}")
             : string.Create(Ci, $"{z.Real:G4} {(z.Imaginary < 0 ? '−' : '+')} {Math.Abs(z.Imaginary):G4}i");
 
-    private static object Mode(FlowMode m, double h) => new
+    private static object Mode(FlowMode m, DiagnosisPoint p) => new
     {
         re = Finite(m.Eigenvalue.Real),
         im = Finite(m.Eigenvalue.Imaginary),
         magnitude = Finite(m.Eigenvalue.Magnitude),
-        hMagnitude = Finite(h * m.Eigenvalue.Magnitude),
+        hMagnitude = Finite(p.StepSize * m.Eigenvalue.Magnitude),
+        credible = p.IsCredible(m),
         residual = Finite(m.Residual),
         block = m.MainBlock,
         shares = m.BlockShares.ToDictionary(b => b.Block, b => b.Share),

@@ -38,7 +38,29 @@ public sealed record DiagnosisOptions
 /// For a flow with momentum: per adaptive stepper, the largest stable step on the linearized θ–m pair with
 /// s = η λmax(P⁻¹∇²L) (<see cref="StepperStability"/>); empty otherwise.
 /// </param>
-public sealed record DiagnosisPoint(double Time, double LogLoss, double StepSize, long Evaluations, IReadOnlyList<FlowMode> Modes, IReadOnlyList<FlowMode> NonlinearModes, SharpnessResult? Sharpness, IReadOnlyList<(string Method, double MaxStep)> PairStability);
+public sealed record DiagnosisPoint(double Time, double LogLoss, double StepSize, long Evaluations, IReadOnlyList<FlowMode> Modes, IReadOnlyList<FlowMode> NonlinearModes, SharpnessResult? Sharpness, IReadOnlyList<(string Method, double MaxStep)> PairStability)
+{
+    /// <summary>h|λ| beyond which an eigenvalue that is not a decay cannot be one of the flow along an accepted step.</summary>
+    public const double CredibleStepTimesEigenvalue = 1e3;
+
+    /// <summary>The decay rates c_b of the flow's blocks (their −c_b are integrated exactly by the exponential steppers).</summary>
+    public IReadOnlyList<double> DecayRates { get; init; } = [];
+
+    /// <summary>
+    /// Whether <paramref name="mode"/> can be an eigenvalue of the flow's linearization here: not when h|λ| exceeds
+    /// <see cref="CredibleStepTimesEigenvalue"/> (every stepper's stability bound is below 10) at a step the solver
+    /// accepted, unless λ is one of the decays −c_b, which the exponential steppers integrate exactly. Such a value is
+    /// an artefact of the central differences (a difference across a non-smooth point of the field, or round-off
+    /// magnified by the per-coordinate scaling at coordinates near zero), and the table marks it.
+    /// </summary>
+    public bool IsCredible(FlowMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(mode);
+        double magnitude = mode.Eigenvalue.Magnitude;
+        return !(StepSize * magnitude > CredibleStepTimesEigenvalue)
+            || DecayRates.Any(c => c > 0 && Math.Abs(mode.Eigenvalue.Real + c) <= 0.01 * c && Math.Abs(mode.Eigenvalue.Imaginary) <= 0.01 * c);
+    }
+}
 
 /// <summary>The result of <c>ibflow diagnose</c>.</summary>
 /// <param name="Name">The experiment's name.</param>
@@ -114,7 +136,10 @@ public static class FlowDiagnosis
             (string, double)[] pair = sharpness is not null && flow.Parts[0].HasMomentum && c1 > 0
                 ? PairMethods.Select(m => (m, StepperStability.LargestStableStep(MethodCatalog.Find(m)!, c1, sharpness.Eta * sharpness.Largest))).ToArray()
                 : [];
-            points.Add(new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness, pair));
+            points.Add(new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness, pair)
+            {
+                DecayRates = flow.Layout.Blocks.Select(b => b.DecayRate).Where(c => c > 0).Distinct().ToArray(),
+            });
         }
 
         return new DiagnosisResult(settings.Name, setup.Optimizer.Label, methodName, setup.Tolerances.RelTol, points, result.Status.ToString(), result.FinalTime);

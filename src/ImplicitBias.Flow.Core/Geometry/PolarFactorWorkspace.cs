@@ -19,6 +19,15 @@ namespace ImplicitBias.Flow.Core.Geometry;
 /// </remarks>
 public sealed class PolarFactorWorkspace
 {
+    static PolarFactorWorkspace()
+    {
+        // MathNet's managed provider splits even a 10×20 QR over the thread pool. ibflow parallelizes the gradient
+        // itself, and these matrices are tiny: the pool's hand-overs cost ~29 involuntary context switches per polar
+        // factor (measured on a width-10 Muon flow, 64,644 for 2,246 evaluations) and, when other processes share the
+        // cores, made such runs tens of times slower. So MathNet runs single-threaded in this process.
+        MathNet.Numerics.Control.UseSingleThread();
+    }
+
     private readonly double[] _q;
     private readonly double[] _r;
     private readonly double[] _tau;

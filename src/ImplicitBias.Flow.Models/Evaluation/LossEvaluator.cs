@@ -76,11 +76,23 @@ public sealed unsafe partial class LossEvaluator
     private readonly Action<int> _backwardBody;
     private readonly Action<int> _gradientBody;
 
+    /// <summary>
+    /// Multiply-adds of one forward product (samples × parameters) below which "all cores" means one thread: about
+    /// 20–40 µs of work, where a hand-over between threads stops paying and costs a great deal when the cores are shared.
+    /// </summary>
+    public const long MinParallelMultiplyAdds = 1_000_000;
+
+    /// <summary>How many parts each phase is split into (threads that can work on it at once).</summary>
+    internal int Parts => _parts;
+
     /// <summary>Creates an evaluator for a network, a data set and a loss.</summary>
     /// <param name="network">Architecture; its input dimension must equal the data's.</param>
     /// <param name="data">The training set.</param>
     /// <param name="loss">Exponential or logistic.</param>
-    /// <param name="maxDegreeOfParallelism">Threads to use (−1: all cores; 1: serial). The results do not depend on it.</param>
+    /// <param name="maxDegreeOfParallelism">
+    /// Threads to use (−1: all cores, or one when m times the parameter count is below
+    /// <see cref="MinParallelMultiplyAdds"/>; 1: serial). The results do not depend on it.
+    /// </param>
     public LossEvaluator(FullyConnectedNetwork network, Dataset data, Loss loss, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -159,7 +171,14 @@ public sealed unsafe partial class LossEvaluator
         _scratch = new double[_m];
         _sampleScratch = new double[network.SampleScratchLength];
 
-        int requested = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        // "All cores" means one thread for a small problem: below MinParallelMultiplyAdds a phase is a few µs of work,
+        // less than handing it to another thread costs, and when the cores are shared (two runs on two cores) each
+        // phase waits for a descheduled partner (a 32-sample problem ran 47× slower next to two busy processes). An
+        // explicit count is honoured. The results do not depend on the number of threads.
+        long multiplyAdds = (long)_m * network.Layout.Length;
+        int requested = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism
+            : multiplyAdds < MinParallelMultiplyAdds ? 1
+            : Environment.ProcessorCount;
         _parts = Math.Max(1, Math.Min(Math.Min(requested, _blocks), WorkerTeam.Shared.MaxParts));
         _work = new AlignedBuffer[_parts];
         for (int t = 0; t < _parts; t++)

@@ -68,6 +68,17 @@ public class PolarFactorTests
     }
 
     [Fact]
+    public void Workspace_RunsMathNetSingleThreaded_SoTinyFactorizationsDoNotUseThePool()
+    {
+        // MathNet's managed QR split a 10×20 factorization over the thread pool (29 context switches per polar factor).
+        var ws = new PolarFactorWorkspace(10, 20);
+        var g = Enumerable.Range(0, 200).Select(i => Math.Sin(i)).ToArray();
+        var output = new double[200];
+        ws.Compute(g, output);
+        Assert.Equal(1, MathNet.Numerics.Control.MaxDegreeOfParallelism);
+    }
+
+    [Fact]
     public void Workspace_IsReusable_AndAllocatesLittlePerCall()
     {
         var rng = new Random(99);

@@ -48,7 +48,7 @@ public sealed class GradientBackend : IDisposable
     /// <summary>The option spelling of <see cref="Kind"/>: "cpu", "ilgpu-cpu" or "cuda".</summary>
     public string Name => GradientBackends.Format(Kind);
 
-    /// <summary>The device the gradient runs on, e.g. "NVIDIA H100 80GB HBM3" or "managed CPU (16 threads)".</summary>
+    /// <summary>The device the gradient runs on, e.g. "NVIDIA H100 80GB HBM3" or "managed CPU (up to 16 threads)".</summary>
     public string DeviceName { get; }
 
     /// <summary>The gradient oracle; valid until this backend is disposed.</summary>
@@ -162,7 +162,7 @@ public static class GradientBackends
     private static GradientBackend Managed(Func<IGradientOracle> managedCpu)
     {
         IGradientOracle oracle = managedCpu() ?? throw new InvalidOperationException("The managed CPU evaluator factory returned null.");
-        return new GradientBackend(Backend.Cpu, $"managed CPU ({Environment.ProcessorCount} threads)", oracle, null, null);
+        return new GradientBackend(Backend.Cpu, $"managed CPU (up to {Environment.ProcessorCount} threads)", oracle, null, null);
     }
 
     private static GradientBackend OnDevice(

@@ -1,5 +1,6 @@
 using Complex = System.Numerics.Complex;
 using System.Numerics.Tensors;
+using ImplicitBias.Flow.Core.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace ImplicitBias.Flow.Analysis.Diagnostics;
@@ -23,8 +24,8 @@ public static class Krylov
 {
     /// <summary>
     /// The <paramref name="count"/> eigenvalues of largest |λ| of an n × n operator by <paramref name="dimension"/>
-    /// steps of Arnoldi (modified Gram–Schmidt, twice, from a seeded random start; no restarts: the extreme
-    /// eigenvalues converge first, and <see cref="RitzPair.Residual"/> says how far each one has).
+    /// steps of Arnoldi (<see cref="Arnoldi.Iterate"/>: modified Gram–Schmidt, twice, from a seeded random start; no
+    /// restarts: the extreme eigenvalues converge first, and <see cref="RitzPair.Residual"/> says how far each one has).
     /// </summary>
     /// <param name="a">The operator.</param>
     /// <param name="n">Its dimension.</param>
@@ -38,37 +39,14 @@ public static class Krylov
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         int k = Math.Min(dimension, n);
-        var basis = new List<double[]>(k + 1) { RandomUnit(n, seed) };
-        var h = new double[k + 1, k];
-        var w = new double[n];
-        int m = k;
-        for (int j = 0; j < k; j++)
-        {
-            a(basis[j], w);
-            double scale = TensorPrimitives.Norm(w);
-            Orthogonalize(basis, w, j, h);
-            double beta = TensorPrimitives.Norm(w);
-            h[j + 1, j] = beta;
+        double[][] basis = StartBasis(n, k, seed);
+        var h = new double[(k + 1) * k];
+        int m = Arnoldi.Iterate((_, x, y) => a(x, y), basis, h, new double[n]);
+        double H(int r, int c) => h[(c * (k + 1)) + r];
 
-            // An invariant subspace: H_j holds eigenvalues of A exactly.
-            if (!(beta > 1e-12 * Math.Max(scale, double.Epsilon)))
-            {
-                h[j + 1, j] = 0;
-                m = j + 1;
-                break;
-            }
-
-            if (j + 1 < k)
-            {
-                var next = new double[n];
-                TensorPrimitives.Multiply(w, 1 / beta, next);
-                basis.Add(next);
-            }
-        }
-
-        var hm = Matrix<Complex>.Build.Dense(m, m, (r, c) => new Complex(h[r, c], 0));
+        var hm = Matrix<Complex>.Build.Dense(m, m, (r, c) => new Complex(H(r, c), 0));
         var evd = hm.Evd();
-        double last = m < k || m == n ? 0 : h[m, m - 1];
+        double last = m < k || m == n ? 0 : H(m, m - 1);
         var pairs = new List<RitzPair>(m);
         for (int i = 0; i < m; i++)
         {
@@ -100,6 +78,8 @@ public static class Krylov
     /// <summary>
     /// The largest and smallest eigenvalues of a symmetric n × n operator by <paramref name="dimension"/> steps of
     /// Lanczos with full reorthogonalization (so no spurious copies), the tridiagonal eigenproblem solved densely.
+    /// Full reorthogonalization makes Lanczos the Arnoldi iteration on a symmetric operator, so it runs
+    /// <see cref="Arnoldi.Iterate"/> and keeps only the tridiagonal part of H.
     /// </summary>
     /// <returns>(largest, smallest, residual bound of the largest).</returns>
     public static (double Largest, double Smallest, double Residual) SymmetricExtremes(LinearOperator a, int n, int dimension, int seed = 1)
@@ -108,38 +88,13 @@ public static class Krylov
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         int k = Math.Min(dimension, n);
-        var basis = new List<double[]>(k + 1) { RandomUnit(n, seed) };
-        var h = new double[k + 1, k];
-        var w = new double[n];
-        int m = k;
-        for (int j = 0; j < k; j++)
-        {
-            a(basis[j], w);
-            double scale = TensorPrimitives.Norm(w);
-            Orthogonalize(basis, w, j, h);
-            double beta = TensorPrimitives.Norm(w);
-            if (!(beta > 1e-12 * Math.Max(scale, double.Epsilon)))
-            {
-                m = j + 1;
-                beta = 0;
-            }
-
-            h[j + 1, j] = beta;
-            if (beta == 0)
-            {
-                break;
-            }
-
-            if (j + 1 < k)
-            {
-                var next = new double[n];
-                TensorPrimitives.Multiply(w, 1 / beta, next);
-                basis.Add(next);
-            }
-        }
+        double[][] basis = StartBasis(n, k, seed);
+        var h = new double[(k + 1) * k];
+        int m = Arnoldi.Iterate((_, x, y) => a(x, y), basis, h, new double[n]);
+        double H(int r, int c) => h[(c * (k + 1)) + r];
 
         // T = tridiag(β, α, β); the Gram–Schmidt coefficients above the first off-diagonal are round-off.
-        var t = Matrix<double>.Build.Dense(m, m, (r, c) => r == c ? h[r, c] : Math.Abs(r - c) == 1 ? h[Math.Max(r, c), Math.Min(r, c)] : 0);
+        var t = Matrix<double>.Build.Dense(m, m, (r, c) => r == c ? H(r, c) : Math.Abs(r - c) == 1 ? H(Math.Max(r, c), Math.Min(r, c)) : 0);
         var evd = t.Evd(Symmetricity.Symmetric);
         int top = 0, bottom = 0;
         for (int i = 1; i < m; i++)
@@ -148,8 +103,21 @@ public static class Krylov
             bottom = evd.EigenValues[i].Real < evd.EigenValues[bottom].Real ? i : bottom;
         }
 
-        double residual = m < k || m == n ? 0 : Math.Abs(h[m, m - 1] * evd.EigenVectors[m - 1, top]);
+        double residual = m < k || m == n ? 0 : Math.Abs(H(m, m - 1) * evd.EigenVectors[m - 1, top]);
         return (evd.EigenValues[top].Real, evd.EigenValues[bottom].Real, residual);
+    }
+
+    /// <summary>k vectors of length n: the seeded random unit start vector, then room for the rest of the basis.</summary>
+    private static double[][] StartBasis(int n, int k, int seed)
+    {
+        var basis = new double[k][];
+        basis[0] = RandomUnit(n, seed);
+        for (int j = 1; j < k; j++)
+        {
+            basis[j] = new double[n];
+        }
+
+        return basis;
     }
 
     private static double[] RandomUnit(int n, int seed)
@@ -163,19 +131,5 @@ public static class Krylov
 
         TensorPrimitives.Multiply(v, 1 / TensorPrimitives.Norm(v), v);
         return v;
-    }
-
-    /// <summary>w ← w − Σ_i (v_i·w) v_i over the basis so far, twice (the second pass restores orthogonality lost to round-off).</summary>
-    private static void Orthogonalize(List<double[]> basis, double[] w, int j, double[,] h)
-    {
-        for (int pass = 0; pass < 2; pass++)
-        {
-            for (int i = 0; i <= j; i++)
-            {
-                double c = TensorPrimitives.Dot(basis[i], w);
-                h[i, j] += c;
-                TensorPrimitives.MultiplyAdd(basis[i], -c, w, w);
-            }
-        }
     }
 }

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using ImplicitBias.Flow.Core.LinearAlgebra;
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Solvers.Controllers;
 using MathNet.Numerics.LinearAlgebra;
@@ -9,7 +11,8 @@ namespace ImplicitBias.Flow.Solvers.Rosenbrock;
 /// Ω = diag(1/sc_i) the error weights sc_i = atol_b + rtol_b |y_i| at the point where W was built, V an Ω-orthonormal
 /// basis of the Krylov space K_M(∂N/∂y, f(t, y)) and H = Vᵀ Ω² (∂N/∂y) V its Arnoldi matrix (Tranquilli &amp; Sandu,
 /// SIAM J. Sci. Comput. 36 (2014) A1313, use the same projection; here it only has to stabilize, as the method is a
-/// W-method). Products ∂N/∂y · v are forward differences of N, one evaluation each. The linear systems
+/// W-method), built by <see cref="Arnoldi.Iterate"/> in the Ω² inner product. Products ∂N/∂y · v are forward
+/// differences of N, one evaluation each. The linear systems
 /// (I − hγW) x = r are solved with the Woodbury identity: x = D⁻¹ (r + V c), D = I + hγC, (I − hγ H G) c = hγ H Vᵀ Ω² D⁻¹ r,
 /// G = Vᵀ Ω² D⁻¹ V; the M × M part is small and dense (MathNet's LU). Inner products run on host copies; the
 /// combinations of states go through the algebra, so the stepper stays generic over where states live.
@@ -38,6 +41,13 @@ internal sealed class KrylovW<TState>
     private readonly double[] _projection;
     private readonly TState _probe;
     private readonly TState _probeN;
+    private readonly double[] _hessenberg;
+    private readonly ArnoldiProduct _product;
+
+    // The point a Build is at, for _product (held only during Build).
+    private TState? _buildY;
+    private Action<double, TState, TState>? _buildEvaluate;
+    private double _epsilon;
     private Matrix<double> _h = Matrix<double>.Build.Dense(1, 1);
     private MathNet.Numerics.LinearAlgebra.Factorization.LU<double>? _lu;
     private Vector<double> _rhs = Vector<double>.Build.Dense(1);
@@ -74,6 +84,10 @@ internal sealed class KrylovW<TState>
         _projection = new double[_maxDimension];
         _probe = algebra.Allocate();
         _probeN = algebra.Allocate();
+
+        // H̄ is (M + 1) × M; its last row (the residual norm) is not used here.
+        _hessenberg = new double[(_maxDimension + 1) * _maxDimension];
+        _product = Product;
         TimeDerivative = algebra.Allocate();
     }
 
@@ -141,61 +155,26 @@ internal sealed class KrylovW<TState>
             }
         }
 
-        double norm = Math.Sqrt(Dot(v, v));
+        double norm = Arnoldi.Norm(v, _weights2);
         if (!(norm > 0) || !double.IsFinite(norm))
         {
             return 0;
         }
 
-        Scale(v, 1.0 / norm);
+        TensorPrimitives.Multiply(v, 1.0 / norm, v);
 
         // Difference increment of Knoll & Keyes (J. Comput. Phys. 193 (2004) 357, Eq. 11) in the weighted norm.
-        double epsilon = 1.4901161193847656e-8 * (1 + Math.Sqrt(Dot(yHost, yHost))); // √(machine ε)
-        var h = new double[_maxDimension, _maxDimension];
-        int evaluations = 0;
-        for (int j = 0; j < _maxDimension; j++)
-        {
-            _algebra.Write(_basis[j], _basisStates[j]);
-            _algebra.Combine(y, [1.0], [epsilon], new ReadOnlySpan<TState>(ref _basisStates[j]), false, _probe);
-            evaluate(t, _probe, _probeN);
-            evaluations++;
-            _algebra.Read(_probeN, _jv);
-            for (int i = 0; i < _n; i++)
-            {
-                _jv[i] = (_jv[i] - nHost[i]) / epsilon;
-            }
-
-            double before = Math.Sqrt(Dot(_jv, _jv));
-            // Modified Gram–Schmidt, twice ("twice is enough": Giraud et al., Numer. Math. 101 (2005) 87).
-            for (int pass = 0; pass < 2; pass++)
-            {
-                for (int i = 0; i <= j; i++)
-                {
-                    double hij = Dot(_basis[i], _jv);
-                    h[i, j] += hij;
-                    Axpy(-hij, _basis[i], _jv);
-                }
-            }
-
-            Dimension = j + 1;
-            if (j + 1 == _maxDimension)
-            {
-                break;
-            }
-
-            double beta = Math.Sqrt(Dot(_jv, _jv));
-            if (!double.IsFinite(beta) || !(beta > 1e-12 * before))
-            {
-                break; // an invariant subspace (or a non-finite product): the space is complete
-            }
-
-            h[j + 1, j] = beta;
-            Array.Copy(_jv, _basis[j + 1], _n);
-            Scale(_basis[j + 1], 1.0 / beta);
-        }
+        _epsilon = 1.4901161193847656e-8 * (1 + Arnoldi.Norm(yHost, _weights2)); // √(machine ε)
+        _buildY = y;
+        _buildEvaluate = evaluate;
+        int evaluations = Arnoldi.Iterate(_product, _basis, _hessenberg, _jv, _weights2); // one product per step
+        _buildY = null;
+        _buildEvaluate = null;
+        Dimension = evaluations;
 
         int m = Dimension;
-        _h = Matrix<double>.Build.Dense(m, m, (i, k) => h[i, k]);
+        int rows = _maxDimension + 1;
+        _h = Matrix<double>.Build.Dense(m, m, (i, k) => _hessenberg[(k * rows) + i]);
         _rhs = Vector<double>.Build.Dense(m);
         _c = Vector<double>.Build.Dense(m);
         for (int b = 0; b < _blocks; b++)
@@ -321,30 +300,19 @@ internal sealed class KrylovW<TState>
         _algebra.Combine(r, _rowScale, _coefficients.AsSpan(0, _blocks * m), _basisStates.AsSpan(0, m), true, destination);
     }
 
-    private double Dot(double[] a, double[] b)
+    /// <summary>
+    /// ∂N/∂y · v_j at the point being built, by a forward difference (one evaluation); also writes v_j where the
+    /// states live, for the combinations in <see cref="Solve"/>.
+    /// </summary>
+    private void Product(int j, ReadOnlySpan<double> v, Span<double> jv)
     {
-        double s = 0;
-        for (int i = 0; i < _n; i++)
+        _algebra.Write(v, _basisStates[j]);
+        _algebra.Combine(_buildY!, [1.0], [_epsilon], new ReadOnlySpan<TState>(ref _basisStates[j]), false, _probe);
+        _buildEvaluate!(BuiltAt, _probe, _probeN);
+        _algebra.Read(_probeN, jv);
+        for (int i = 0; i < jv.Length; i++)
         {
-            s += _weights2[i] * a[i] * b[i];
-        }
-
-        return s;
-    }
-
-    private static void Scale(double[] a, double factor)
-    {
-        for (int i = 0; i < a.Length; i++)
-        {
-            a[i] *= factor;
-        }
-    }
-
-    private static void Axpy(double alpha, double[] x, double[] y)
-    {
-        for (int i = 0; i < y.Length; i++)
-        {
-            y[i] += alpha * x[i];
+            jv[i] = (jv[i] - _builtN[i]) / _epsilon;
         }
     }
 }

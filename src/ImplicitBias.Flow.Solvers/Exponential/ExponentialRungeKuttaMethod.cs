@@ -28,6 +28,20 @@ public abstract class ExponentialRungeKuttaMethod : OdeMethod
     /// </summary>
     public abstract void Weights(double theta, double z, Span<double> weights, Span<double> embedded);
 
+    /// <summary>
+    /// Whether the error estimate also uses N at the previous accepted step's start (<see cref="HistoryEmbeddedWeights"/>),
+    /// a free extra quadrature node; the first step of a solve, which has no previous step, uses <see cref="Weights"/>'
+    /// embedded weights.
+    /// </summary>
+    public virtual bool HasHistoryEstimate => false;
+
+    /// <summary>
+    /// The embedded weights b̂ on [N(t − r h), N_1, …, N_s] (length <see cref="Stages"/> + 1) of a lower-order rule that
+    /// uses the previous step's first stage, r = h_previous / h; the error estimate is h Σ (b − b̂) N.
+    /// </summary>
+    public virtual void HistoryEmbeddedWeights(double r, double z, Span<double> embedded) =>
+        throw new NotSupportedException($"{Name} has no history estimate.");
+
     internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
         new ExponentialRungeKuttaStepper<TState>(this, algebra, term, norm);
 }

@@ -22,7 +22,12 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
     private readonly double[] _weights;
     private readonly double[] _embedded;
     private readonly int _blocks;
+    private readonly TState[] _history;
+    private readonly double[] _historyEmbedded;
+    private TState _previous;
     private bool _pendingSwap;
+    private bool _hasPrevious;
+    private double _hPrevious;
     private TState? _y0;
     private double _h;
 
@@ -45,9 +50,14 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
         _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
         _blocks = _decay.Length;
         _scale = new double[_blocks];
-        _rows = new double[_blocks * s];
+        _rows = new double[_blocks * (s + 1)];
         _weights = new double[s];
         _embedded = new double[s];
+
+        // The history estimate's stages: [N at the previous step's start, N_1 … N_s].
+        _previous = method.HasHistoryEstimate ? algebra.Allocate() : _k[0];
+        _history = new TState[s + 1];
+        _historyEmbedded = new double[s + 1];
     }
 
     public long Evaluations { get; private set; }
@@ -58,6 +68,7 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
     {
         Rhs(t, y, _k[0]);
         _pendingSwap = false;
+        _hasPrevious = false;
     }
 
     public TState CachedDerivative => _pendingSwap ? _next : _k[0];
@@ -66,7 +77,41 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
     {
         _algebra.Copy(derivative, _k[0]);
         _pendingSwap = false;
+        _hasPrevious = false;
         Evaluations = evaluations;
+    }
+
+    /// <summary>[h of the previous step, N at its start] for a method with a history estimate once it has one.</summary>
+    public double[] Memory
+    {
+        get
+        {
+            if (!_method.HasHistoryEstimate || !(_pendingSwap || _hasPrevious))
+            {
+                return [];
+            }
+
+            // Between an accepted step and the next attempt the rotation is still pending: the accepted step's first
+            // stage is the history.
+            int n = _algebra.Layout.Length;
+            var memory = new double[1 + n];
+            memory[0] = _pendingSwap ? _h : _hPrevious;
+            _algebra.Read(_pendingSwap ? _k[0] : _previous, memory.AsSpan(1, n));
+            return memory;
+        }
+    }
+
+    public void RestoreMemory(double[] memory)
+    {
+        int n = _algebra.Layout.Length;
+        if (!_method.HasHistoryEstimate || memory.Length != 1 + n)
+        {
+            return; // no history yet (or a checkpoint of another stepper): the next step uses the stages alone
+        }
+
+        _hPrevious = memory[0];
+        _algebra.Write(memory.AsSpan(1, n), _previous);
+        _hasPrevious = true;
     }
 
     public void Derivative(double t, TState y, TState destination) => Rhs(t, y, destination);
@@ -75,7 +120,18 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
     {
         if (_pendingSwap)
         {
-            (_k[0], _next) = (_next, _k[0]);
+            if (_method.HasHistoryEstimate)
+            {
+                // The accepted step's first stage becomes the history; its buffer is reused for the next N.
+                (_previous, _k[0], _next) = (_k[0], _next, _previous);
+                _hPrevious = _h;
+                _hasPrevious = true;
+            }
+            else
+            {
+                (_k[0], _next) = (_next, _k[0]);
+            }
+
             _pendingSwap = false;
         }
 
@@ -117,6 +173,11 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
             return _algebra.AllFinite(yNew) ? 0.0 : double.NaN;
         }
 
+        if (_method.HasHistoryEstimate && _hasPrevious)
+        {
+            return HistoryError(y, h, yNew);
+        }
+
         for (int b = 0; b < _blocks; b++)
         {
             double z = -_decay[b] * h;
@@ -129,6 +190,35 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
         }
 
         _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * s), _k, true, _error);
+        return _norm.Measure(y, yNew, _error);
+    }
+
+    /// <summary>The error estimate h Σ (b − b̂) N with the embedded rule that also uses N at t − r h.</summary>
+    private double HistoryError(TState y, double h, TState yNew)
+    {
+        int s = _method.Stages;
+        double r = _hPrevious / h;
+        _history[0] = _previous;
+        for (int i = 0; i < s; i++)
+        {
+            _history[i + 1] = _k[i];
+        }
+
+        for (int b = 0; b < _blocks; b++)
+        {
+            double z = -_decay[b] * h;
+            _scale[b] = 0.0;
+            _method.Weights(1.0, z, _weights, []);
+            _method.HistoryEmbeddedWeights(r, z, _historyEmbedded);
+            int row = b * (s + 1);
+            _rows[row] = -h * _historyEmbedded[0];
+            for (int j = 0; j < s; j++)
+            {
+                _rows[row + j + 1] = h * (_weights[j] - _historyEmbedded[j + 1]);
+            }
+        }
+
+        _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * (s + 1)), _history, true, _error);
         return _norm.Measure(y, yNew, _error);
     }
 

@@ -49,4 +49,7 @@ public sealed record OdeCheckpoint
 
     /// <summary>The stepper's own memory beyond the cached derivative (e.g. the Rosenbrock–Krylov W); often empty.</summary>
     public double[] StepperMemory { get; init; } = [];
+
+    /// <summary><see cref="OdeResult.RejectedByBlock"/> so far (empty in checkpoints written before it existed).</summary>
+    public long[] RejectedByBlock { get; init; } = [];
 }

@@ -65,6 +65,13 @@ public sealed class OdeResult
     public long RejectedSteps { get; internal set; }
 
     /// <summary>
+    /// The rejected steps with a finite error estimate, by the state block (of the layout, in its order) with the
+    /// largest share of the error norm: what holds the step when a quarter of the steps are rejected. Their sum
+    /// is <see cref="RejectedSteps"/> less the rejections for non-finite states. Empty for fixed steps.
+    /// </summary>
+    public long[] RejectedByBlock { get; internal set; } = [];
+
+    /// <summary>
     /// What the stepper tells about the solve beyond the counts, e.g. when <see cref="Methods.ExplicitThenExponential"/>
     /// changed method; null when it has nothing to tell.
     /// </summary>

@@ -98,7 +98,7 @@ public static class OdeSolver
             algebra.Copy(y0, _y);
             _eventValues = new double[options.Events.Count];
             int capacity = options.SaveAt.Kind == SaveAtKind.Times ? options.SaveAt.RequestedTimes.Count : 16;
-            _result = new OdeResult(capacity);
+            _result = new OdeResult(capacity) { RejectedByBlock = controller.IsAdaptive ? new long[algebra.Layout.BlockCount] : [] };
         }
 
         public OdeResult Execute()
@@ -156,6 +156,11 @@ public static class OdeSolver
             _steps = c.Steps;
             _result.AcceptedSteps = c.AcceptedSteps;
             _result.RejectedSteps = c.RejectedSteps;
+            if (c.RejectedByBlock.Length == _result.RejectedByBlock.Length)
+            {
+                c.RejectedByBlock.CopyTo(_result.RejectedByBlock, 0);
+            }
+
             _nextSave = c.NextSave;
             return Loop(c.Time);
         }
@@ -182,6 +187,7 @@ public static class OdeSolver
                 NextSave = _nextSave,
                 EventValues = (double[])_eventValues.Clone(),
                 StepperMemory = _stepper.Memory,
+                RejectedByBlock = (long[])_result.RejectedByBlock.Clone(),
             };
         }
 
@@ -251,6 +257,11 @@ public static class OdeSolver
                 else
                 {
                     _result.RejectedSteps++;
+                    if (double.IsFinite(error) && _norm.LargestShareOfLast() is >= 0 and var block)
+                    {
+                        _result.RejectedByBlock[block]++;
+                    }
+
                     Report(t, h, error, false);
                     _h = decision.NextStep;
                 }

@@ -82,6 +82,12 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal("target-reached", summary["status"]!.GetValue<string>());
         Assert.Equal(direct.AcceptedSteps, summary["stats"]!["acceptedSteps"]!.GetValue<long>());
         Assert.Equal(direct.RhsEvaluations, summary["stats"]!["rhsEvaluations"]!.GetValue<long>());
+
+        // The rejections by the block with the largest share of the error, named as the flow's layout names them.
+        JsonObject byBlock = summary["stats"]!["rejectedByBlock"]!.AsObject();
+        Assert.Equal(flow.Layout.Blocks.Select(b => b.Name), byBlock.Select(p => p.Key));
+        Assert.Equal(direct.RejectedByBlock, byBlock.Select(p => p.Value!.GetValue<long>()));
+        Assert.Equal(direct.RejectedSteps, direct.RejectedByBlock.Sum());
         Assert.Equal(table.Column("hardMargin_l2")[^1], summary["final"]!["margins"]!["l2"]!.GetValue<double>());
         Assert.Equal("cpu", summary["backend"]!["name"]!.GetValue<string>());
     }
@@ -120,6 +126,25 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal("ilgpu-cpu", deviceSummary["backend"]!["name"]!.GetValue<string>());
         Assert.Equal("device", deviceSummary["backend"]!["state"]!.GetValue<string>());
         Assert.Equal(cpuSummary["stats"]!["acceptedSteps"]!.GetValue<long>(), deviceSummary["stats"]!["acceptedSteps"]!.GetValue<long>());
+
+        // The attribution of rejections runs the device's own reduction with masked tolerances: the same blocks.
+        Assert.Equal(cpuSummary["stats"]!["rejectedByBlock"]!.ToJsonString(), deviceSummary["stats"]!["rejectedByBlock"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void CompositeWithOneOptimizerOnTwoBlocks_NamesItsRejectionsApart()
+    {
+        // Momentum on both parameter blocks gives two state blocks named m:momentum; summary.json keeps both.
+        string json = Tiny.Replace(
+            "\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },",
+            "\"Optimizer\": { \"Name\": \"momentum\", \"Blocks\": [ { \"Block\": \"matrices\", \"Name\": \"momentum\", \"Eta0\": 0.3 }, { \"Block\": \"output\", \"Name\": \"momentum\", \"Eta0\": 0.1 } ] },",
+            StringComparison.Ordinal);
+        string dir = Path.Combine(_dir, "composite");
+        RunOutcome outcome = Assert.Single(Run(ExperimentLoader.Load(Experiment(json), ["--Stop:MaxTime=50"], useEnvironment: false), dir));
+        Assert.NotEqual("failed", outcome.Status);
+        JsonObject byBlock = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!["stats"]!["rejectedByBlock"]!.AsObject();
+        Assert.Contains("m:momentum", byBlock.Select(p => p.Key));
+        Assert.Contains("m:momentum#2", byBlock.Select(p => p.Key));
     }
 
     [Fact]

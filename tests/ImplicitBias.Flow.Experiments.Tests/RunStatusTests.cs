@@ -217,6 +217,7 @@ public sealed class RunStatusTests : IDisposable
         RunOutcome resumed = Assert.Single(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
         Assert.Equal("target-reached", resumed.Status);
         Assert.Equal(note, Summary(cut)["methodNote"]!.GetValue<string>());
+        Assert.Equal(Summary(whole)["stats"]!.ToJsonString(), Summary(cut)["stats"]!.ToJsonString()); // rejections by block too (version 3)
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "trajectory.csv")), File.ReadAllBytes(Path.Combine(cut, "trajectory.csv")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "theta_final.npy")), File.ReadAllBytes(Path.Combine(cut, "theta_final.npy")));
     }

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
+using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Outputs;
 using ImplicitBias.Flow.Flows;
@@ -275,7 +276,28 @@ public sealed class ExperimentRunner
         string Method,
         LogLossDrift? Drift,
         double PriorWallSeconds,
-        string? MethodNote = null);
+        string? MethodNote = null,
+        IReadOnlyList<KeyValuePair<string, long>>? RejectedByBlock = null);
+
+    /// <summary>
+    /// The rejections with a finite error estimate by the state block with the largest share of the error norm
+    /// (θ, σ, m̃, ṽ, their log scales), named as the layout names them; null for fixed steps. A composite with the
+    /// same optimizer on two parameter blocks has two blocks of one name: the second is "name#2", and so on.
+    /// </summary>
+    private static KeyValuePair<string, long>[]? RejectionsByBlock(StateLayout layout, OdeResult r)
+    {
+        if (r.RejectedByBlock.Length != layout.BlockCount)
+        {
+            return null;
+        }
+
+        var seen = new Dictionary<string, int>();
+        return layout.Blocks.Select((b, i) =>
+        {
+            int n = seen[b.Name] = seen.GetValueOrDefault(b.Name) + 1;
+            return KeyValuePair.Create(n == 1 ? b.Name : string.Create(CultureInfo.InvariantCulture, $"{b.Name}#{n}"), r.RejectedByBlock[i]);
+        }).ToArray();
+    }
 
     private static void WriteUnfinishedSummary(string dir, string status, string message) =>
         JsonOutput.Write(Path.Combine(dir, "summary.json"), new JsonObject
@@ -414,7 +436,7 @@ public sealed class ExperimentRunner
         ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options, observer);
         OdeResult r = run.Result;
         double[] finalTheta = flow.Theta(r.FinalState).ToArray();
-        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote);
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote, RejectionsByBlock(flow.Layout, r));
     }
 
     /// <summary>
@@ -581,6 +603,7 @@ public sealed class ExperimentRunner
                 ["rhsEvaluations"] = result.Evaluations,
                 ["acceptedSteps"] = result.Accepted,
                 ["rejectedSteps"] = result.Rejected,
+                ["rejectedByBlock"] = result.RejectedByBlock is not { } byBlock ? null : new JsonObject(byBlock.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             },
             ["logLossDrift"] = result.Drift is not { } drift ? null : new JsonObject
             {

@@ -21,7 +21,8 @@ public static class RunCheckpoint
     private const string Magic = "ibflow-checkpoint";
     // Version 2 added the stepper's memory (a W matrix's build point, the phase of an explicit-then-exponential pair);
     // a version-1 file resumes with none, as it did before.
-    private const int Version = 2;
+    // Version 3 added the rejections by block.
+    private const int Version = 3;
 
     /// <summary>What a checkpoint restores.</summary>
     /// <param name="Engine">The engine's state.</param>
@@ -54,6 +55,12 @@ public static class RunCheckpoint
             w.Write(engine.NextSave);
             WriteArray(w, engine.EventValues);
             WriteArray(w, engine.StepperMemory);
+            w.Write(engine.RejectedByBlock.Length);
+            foreach (long n in engine.RejectedByBlock)
+            {
+                w.Write(n);
+            }
+
             w.Write(drift.MaxAbsolute);
             w.Write(drift.Anchors);
             w.Write(drift.UnconfirmedCrossings);
@@ -106,6 +113,23 @@ public static class RunCheckpoint
             if (version >= 2)
             {
                 engine = engine with { StepperMemory = ReadArray(r) };
+            }
+
+            if (version >= 3)
+            {
+                int blocks = r.ReadInt32();
+                if (blocks is < 0 or > 1 << 20)
+                {
+                    throw new InvalidDataException($"'{path}' is damaged (a count of {blocks} blocks).");
+                }
+
+                var rejected = new long[blocks];
+                for (int b = 0; b < blocks; b++)
+                {
+                    rejected[b] = r.ReadInt64();
+                }
+
+                engine = engine with { RejectedByBlock = rejected };
             }
 
             drift.MaxAbsolute = r.ReadDouble();

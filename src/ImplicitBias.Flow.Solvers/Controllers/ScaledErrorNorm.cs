@@ -17,7 +17,12 @@ public sealed class ScaledErrorNorm<TState>
     private readonly IStateAlgebra<TState> _algebra;
     private readonly double[] _maxAbs;
     private readonly double[] _absTol;
+    private readonly double[] _maskedRelTol;
+    private readonly double[] _maskedAbsTol;
     private readonly int _length;
+    private TState? _lastY0;
+    private TState? _lastY1;
+    private TState? _lastError;
 
     /// <summary>The norm of <paramref name="algebra"/>'s states under <paramref name="tolerances"/>.</summary>
     public ScaledErrorNorm(IStateAlgebra<TState> algebra, ErrorTolerances tolerances)
@@ -33,6 +38,8 @@ public sealed class ScaledErrorNorm<TState>
         Tolerances = tolerances;
         _maxAbs = new double[tolerances.BlockCount];
         _absTol = new double[tolerances.BlockCount];
+        _maskedRelTol = new double[tolerances.BlockCount];
+        _maskedAbsTol = new double[tolerances.BlockCount];
         _length = algebra.Layout.Length;
     }
 
@@ -53,6 +60,44 @@ public sealed class ScaledErrorNorm<TState>
         }
 
         double norm = Math.Sqrt(_algebra.ScaledSquareSum(y0, y1, error, Tolerances.RelTol, _absTol) / _length);
+        _lastY0 = y0;
+        _lastY1 = y1;
+        _lastError = error;
         return double.IsFinite(norm) ? norm : double.NaN;
+    }
+
+    /// <summary>
+    /// The block with the largest share of the squared norm in the last <see cref="Measure"/> (while its three
+    /// states are untouched, i.e. right after a step attempt): what made the controller reject a step. One more
+    /// reduction per block; the other blocks are masked by an infinite absolute tolerance and a zero relative one
+    /// (∞ · 0 would be NaN), so the algebra's own reduction, on the host or the device, does the work.
+    /// </summary>
+    /// <returns>The block index, or −1 when there was no measurement or no share is finite.</returns>
+    public int LargestShareOfLast()
+    {
+        if (_lastY0 is null || _lastY1 is null || _lastError is null)
+        {
+            return -1;
+        }
+
+        int largest = -1;
+        double most = -1;
+        for (int b = 0; b < _absTol.Length; b++)
+        {
+            for (int o = 0; o < _absTol.Length; o++)
+            {
+                _maskedRelTol[o] = o == b ? Tolerances.RelTol[o] : 0.0;
+                _maskedAbsTol[o] = o == b ? _absTol[o] : double.PositiveInfinity;
+            }
+
+            double share = _algebra.ScaledSquareSum(_lastY0, _lastY1, _lastError, _maskedRelTol, _maskedAbsTol);
+            if (double.IsFinite(share) && share > most)
+            {
+                most = share;
+                largest = b;
+            }
+        }
+
+        return largest;
     }
 }

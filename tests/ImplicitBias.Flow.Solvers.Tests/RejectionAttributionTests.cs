@@ -66,7 +66,6 @@ public class RejectionAttributionTests
         Solve(new DormandPrince5(), new OdeOptions<HostState> { CheckpointDue = () => true, Checkpoint = checkpoints.Add });
         OdeCheckpoint middle = checkpoints.First(c => c.RejectedSteps > 0 && c.RejectedSteps < whole.RejectedSteps);
         Assert.Equal(middle.RejectedSteps, middle.RejectedByBlock.Sum());
-        OdeResult resumed = Solve(new DormandPrince5(), new OdeOptions<HostState> { ResumeFrom = middle });
-        Assert.Equal(whole.RejectedByBlock, resumed.RejectedByBlock);
+        ResumeAssert.ContinuesBitForBit(whole, Solve(new DormandPrince5(), new OdeOptions<HostState> { ResumeFrom = middle }));
     }
 }

@@ -52,4 +52,7 @@ public sealed record OdeCheckpoint
 
     /// <summary><see cref="OdeResult.RejectedByBlock"/> so far (empty in checkpoints written before it existed).</summary>
     public long[] RejectedByBlock { get; init; } = [];
+
+    /// <summary><see cref="OdeResult.RejectedByCoordinate"/> so far, as pairs [index, count, index, count, …] by index.</summary>
+    public long[] RejectedByCoordinate { get; init; } = [];
 }

@@ -72,6 +72,14 @@ public sealed class OdeResult
     public long[] RejectedByBlock { get; internal set; } = [];
 
     /// <summary>
+    /// The same rejections by the coordinate (index into the state) with the largest scaled error: which parameters
+    /// (an input pixel's weights, one neuron) hold the step. Only coordinates that were charged at least once.
+    /// </summary>
+    public IReadOnlyDictionary<int, long> RejectedByCoordinate => ByCoordinate;
+
+    internal Dictionary<int, long> ByCoordinate { get; } = [];
+
+    /// <summary>
     /// What the stepper tells about the solve beyond the counts, e.g. when <see cref="Methods.ExplicitThenExponential"/>
     /// changed method; null when it has nothing to tell.
     /// </summary>

@@ -161,6 +161,11 @@ public static class OdeSolver
                 c.RejectedByBlock.CopyTo(_result.RejectedByBlock, 0);
             }
 
+            for (int i = 0; i + 1 < c.RejectedByCoordinate.Length; i += 2)
+            {
+                _result.ByCoordinate[(int)c.RejectedByCoordinate[i]] = c.RejectedByCoordinate[i + 1];
+            }
+
             _nextSave = c.NextSave;
             return Loop(c.Time);
         }
@@ -188,6 +193,7 @@ public static class OdeSolver
                 EventValues = (double[])_eventValues.Clone(),
                 StepperMemory = _stepper.Memory,
                 RejectedByBlock = (long[])_result.RejectedByBlock.Clone(),
+                RejectedByCoordinate = [.. _result.ByCoordinate.OrderBy(p => p.Key).SelectMany(p => new[] { (long)p.Key, p.Value })],
             };
         }
 
@@ -257,9 +263,10 @@ public static class OdeSolver
                 else
                 {
                     _result.RejectedSteps++;
-                    if (double.IsFinite(error) && _norm.LargestShareOfLast() is >= 0 and var block)
+                    if (double.IsFinite(error) && _norm.CauseOfLast() is { Block: >= 0, Coordinate: >= 0 } cause)
                     {
-                        _result.RejectedByBlock[block]++;
+                        _result.RejectedByBlock[cause.Block]++;
+                        _result.ByCoordinate[cause.Coordinate] = _result.ByCoordinate.GetValueOrDefault(cause.Coordinate) + 1;
                     }
 
                     Report(t, h, error, false);

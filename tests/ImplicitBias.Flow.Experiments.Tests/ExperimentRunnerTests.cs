@@ -88,6 +88,12 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal(flow.Layout.Blocks.Select(b => b.Name), byBlock.Select(p => p.Key));
         Assert.Equal(direct.RejectedByBlock, byBlock.Select(p => p.Value!.GetValue<long>()));
         Assert.Equal(direct.RejectedSteps, direct.RejectedByBlock.Sum());
+
+        // The coordinates that rejected the most steps (at most 10), named by parameter, most first.
+        JsonArray byCoordinate = summary["stats"]!["rejectedByCoordinate"]!.AsArray();
+        long[] counts = [.. byCoordinate.Select(c => c!["count"]!.GetValue<long>())];
+        Assert.Equal(direct.RejectedByCoordinate.Values.OrderDescending().Take(10), counts);
+        Assert.All(byCoordinate, c => Assert.Matches(@"^(W1\[\d+,\d+\]|u\[\d+\]|logL|(m|v):.*|logscale:.*)$", c!["coordinate"]!.GetValue<string>()));
         Assert.Equal(table.Column("hardMargin_l2")[^1], summary["final"]!["margins"]!["l2"]!.GetValue<double>());
         Assert.Equal("cpu", summary["backend"]!["name"]!.GetValue<string>());
     }

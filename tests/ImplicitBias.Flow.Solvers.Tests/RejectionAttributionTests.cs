@@ -4,8 +4,9 @@ using ImplicitBias.Flow.Solvers.Methods;
 namespace ImplicitBias.Flow.Solvers.Tests;
 
 /// <summary>
-/// <see cref="OdeResult.RejectedByBlock"/>: each rejected step is charged to the block with the largest share of the
-/// error norm, so a researcher sees which part of the state (θ, σ, m̃, ṽ) holds the step.
+/// <see cref="OdeResult.RejectedByBlock"/> and <see cref="OdeResult.RejectedByCoordinate"/>: each rejected step is
+/// charged to the block with the largest share of the error norm and to the coordinate with the largest scaled error,
+/// so a researcher sees which part of the state (θ, σ, m̃, ṽ), and which parameter, holds the step.
 /// </summary>
 public class RejectionAttributionTests
 {
@@ -32,6 +33,28 @@ public class RejectionAttributionTests
         Assert.Equal(r.RejectedSteps, r.RejectedByBlock.Sum());
         Assert.Equal(0, r.RejectedByBlock[0]);
         Assert.Equal(r.RejectedSteps, r.RejectedByBlock[1]);
+
+        // And to the coordinate: the front is state index 1.
+        Assert.Equal(r.RejectedSteps, Assert.Single(r.RejectedByCoordinate, p => p.Key == 1).Value);
+        Assert.Single(r.RejectedByCoordinate);
+    }
+
+    [Fact]
+    public void Coordinates_WithinABlock_AreTold()
+    {
+        // One block of three coordinates; only the middle one has a front.
+        HostRhs rhs = (t, y, f) =>
+        {
+            f[0] = -y[0];
+            double s = Math.Tanh(1e2 * (t - 0.5));
+            f[1] = 1e2 * (1 - (s * s));
+            f[2] = Math.Cos(t);
+        };
+        var layout = new StateLayout([new StateBlock("y", 3, 1e-10, 1e-12)]);
+        OdeResult r = OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(layout), new DormandPrince5(), 0, 1, new HostState([1.0, 0.0, 0.0]));
+        Assert.True(r.RejectedSteps >= 3, $"{r.RejectedSteps} rejections");
+        Assert.Equal(r.RejectedSteps, r.RejectedByCoordinate[1]);
+        Assert.Equal([1], r.RejectedByCoordinate.Keys);
     }
 
     [Fact]
@@ -49,6 +72,7 @@ public class RejectionAttributionTests
         OdeResult r = OdeSolver.Solve(new HostOdeTerm(swapped), new HostStateAlgebra(layout), new DormandPrince5(), 0, 1, new HostState([0.0, 1.0]));
         Assert.True(r.RejectedSteps >= 3);
         Assert.Equal([r.RejectedSteps, 0], r.RejectedByBlock);
+        Assert.Equal([0], r.RejectedByCoordinate.Keys);
     }
 
     [Fact]
@@ -56,6 +80,7 @@ public class RejectionAttributionTests
     {
         OdeResult r = Solve(new ClassicalRungeKutta4(), new OdeOptions<HostState> { FixedStepCount = 10 });
         Assert.Empty(r.RejectedByBlock);
+        Assert.Empty(r.RejectedByCoordinate);
     }
 
     [Fact]
@@ -66,6 +91,7 @@ public class RejectionAttributionTests
         Solve(new DormandPrince5(), new OdeOptions<HostState> { CheckpointDue = () => true, Checkpoint = checkpoints.Add });
         OdeCheckpoint middle = checkpoints.First(c => c.RejectedSteps > 0 && c.RejectedSteps < whole.RejectedSteps);
         Assert.Equal(middle.RejectedSteps, middle.RejectedByBlock.Sum());
+        Assert.Equal([1, middle.RejectedSteps], middle.RejectedByCoordinate);
         ResumeAssert.ContinuesBitForBit(whole, Solve(new DormandPrince5(), new OdeOptions<HostState> { ResumeFrom = middle }));
     }
 }

@@ -14,6 +14,7 @@ internal static class ResumeAssert
         Assert.Equal(whole.AcceptedSteps, resumed.AcceptedSteps);
         Assert.Equal(whole.RejectedSteps, resumed.RejectedSteps);
         Assert.Equal(whole.RejectedByBlock, resumed.RejectedByBlock);
+        Assert.Equal(whole.RejectedByCoordinate.OrderBy(p => p.Key), resumed.RejectedByCoordinate.OrderBy(p => p.Key));
         Assert.Equal(whole.RhsEvaluations, resumed.RhsEvaluations);
         Assert.Equal(whole.StepperNote, resumed.StepperNote);
         int skipped = whole.SavedTimes.Count - resumed.SavedTimes.Count;

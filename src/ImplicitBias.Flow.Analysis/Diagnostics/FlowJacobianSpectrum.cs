@@ -225,6 +225,27 @@ public static class FlowJacobianSpectrum
         return new FlowMode(pair.Value, pair.Residual, shares.OrderByDescending(s => s.Item2).ToArray(), coordinates);
     }
 
+    /// <summary>
+    /// Names coordinate <c>index</c> of a flow's state: θ's by the parameter, "W1[neuron,input]" or "u[neuron]"; m̃'s and
+    /// ṽ's as "m:W1[…]", "v:u[…]"; the other blocks (log L, the log scales) by the block's name.
+    /// </summary>
+    public static Func<int, string> StateCoordinateNamer(OptimizerFlow flow)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        Func<int, int, string> name = ParameterNamer(flow);
+        StateLayout layout = flow.Layout;
+        return index =>
+        {
+            int b = 0;
+            while (b + 1 < layout.BlockCount && layout.Offset(b + 1) <= index)
+            {
+                b++;
+            }
+
+            return name(b, index - layout.Offset(b));
+        };
+    }
+
     /// <summary>Names a coordinate of θ, m̃ or ṽ by the parameter it belongs to: W1[neuron, input] or u[neuron].</summary>
     private static Func<int, int, string> ParameterNamer(OptimizerFlow flow)
     {

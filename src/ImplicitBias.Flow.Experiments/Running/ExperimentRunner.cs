@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
+using ImplicitBias.Flow.Analysis.Diagnostics;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Core.State;
@@ -263,6 +264,9 @@ public sealed class ExperimentRunner
     /// <summary>Lanczos steps of Save:Sharpness (as `ibflow diagnose` uses by default).</summary>
     private const int SharpnessLanczosSteps = 20;
 
+    // summary.json lists this many of the coordinates that rejected the most steps.
+    private const int TopRejectedCoordinates = 10;
+
     private sealed record RunResult(
         string Status,
         string EngineMessage,
@@ -277,7 +281,8 @@ public sealed class ExperimentRunner
         LogLossDrift? Drift,
         double PriorWallSeconds,
         string? MethodNote = null,
-        IReadOnlyList<KeyValuePair<string, long>>? RejectedByBlock = null);
+        IReadOnlyList<KeyValuePair<string, long>>? RejectedByBlock = null,
+        IReadOnlyList<KeyValuePair<string, long>>? RejectedByCoordinate = null);
 
     /// <summary>
     /// The rejections with a finite error estimate by the state block with the largest share of the error norm
@@ -297,6 +302,19 @@ public sealed class ExperimentRunner
             int n = seen[b.Name] = seen.GetValueOrDefault(b.Name) + 1;
             return KeyValuePair.Create(n == 1 ? b.Name : string.Create(CultureInfo.InvariantCulture, $"{b.Name}#{n}"), r.RejectedByBlock[i]);
         }).ToArray();
+    }
+
+    /// <summary>The <see cref="TopRejectedCoordinates"/> coordinates charged with the most rejections, most first, by name.</summary>
+    private static KeyValuePair<string, long>[]? RejectionsByCoordinate(OptimizerFlow flow, OdeResult r)
+    {
+        if (r.RejectedByBlock.Length != flow.Layout.BlockCount)
+        {
+            return null;
+        }
+
+        Func<int, string> name = FlowJacobianSpectrum.StateCoordinateNamer(flow);
+        return r.RejectedByCoordinate.OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(TopRejectedCoordinates)
+            .Select(p => KeyValuePair.Create(name(p.Key), p.Value)).ToArray();
     }
 
     private static void WriteUnfinishedSummary(string dir, string status, string message) =>
@@ -436,7 +454,7 @@ public sealed class ExperimentRunner
         ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options, observer);
         OdeResult r = run.Result;
         double[] finalTheta = flow.Theta(r.FinalState).ToArray();
-        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote, RejectionsByBlock(flow.Layout, r));
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote, RejectionsByBlock(flow.Layout, r), RejectionsByCoordinate(flow, r));
     }
 
     /// <summary>
@@ -604,6 +622,7 @@ public sealed class ExperimentRunner
                 ["acceptedSteps"] = result.Accepted,
                 ["rejectedSteps"] = result.Rejected,
                 ["rejectedByBlock"] = result.RejectedByBlock is not { } byBlock ? null : new JsonObject(byBlock.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+                ["rejectedByCoordinate"] = result.RejectedByCoordinate is not { } byCoordinate ? null : new JsonArray(byCoordinate.Select(p => (JsonNode?)new JsonObject { ["coordinate"] = p.Key, ["count"] = p.Value }).ToArray()),
             },
             ["logLossDrift"] = result.Drift is not { } drift ? null : new JsonObject
             {

@@ -21,7 +21,7 @@ public static class RunCheckpoint
     private const string Magic = "ibflow-checkpoint";
     // Version 2 added the stepper's memory (a W matrix's build point, the phase of an explicit-then-exponential pair);
     // a version-1 file resumes with none, as it did before.
-    // Version 3 added the rejections by block.
+    // Version 3 added the rejections by block and by coordinate.
     private const int Version = 3;
 
     /// <summary>What a checkpoint restores.</summary>
@@ -55,11 +55,8 @@ public static class RunCheckpoint
             w.Write(engine.NextSave);
             WriteArray(w, engine.EventValues);
             WriteArray(w, engine.StepperMemory);
-            w.Write(engine.RejectedByBlock.Length);
-            foreach (long n in engine.RejectedByBlock)
-            {
-                w.Write(n);
-            }
+            WriteCounts(w, engine.RejectedByBlock);
+            WriteCounts(w, engine.RejectedByCoordinate);
 
             w.Write(drift.MaxAbsolute);
             w.Write(drift.Anchors);
@@ -117,19 +114,7 @@ public static class RunCheckpoint
 
             if (version >= 3)
             {
-                int blocks = r.ReadInt32();
-                if (blocks is < 0 or > 1 << 20)
-                {
-                    throw new InvalidDataException($"'{path}' is damaged (a count of {blocks} blocks).");
-                }
-
-                var rejected = new long[blocks];
-                for (int b = 0; b < blocks; b++)
-                {
-                    rejected[b] = r.ReadInt64();
-                }
-
-                engine = engine with { RejectedByBlock = rejected };
+                engine = engine with { RejectedByBlock = ReadCounts(r, path), RejectedByCoordinate = ReadCounts(r, path) };
             }
 
             drift.MaxAbsolute = r.ReadDouble();
@@ -169,5 +154,31 @@ public static class RunCheckpoint
         }
 
         return values;
+    }
+
+    private static void WriteCounts(BinaryWriter w, long[] counts)
+    {
+        w.Write(counts.Length);
+        foreach (long n in counts)
+        {
+            w.Write(n);
+        }
+    }
+
+    private static long[] ReadCounts(BinaryReader r, string path)
+    {
+        int length = r.ReadInt32();
+        if (length is < 0 or > 1 << 26)
+        {
+            throw new InvalidDataException($"'{path}' is damaged (a count array of length {length}).");
+        }
+
+        var counts = new long[length];
+        for (int i = 0; i < length; i++)
+        {
+            counts[i] = r.ReadInt64();
+        }
+
+        return counts;
     }
 }

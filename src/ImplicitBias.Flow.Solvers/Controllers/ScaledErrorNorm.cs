@@ -17,9 +17,10 @@ public sealed class ScaledErrorNorm<TState>
     private readonly IStateAlgebra<TState> _algebra;
     private readonly double[] _maxAbs;
     private readonly double[] _absTol;
-    private readonly double[] _maskedRelTol;
-    private readonly double[] _maskedAbsTol;
     private readonly int _length;
+    private double[]? _hostY0;
+    private double[]? _hostY1;
+    private double[]? _hostError;
     private TState? _lastY0;
     private TState? _lastY1;
     private TState? _lastError;
@@ -38,8 +39,6 @@ public sealed class ScaledErrorNorm<TState>
         Tolerances = tolerances;
         _maxAbs = new double[tolerances.BlockCount];
         _absTol = new double[tolerances.BlockCount];
-        _maskedRelTol = new double[tolerances.BlockCount];
-        _maskedAbsTol = new double[tolerances.BlockCount];
         _length = algebra.Layout.Length;
     }
 
@@ -67,37 +66,56 @@ public sealed class ScaledErrorNorm<TState>
     }
 
     /// <summary>
-    /// The block with the largest share of the squared norm in the last <see cref="Measure"/> (while its three
-    /// states are untouched, i.e. right after a step attempt): what made the controller reject a step. One more
-    /// reduction per block; the other blocks are masked by an infinite absolute tolerance and a zero relative one
-    /// (∞ · 0 would be NaN), so the algebra's own reduction, on the host or the device, does the work.
+    /// What made the last <see cref="Measure"/> large (call it while its three states are untouched, i.e. right after
+    /// a rejected attempt): the block with the largest share of the squared norm, and the coordinate with the
+    /// largest scaled error |e_i| / sc_i. The states are read to the host (three copies of the state, on a rejection
+    /// only), and the terms are the norm's own, with the absolute tolerances of that measurement.
     /// </summary>
-    /// <returns>The block index, or −1 when there was no measurement or no share is finite.</returns>
-    public int LargestShareOfLast()
+    /// <returns>(block, coordinate), or (−1, −1) when there was no measurement or no term is finite.</returns>
+    public (int Block, int Coordinate) CauseOfLast()
     {
         if (_lastY0 is null || _lastY1 is null || _lastError is null)
         {
-            return -1;
+            return (-1, -1);
         }
 
-        int largest = -1;
-        double most = -1;
-        for (int b = 0; b < _absTol.Length; b++)
+        _hostY0 ??= new double[_length];
+        _hostY1 ??= new double[_length];
+        _hostError ??= new double[_length];
+        _algebra.Read(_lastY0, _hostY0);
+        _algebra.Read(_lastY1, _hostY1);
+        _algebra.Read(_lastError, _hostError);
+        StateLayout layout = _algebra.Layout;
+        int block = -1, coordinate = -1;
+        double mostShare = -1, mostTerm = -1;
+        for (int b = 0; b < layout.BlockCount; b++)
         {
-            for (int o = 0; o < _absTol.Length; o++)
+            double atol = _absTol[b], rtol = Tolerances.RelTol[b], share = 0;
+            int end = layout.Offset(b) + layout.Blocks[b].Length;
+            for (int i = layout.Offset(b); i < end; i++)
             {
-                _maskedRelTol[o] = o == b ? Tolerances.RelTol[o] : 0.0;
-                _maskedAbsTol[o] = o == b ? _absTol[o] : double.PositiveInfinity;
+                double r = _hostError[i] / (atol + (rtol * Math.Max(Math.Abs(_hostY0[i]), Math.Abs(_hostY1[i]))));
+                double term = r * r;
+                if (!double.IsFinite(term))
+                {
+                    continue;
+                }
+
+                share += term;
+                if (term > mostTerm)
+                {
+                    mostTerm = term;
+                    coordinate = i;
+                }
             }
 
-            double share = _algebra.ScaledSquareSum(_lastY0, _lastY1, _lastError, _maskedRelTol, _maskedAbsTol);
-            if (double.IsFinite(share) && share > most)
+            if (share > mostShare)
             {
-                most = share;
-                largest = b;
+                mostShare = share;
+                block = b;
             }
         }
 
-        return largest;
+        return (block, coordinate);
     }
 }

@@ -165,18 +165,20 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
     /// <summary>
     /// A whole adaptive solve with the state on the device (DeviceFlowSolver: IlgpuStateAlgebra + DeviceOptimizerFlow)
     /// ends within the solver tolerance (rtol 1e-6) of the same solve on the host algebra with the host flow, with the
-    /// same step count; the saved states (copied to the host at save times only) agree too.
+    /// same step count and the same rejections by block; the saved states (copied to the host at save times only)
+    /// agree too. etdrk4h keeps the previous step's N on the device as its history.
     /// </summary>
     [Theory]
-    [InlineData("adam", 1.0)]
-    [InlineData("muon", 2.5)]
-    public void WholeSolve_OnDevice_MatchesHostSolve(string optimizer, double maxTime)
+    [InlineData("adam", 1.0, "auto")]
+    [InlineData("muon", 2.5, "auto")]
+    [InlineData("adam", 1.0, "etdrk4h")]
+    public void WholeSolve_OnDevice_MatchesHostSolve(string optimizer, double maxTime, string method)
     {
         Dataset data = SyntheticData.Gaussian(16, 4, seed: 4);
         var network = new FullyConnectedNetwork(4, [6], ModelActivation.SquaredRelu);
         double[] theta0 = Initialization.KaimingNormal(network.Layout, seed: 2, scale: 0.5);
         var saves = new List<double>();
-        var options = new FlowSolveOptions { TargetLogLoss = double.NegativeInfinity, MaxTime = maxTime, SaveAt = SaveAt.Times(0, maxTime / 4, maxTime / 2, maxTime), MaxSteps = 600 };
+        var options = new FlowSolveOptions { TargetLogLoss = double.NegativeInfinity, MaxTime = maxTime, SaveAt = SaveAt.Times(0, maxTime / 4, maxTime / 2, maxTime), MaxSteps = 600, Method = method };
         var hostFlow = new OptimizerFlow(new ModelOracle(new LossEvaluator(network, data, Loss.Exponential, maxDegreeOfParallelism: 1)), OptimizerCatalog.Parts(new OptimizerSpec(optimizer, 0.3), network.Layout), power: 0.8);
         OdeResult host = FlowSolver.Solve(hostFlow, theta0, options);
 
@@ -190,6 +192,7 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
         Assert.Equal(OdeStatus.Success, host.Status);
         Assert.Equal(OdeStatus.Success, device.Status);
         Assert.Equal(host.AcceptedSteps, device.AcceptedSteps);
+        Assert.Equal(host.RejectedByBlock, device.RejectedByBlock);
         Assert.InRange(host.AcceptedSteps, 8, 600);
         Assert.Equal(0, deviceFlow.GradientEvaluations); // the host flow's span path was never used
         Assert.Equal(device.RhsEvaluations + 1, engine.GradientEvaluations);

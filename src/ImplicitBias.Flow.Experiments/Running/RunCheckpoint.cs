@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Flows;
@@ -55,9 +56,8 @@ public static class RunCheckpoint
             w.Write(engine.NextSave);
             WriteArray(w, engine.EventValues);
             WriteArray(w, engine.StepperMemory);
-            WriteCounts(w, engine.RejectedByBlock);
-            WriteCounts(w, engine.RejectedByCoordinate);
-
+            WriteArray(w, engine.RejectedByBlock);
+            WriteArray(w, engine.RejectedByCoordinate);
             w.Write(drift.MaxAbsolute);
             w.Write(drift.Anchors);
             w.Write(drift.UnconfirmedCrossings);
@@ -94,8 +94,8 @@ public static class RunCheckpoint
             var engine = new OdeCheckpoint
             {
                 Time = r.ReadDouble(),
-                State = ReadArray(r),
-                Derivative = ReadArray(r),
+                State = ReadArray<double>(r),
+                Derivative = ReadArray<double>(r),
                 StepSize = r.ReadDouble(),
                 PreviousError = r.ReadDouble(),
                 RejectedLast = r.ReadBoolean(),
@@ -105,16 +105,16 @@ public static class RunCheckpoint
                 RejectedSteps = r.ReadInt64(),
                 RhsEvaluations = r.ReadInt64(),
                 NextSave = r.ReadInt32(),
-                EventValues = ReadArray(r),
+                EventValues = ReadArray<double>(r),
             };
             if (version >= 2)
             {
-                engine = engine with { StepperMemory = ReadArray(r) };
+                engine = engine with { StepperMemory = ReadArray<double>(r) };
             }
 
             if (version >= 3)
             {
-                engine = engine with { RejectedByBlock = ReadCounts(r, path), RejectedByCoordinate = ReadCounts(r, path) };
+                engine = engine with { RejectedByBlock = ReadArray<long>(r), RejectedByCoordinate = ReadArray<long>(r) };
             }
 
             drift.MaxAbsolute = r.ReadDouble();
@@ -130,16 +130,17 @@ public static class RunCheckpoint
         }
     }
 
-    private static void WriteArray(BinaryWriter w, double[] values)
+    // Arrays are a length and the values, little-endian (BinaryWriter's own layout for double and long, which every
+    // platform .NET runs on shares), written and read as one block of bytes.
+    private static void WriteArray<T>(BinaryWriter w, T[] values)
+        where T : unmanaged
     {
         w.Write(values.Length);
-        foreach (double v in values)
-        {
-            w.Write(v);
-        }
+        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    private static double[] ReadArray(BinaryReader r)
+    private static T[] ReadArray<T>(BinaryReader r)
+        where T : unmanaged
     {
         int length = r.ReadInt32();
         if (length < 0 || length > 1 << 28)
@@ -147,38 +148,8 @@ public static class RunCheckpoint
             throw new InvalidDataException($"A checkpoint array claims {length} values.");
         }
 
-        var values = new double[length];
-        for (int i = 0; i < length; i++)
-        {
-            values[i] = r.ReadDouble();
-        }
-
+        var values = new T[length];
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
-    }
-
-    private static void WriteCounts(BinaryWriter w, long[] counts)
-    {
-        w.Write(counts.Length);
-        foreach (long n in counts)
-        {
-            w.Write(n);
-        }
-    }
-
-    private static long[] ReadCounts(BinaryReader r, string path)
-    {
-        int length = r.ReadInt32();
-        if (length is < 0 or > 1 << 26)
-        {
-            throw new InvalidDataException($"'{path}' is damaged (a count array of length {length}).");
-        }
-
-        var counts = new long[length];
-        for (int i = 0; i < length; i++)
-        {
-            counts[i] = r.ReadInt64();
-        }
-
-        return counts;
     }
 }

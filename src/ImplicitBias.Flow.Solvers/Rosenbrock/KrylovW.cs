@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using ImplicitBias.Flow.Core.LinearAlgebra;
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Solvers.Controllers;
+using ImplicitBias.Flow.Solvers.Krylov;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace ImplicitBias.Flow.Solvers.Rosenbrock;
@@ -21,19 +22,15 @@ internal sealed class KrylovW<TState>
     where TState : class
 {
     private readonly IStateAlgebra<TState> _algebra;
-    private readonly ErrorTolerances _tolerances;
     private readonly int _maxDimension;
     private readonly int _n;
     private readonly int _blocks;
     private readonly int[] _offsets;
     private readonly double[] _decay;
-    private readonly double[] _weights2;
     private readonly double[][] _basis;
     private readonly TState[] _basisStates;
     private readonly double[,,] _gram;
     private readonly double[] _host;
-    private readonly double[] _builtY;
-    private readonly double[] _builtN;
     private readonly double[] _jv;
     private readonly double[] _d;
     private readonly double[] _rowScale;
@@ -43,11 +40,8 @@ internal sealed class KrylovW<TState>
     private readonly TState _probeN;
     private readonly double[] _hessenberg;
     private readonly ArnoldiProduct _product;
+    private readonly DifferenceJacobian<TState> _jacobian;
 
-    // The point a Build is at, for _product (held only during Build).
-    private TState? _buildY;
-    private Action<double, TState, TState>? _buildEvaluate;
-    private double _epsilon;
     private Matrix<double> _h = Matrix<double>.Build.Dense(1, 1);
     private MathNet.Numerics.LinearAlgebra.Factorization.LU<double>? _lu;
     private Vector<double> _rhs = Vector<double>.Build.Dense(1);
@@ -57,14 +51,12 @@ internal sealed class KrylovW<TState>
     public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension)
     {
         _algebra = algebra;
-        _tolerances = tolerances;
         StateLayout layout = algebra.Layout;
         _n = layout.Length;
         _blocks = layout.BlockCount;
         _maxDimension = Math.Max(0, Math.Min(maxDimension, _n));
         _offsets = Enumerable.Range(0, _blocks + 1).Select(b => b < _blocks ? layout.Offset(b) : _n).ToArray();
         _decay = layout.Blocks.Select(b => b.DecayRate).ToArray();
-        _weights2 = new double[_n];
         _basis = new double[_maxDimension][];
         _basisStates = new TState[_maxDimension];
         for (int j = 0; j < _maxDimension; j++)
@@ -75,8 +67,6 @@ internal sealed class KrylovW<TState>
 
         _gram = new double[_blocks, _maxDimension, _maxDimension];
         _host = new double[_n];
-        _builtY = new double[_n];
-        _builtN = new double[_n];
         _jv = new double[_n];
         _d = new double[_blocks];
         _rowScale = new double[_blocks];
@@ -88,17 +78,18 @@ internal sealed class KrylovW<TState>
         // H̄ is (M + 1) × M; its last row (the residual norm) is not used here.
         _hessenberg = new double[(_maxDimension + 1) * _maxDimension];
         _product = Product;
+        _jacobian = new DifferenceJacobian<TState>(algebra, tolerances);
         TimeDerivative = algebra.Allocate();
     }
 
     /// <summary>The time of the point where W was last built.</summary>
-    public double BuiltAt { get; private set; } = double.NaN;
+    public double BuiltAt => _jacobian.Time;
 
     /// <summary>The state where W was last built (host copy; with N there, all a rebuild needs).</summary>
-    public ReadOnlySpan<double> BuiltState => _builtY;
+    public ReadOnlySpan<double> BuiltState => _jacobian.State;
 
     /// <summary>N at <see cref="BuiltState"/>.</summary>
-    public ReadOnlySpan<double> BuiltDerivative => _builtN;
+    public ReadOnlySpan<double> BuiltDerivative => _jacobian.Derivative;
 
     /// <summary>∂N/∂t at the point where W was built (forward difference).</summary>
     public TState TimeDerivative { get; }
@@ -112,36 +103,14 @@ internal sealed class KrylovW<TState>
     /// </summary>
     public int Build(double t, TState y, TState n0, Action<double, TState, TState> evaluate)
     {
-        StateLayout layout = _algebra.Layout;
-        BuiltAt = t;
-        double[] yHost = _builtY;
-        double[] nHost = _builtN;
-        _algebra.Read(y, yHost);
-        _algebra.Read(n0, nHost);
-        for (int b = 0; b < _blocks; b++)
-        {
-            // The controller's tolerances (block scale included), at the point where W is built.
-            double max = 0;
-            if (_tolerances.Scaled[b])
-            {
-                for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
-                {
-                    max = Math.Max(max, Math.Abs(yHost[i]));
-                }
-            }
-
-            double atol = _tolerances.AbsTolAt(b, max);
-            double rtol = _tolerances.RelTol[b];
-            for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
-            {
-                double sc = atol + (rtol * Math.Abs(yHost[i]));
-                _weights2[i] = sc > 0 ? 1.0 / (sc * sc) : 0.0;
-            }
-        }
-
+        _jacobian.SetPoint(t, y, n0, evaluate);
+        ReadOnlySpan<double> yHost = _jacobian.State;
+        ReadOnlySpan<double> nHost = _jacobian.Derivative;
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
         Dimension = 0;
         if (_maxDimension == 0)
         {
+            _jacobian.Release();
             return 0;
         }
 
@@ -155,21 +124,16 @@ internal sealed class KrylovW<TState>
             }
         }
 
-        double norm = Arnoldi.Norm(v, _weights2);
+        double norm = Arnoldi.Norm(v, weights2);
         if (!(norm > 0) || !double.IsFinite(norm))
         {
+            _jacobian.Release();
             return 0;
         }
 
         TensorPrimitives.Multiply(v, 1.0 / norm, v);
-
-        // Difference increment of Knoll & Keyes (J. Comput. Phys. 193 (2004) 357, Eq. 11) in the weighted norm.
-        _epsilon = 1.4901161193847656e-8 * (1 + Arnoldi.Norm(yHost, _weights2)); // √(machine ε)
-        _buildY = y;
-        _buildEvaluate = evaluate;
-        int evaluations = Arnoldi.Iterate(_product, _basis, _hessenberg, _jv, _weights2); // one product per step
-        _buildY = null;
-        _buildEvaluate = null;
+        int evaluations = Arnoldi.Iterate(_product, _basis, _hessenberg, _jv, weights2); // one product per step
+        _jacobian.Release();
         Dimension = evaluations;
 
         int m = Dimension;
@@ -186,7 +150,7 @@ internal sealed class KrylovW<TState>
                     double s = 0;
                     for (int q = _offsets[b]; q < _offsets[b + 1]; q++)
                     {
-                        s += _weights2[q] * _basis[i][q] * _basis[k][q];
+                        s += weights2[q] * _basis[i][q] * _basis[k][q];
                     }
 
                     _gram[b, i, k] = s;
@@ -264,6 +228,7 @@ internal sealed class KrylovW<TState>
             return;
         }
 
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
         _algebra.Read(r, _host);
         Array.Clear(_projection);
         for (int b = 0; b < _blocks; b++)
@@ -274,7 +239,7 @@ internal sealed class KrylovW<TState>
                 double[] v = _basis[i];
                 for (int q = _offsets[b]; q < _offsets[b + 1]; q++)
                 {
-                    s += _weights2[q] * v[q] * _host[q];
+                    s += weights2[q] * v[q] * _host[q];
                 }
 
                 _projection[i] += _d[b] * s;
@@ -304,15 +269,5 @@ internal sealed class KrylovW<TState>
     /// ∂N/∂y · v_j at the point being built, by a forward difference (one evaluation); also writes v_j where the
     /// states live, for the combinations in <see cref="Solve"/>.
     /// </summary>
-    private void Product(int j, ReadOnlySpan<double> v, Span<double> jv)
-    {
-        _algebra.Write(v, _basisStates[j]);
-        _algebra.Combine(_buildY!, [1.0], [_epsilon], new ReadOnlySpan<TState>(ref _basisStates[j]), false, _probe);
-        _buildEvaluate!(BuiltAt, _probe, _probeN);
-        _algebra.Read(_probeN, jv);
-        for (int i = 0; i < jv.Length; i++)
-        {
-            jv[i] = (jv[i] - _builtN[i]) / _epsilon;
-        }
-    }
+    private void Product(int j, ReadOnlySpan<double> v, Span<double> jv) => _jacobian.Product(v, _basisStates[j], jv);
 }

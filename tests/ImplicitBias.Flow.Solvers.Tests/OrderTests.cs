@@ -79,10 +79,12 @@ public class OrderTests(ITestOutputHelper output)
         HostRhs rhs = (t, y, f) => f[0] = Math.Sin(y[0]) + Math.Cos(t);
         var layout = StateLayout.Single(1, 1e-13, 1e-13, decayRate: 2.0);
         double reference = OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(layout), new DormandPrince853(), 0, 2, new HostState([1.0])).FinalState[0];
-        int[] counts = [16, 32];
+        // 32 and 64 steps: in the asymptotic range of every exponential method (etdrk4k's linear part, which holds the
+        // Jacobian, is still exact from its first build at 16 steps and makes the error fall faster there).
+        int[] counts = [32, 64];
         double[] errors = counts.Select(n =>
             Math.Abs(OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(layout), method, 0, 2, new HostState([1.0]), new OdeOptions<HostState> { FixedStepCount = n }).FinalState[0] - reference)).ToArray();
-        double slope = Slope([16, 32], errors);
+        double slope = Slope([32, 64], errors);
         output.WriteLine($"{name}: errors {errors[0]:g3} {errors[1]:g3}, slope {slope:f2}");
         Assert.InRange(slope, order - 0.3, order + 0.3);
     }

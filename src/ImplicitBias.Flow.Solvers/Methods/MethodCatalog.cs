@@ -10,7 +10,7 @@ public static class MethodCatalog
     public static IReadOnlyList<OdeMethod> All { get; } =
     [
         new HeunEuler(), new BogackiShampine3(), new DormandPrince5(), new Tsitouras5(), new DormandPrince853(),
-        new Euler(), new ClassicalRungeKutta4(), new ExponentialEuler2(), new CoxMatthews4(), new CoxMatthews4History(), new Ros34Pw2(),
+        new Euler(), new ClassicalRungeKutta4(), new ExponentialEuler2(), new CoxMatthews4(), new CoxMatthews4History(), new CoxMatthews4Krylov(), new Ros34Pw2(),
     ];
 
     /// <summary>

@@ -16,6 +16,7 @@ namespace ImplicitBias.Flow.Solvers.Exponential;
 public sealed class CoxMatthews4Krylov : ExponentialRungeKuttaMethod
 {
     private readonly CoxMatthews4 _scalar = new();
+    private readonly CoxMatthews4History _history = new();
 
     /// <inheritdoc />
     public override string Name => "etdrk4k";
@@ -41,6 +42,12 @@ public sealed class CoxMatthews4Krylov : ExponentialRungeKuttaMethod
     /// <summary>Accepted steps between two builds of the linear part.</summary>
     public int RefreshEvery { get; init; } = 20;
 
+
+    /// <inheritdoc />
+    public override bool HasHistoryEstimate => true;
+
+    /// <inheritdoc />
+    public override void HistoryEmbeddedWeights(double r, double z, Span<double> embedded) => _history.HistoryEmbeddedWeights(r, z, embedded);
 
     /// <inheritdoc />
     public override void StageCoefficients(int stage, double z, Span<double> row) => _scalar.StageCoefficients(stage, z, row);

@@ -139,34 +139,12 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
         IReadOnlyList<double> c = _method.Nodes;
         for (int i = 1; i < s; i++)
         {
-            for (int b = 0; b < _blocks; b++)
-            {
-                double z = -_decay[b] * h;
-                _scale[b] = Math.Exp(c[i] * z);
-                Span<double> row = _rows.AsSpan(b * i, i);
-                _method.StageCoefficients(i, z, row);
-                for (int j = 0; j < i; j++)
-                {
-                    row[j] *= h;
-                }
-            }
-
+            DecayCoefficients.Stage(_method, _decay, i, h, _scale, _rows);
             _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * i), _k.AsSpan(0, i), true, _stageState);
             Rhs(t + (c[i] * h), _stageState, _k[i]);
         }
 
-        // Solution and error share one φ evaluation per block: rows [0, B·s) propagate, the error rows reuse _rows.
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * h;
-            _scale[b] = Math.Exp(z);
-            _method.Weights(1.0, z, _weights, _embedded);
-            for (int j = 0; j < s; j++)
-            {
-                _rows[(b * s) + j] = h * _weights[j];
-            }
-        }
-
+        DecayCoefficients.Weights(_method, _decay, 1.0, h, false, _scale, _rows, _weights, _embedded);
         _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * s), _k, true, yNew);
         if (!_method.IsAdaptive)
         {
@@ -178,17 +156,7 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
             return HistoryError(y, h, yNew);
         }
 
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * h;
-            _scale[b] = 0.0;
-            _method.Weights(1.0, z, _weights, _embedded);
-            for (int j = 0; j < s; j++)
-            {
-                _rows[(b * s) + j] = h * (_weights[j] - _embedded[j]);
-            }
-        }
-
+        DecayCoefficients.Weights(_method, _decay, 1.0, h, true, _scale, _rows, _weights, _embedded);
         _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * s), _k, true, _error);
         return _norm.Measure(y, yNew, _error);
     }
@@ -204,20 +172,7 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
             _history[i + 1] = _k[i];
         }
 
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * h;
-            _scale[b] = 0.0;
-            _method.Weights(1.0, z, _weights, []);
-            _method.HistoryEmbeddedWeights(r, z, _historyEmbedded);
-            int row = b * (s + 1);
-            _rows[row] = -h * _historyEmbedded[0];
-            for (int j = 0; j < s; j++)
-            {
-                _rows[row + j + 1] = h * (_weights[j] - _historyEmbedded[j + 1]);
-            }
-        }
-
+        DecayCoefficients.HistoryError(_method, _decay, r, h, _scale, _rows, _weights, _historyEmbedded);
         _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * (s + 1)), _history, true, _error);
         return _norm.Measure(y, yNew, _error);
     }
@@ -235,17 +190,7 @@ internal sealed class ExponentialRungeKuttaStepper<TState> : IStepper<TState>
     {
         TState y0 = _y0 ?? throw new InvalidOperationException("No accepted step to interpolate.");
         int s = _method.Stages;
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * _h;
-            _scale[b] = Math.Exp(theta * z);
-            _method.Weights(theta, z, _weights, []);
-            for (int j = 0; j < s; j++)
-            {
-                _rows[(b * s) + j] = _h * _weights[j];
-            }
-        }
-
+        DecayCoefficients.Weights(_method, _decay, theta, _h, false, _scale, _rows, _weights, _embedded);
         _algebra.Combine(y0, _scale, _rows.AsSpan(0, _blocks * s), _k, true, destination);
     }
 

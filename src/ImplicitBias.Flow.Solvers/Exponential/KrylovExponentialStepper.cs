@@ -53,7 +53,6 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
     private double[] _c = [];
     private double[] _diff = [];
 
-    private readonly CoxMatthews4History _history = new();
     private readonly TState _previousY;
     private readonly TState _previousN;
     private readonly double[] _historyRows;
@@ -224,18 +223,7 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
 
         for (int i = 1; i < S; i++)
         {
-            for (int b = 0; b < _blocks; b++)
-            {
-                double z = -_decay[b] * h;
-                _scale[b] = Math.Exp(c[i] * z);
-                Span<double> row = _rows.AsSpan(b * i, i);
-                _method.StageCoefficients(i, z, row);
-                for (int j = 0; j < i; j++)
-                {
-                    row[j] *= h;
-                }
-            }
-
+            DecayCoefficients.Stage(_method, _decay, i, h, _scale, _rows);
             _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * i), _k.AsSpan(0, i), true, _stageState);
             if (_r > 0)
             {
@@ -252,17 +240,7 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
             }
         }
 
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * h;
-            _scale[b] = Math.Exp(z);
-            _method.Weights(1.0, z, _weights, _embedded);
-            for (int j = 0; j < S; j++)
-            {
-                _rows[(b * S) + j] = h * _weights[j];
-            }
-        }
-
+        DecayCoefficients.Weights(_method, _decay, 1.0, h, false, _scale, _rows, _weights, _embedded);
         _algebra.Combine(y, _scale, _rows.AsSpan(0, _blocks * S), _k, true, yNew);
         if (_r > 0)
         {
@@ -270,17 +248,7 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
             _algebra.Combine(yNew, [1.0], _c, _linear.BasisStates, false, yNew);
         }
 
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * h;
-            _scale[b] = 0.0;
-            _method.Weights(1.0, z, _weights, _embedded);
-            for (int j = 0; j < S; j++)
-            {
-                _rows[(b * S) + j] = h * (_weights[j] - _embedded[j]);
-            }
-        }
-
+        DecayCoefficients.Weights(_method, _decay, 1.0, h, true, _scale, _rows, _weights, _embedded);
         if (_hasPrevious)
         {
             return HistoryError(y, h, yNew);
@@ -321,17 +289,7 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
     public void Interpolate(double theta, TState destination)
     {
         TState y0 = _y0 ?? throw new InvalidOperationException("No accepted step to interpolate.");
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * _h;
-            _scale[b] = Math.Exp(theta * z);
-            _method.Weights(theta, z, _weights, []);
-            for (int j = 0; j < S; j++)
-            {
-                _rows[(b * S) + j] = _h * _weights[j];
-            }
-        }
-
+        DecayCoefficients.Weights(_method, _decay, theta, _h, false, _scale, _rows, _weights, _embedded);
         _algebra.Combine(y0, _scale, _rows.AsSpan(0, _blocks * S), _k, true, destination);
         if (_r == 0)
         {
@@ -374,20 +332,7 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
             _historyStages[i + 1] = _k[i];
         }
 
-        for (int b = 0; b < _blocks; b++)
-        {
-            double z = -_decay[b] * h;
-            _scale[b] = 0.0;
-            _method.Weights(1.0, z, _weights, []);
-            _history.HistoryEmbeddedWeights(ratio, z, _historyWeights);
-            int row = b * (S + 1);
-            _historyRows[row] = -h * _historyWeights[0];
-            for (int j = 0; j < S; j++)
-            {
-                _historyRows[row + j + 1] = h * (_weights[j] - _historyWeights[j + 1]);
-            }
-        }
-
+        DecayCoefficients.HistoryError(_method, _decay, ratio, h, _scale, _historyRows, _weights, _historyWeights);
         _algebra.Combine(y, _scale, _historyRows, _historyStages, true, _error);
         if (_r > 0)
         {

@@ -34,11 +34,21 @@ public class StepperChoiceTests
     [Theory]
     [InlineData("adam", "etdrk4")]
     [InlineData("muon", "tsit5+etdrk4")]
+    [InlineData("ngd", "dopri5+ros34pw2")] // not held by stiffness here: dopri5 throughout, the same evaluations
     public void DefaultStepper_IsTheMeasuredChoice_AndNoDearerThanDopri5(string optimizer, string expected)
     {
         (OptimizerFlow flow, _) = LongRunTests.SquaredReluFlow(optimizer, 0.3);
         Assert.Equal(expected, FlowSolver.DefaultMethod(flow).Name);
         long auto = Evaluations(optimizer, "auto"), dopri5 = Evaluations(optimizer, "dopri5");
         Assert.True(auto <= dopri5, $"{optimizer}: default {auto} evaluations, dopri5 {dopri5}");
+    }
+
+    [Fact]
+    public void GradientDescent_DefaultsToTheStiffnessDetectingPair()
+    {
+        // GD does not reach −30 on this problem in any time a test can afford (its loss falls like 1/t); the pair's
+        // behaviour is tested in the Solvers tests, its choice here.
+        (OptimizerFlow flow, _) = LongRunTests.SquaredReluFlow("gd", 0.3);
+        Assert.Equal("dopri5+ros34pw2", FlowSolver.DefaultMethod(flow).Name);
     }
 }

@@ -94,7 +94,8 @@ public class ExplicitThenExponentialTests(ITestOutputHelper output)
         Assert.IsType<CoxMatthews4>(pair.Then);
         Assert.Null(MethodCatalog.Find("etdrk4+tsit5"));
         Assert.Null(MethodCatalog.Find("euler+etdrk4")); // fixed step
-        Assert.Null(MethodCatalog.Find("tsit5+ros34pw2")); // not exponential Runge–Kutta
+        Assert.IsType<ExplicitThenRosenbrock>(MethodCatalog.Find("tsit5+ros34pw2")); // the other kind of pair
+        Assert.Null(MethodCatalog.Find("bs3+ros34pw2")); // BS3 cannot estimate stiffness (its last internal stage is at c = 3/4)
         Assert.Null(MethodCatalog.Find("tsit5+etdrk4+etd2"));
         Assert.All(MethodCatalog.Pairs, m => Assert.Same(m, MethodCatalog.Find(m.Name)));
     }

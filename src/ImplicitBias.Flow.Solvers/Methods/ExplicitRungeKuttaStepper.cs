@@ -32,6 +32,8 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
     private double _h;
     private double _t0;
     private bool _extrasReady;
+    private TState? _stiffness;
+    private readonly double[] _zeros;
 
     public ExplicitRungeKuttaStepper(ExplicitRungeKuttaMethod method, IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
     {
@@ -65,7 +67,37 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         _negDecay = layout.Blocks.Select(b => -b.DecayRate).ToArray();
         _ones = Enumerable.Repeat(1.0, layout.BlockCount).ToArray();
         _coefficients = new double[Math.Max(s + 1 + extra, 3)];
+        _zeros = new double[layout.BlockCount];
     }
+
+    /// <summary>
+    /// Whether the tableau allows Hairer's stiffness estimate: FSAL with its second-to-last stage also at c = 1, so that
+    /// f at the last internal stage Y and at the step's end y1 are two values of f at one time (DOPRI5, Tsitouras 5).
+    /// </summary>
+    public static bool CanEstimateStiffness(ButcherTableau tableau) => tableau.IsFsal && tableau.Stages >= 3 && tableau.C[tableau.Stages - 2] == 1.0;
+
+    /// <summary>
+    /// Set to measure <see cref="StiffnessProduct"/> after each attempt (two differences and two sums of squares per
+    /// step); only where <see cref="CanEstimateStiffness"/>.
+    /// </summary>
+    public bool MeasureStiffness
+    {
+        get => _stiffness is not null;
+        set
+        {
+            if (value && _stiffness is null && CanEstimateStiffness(_tableau))
+            {
+                _stiffness = _algebra.Allocate();
+            }
+        }
+    }
+
+    /// <summary>
+    /// h ‖f(y1) − f(Y)‖ / ‖y1 − Y‖ of the last attempt, Y the last internal stage (at the same time as y1): h times an
+    /// estimate of the largest |λ| of ∂f/∂y the step felt (Hairer, Nørsett &amp; Wanner I, §II.10, "Stiffness
+    /// detection", as in DOPRI5). NaN when not measured.
+    /// </summary>
+    public double StiffnessProduct { get; private set; } = double.NaN;
 
     public long Evaluations { get; private set; }
 
@@ -137,6 +169,16 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         if (tab.IsFsal)
         {
             Rhs(t + h, yNew, _k[stages - 1]);
+        }
+
+        if (_stiffness is not null)
+        {
+            // Y (the last internal stage) is still in _stageState and f(Y) in the stage before the FSAL one.
+            _algebra.Combine(_k[stages - 1], _one, [-1.0], _k.AsSpan(stages - 2, 1), false, _stiffness);
+            double df = _algebra.ScaledSquareSum(yNew, yNew, _stiffness, _zeros, _ones);
+            _algebra.Combine(yNew, _one, [-1.0], new ReadOnlySpan<TState>(in _stageState), false, _stiffness);
+            double dy = _algebra.ScaledSquareSum(yNew, yNew, _stiffness, _zeros, _ones);
+            StiffnessProduct = dy > 0 ? h * Math.Sqrt(df / dy) : 0.0;
         }
 
         if (tab.ErrorWeights is null)

@@ -66,124 +66,16 @@ public sealed class ExplicitThenExponential : OdeMethod
     /// <inheritdoc />
     public override IStepSizeController DefaultController => First.DefaultController;
 
-    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
-        new Stepper<TState>(this, algebra, First.CreateStepper(algebra, term, norm), Then.CreateStepper(algebra, term, norm));
-
-    private sealed class Stepper<TState> : IStepper<TState>
-        where TState : class
+    internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
     {
-        private readonly ExplicitThenExponential _method;
-        private readonly IStepper<TState> _first;
-        private readonly IStepper<TState> _then;
-        private readonly double _boundStep;
-        private bool _switched;
-        private bool _switchDue;
-        private int _count;
-        private long _firstEvaluations;
-        private double _switchTime = double.NaN;
-
-        // What Resume received; RestoreMemory (called right after it) decides which stepper resumes.
-        private double _resumeTime;
-        private TState? _resumeState;
-        private TState? _resumeDerivative;
-        private long _resumeEvaluations;
-
-        public Stepper(ExplicitThenExponential method, IStateAlgebra<TState> algebra, IStepper<TState> first, IStepper<TState> then)
+        double fastest = algebra.Layout.Blocks.Max(b => b.DecayRate);
+        double boundStep = fastest > 0 ? Fraction * First.Tableau.RealStabilityBound / fastest : double.PositiveInfinity;
+        return new HandOverStepper<TState>(First.CreateStepper(algebra, term, norm), Then.CreateStepper(algebra, term, norm), Consecutive, First.ErrorExponentOrder, Then.ErrorExponentOrder)
         {
-            _method = method;
-            _first = first;
-            _then = then;
-            double fastest = algebra.Layout.Blocks.Max(b => b.DecayRate);
-            _boundStep = fastest > 0 ? method.Fraction * method.First.Tableau.RealStabilityBound / fastest : double.PositiveInfinity;
-        }
-
-        private IStepper<TState> Current => _switched ? _then : _first;
-
-        public long Evaluations => _switched ? _firstEvaluations + _then.Evaluations : _first.Evaluations;
-
-        public TState FirstStage => Current.FirstStage;
-
-        public TState CachedDerivative => Current.CachedDerivative;
-
-        public int? ErrorExponentOrder => _switched ? _method.Then.ErrorExponentOrder : _method.First.ErrorExponentOrder;
-
-        public string? Note => _switched
-            ? $"{_method.First.Name} until t = {_switchTime:g6}, then {_method.Then.Name} (the step had reached {_method.Fraction:g2} of {_method.First.Name}'s stability bound on the fastest decay)"
-            : $"{_method.First.Name} throughout (its step never reached the stability bound of the fastest decay)";
-
-        public double[] Memory => [_switched ? 1 : 0, _switchDue ? 1 : 0, _count, _firstEvaluations, _switchTime, .. Current.Memory];
-
-        public void Start(double t, TState y)
-        {
-            _switched = false;
-            _switchDue = false;
-            _count = 0;
-            _first.Start(t, y);
-        }
-
-        public void Resume(double t, TState y, TState derivative, long evaluations)
-        {
-            _resumeTime = t;
-            _resumeState = y;
-            _resumeDerivative = derivative;
-            _resumeEvaluations = evaluations;
-
-            // A checkpoint without this stepper's memory resumes the explicit phase.
-            _switched = false;
-            _switchDue = false;
-            _count = 0;
-            _first.Resume(t, y, derivative, evaluations);
-        }
-
-        public void RestoreMemory(double[] memory)
-        {
-            if (memory.Length < 5)
-            {
-                return;
-            }
-
-            _switched = memory[0] != 0;
-            _switchDue = memory[1] != 0;
-            _count = (int)memory[2];
-            _firstEvaluations = (long)memory[3];
-            _switchTime = memory[4];
-            if (_switched)
-            {
-                _then.Resume(_resumeTime, _resumeState!, _resumeDerivative!, _resumeEvaluations - _firstEvaluations);
-            }
-
-            Current.RestoreMemory(memory[5..]);
-        }
-
-        public void Derivative(double t, TState y, TState destination) => Current.Derivative(t, y, destination);
-
-        public double Attempt(double t, TState y, double h, TState yNew)
-        {
-            if (_switchDue && !_switched)
-            {
-                // At the start of a step, not at the accepted step's end: saves and events inside the last explicit
-                // step still interpolate with the explicit method.
-                _firstEvaluations = _first.Evaluations;
-                _then.Start(t, y);
-                _switched = true;
-                _switchTime = t;
-            }
-
-            return Current.Attempt(t, y, h, yNew);
-        }
-
-        public void Accept(double t, double h, TState y, TState yNew)
-        {
-            Current.Accept(t, h, y, yNew);
-            if (_switched)
-            {
-                return;
-            }
-
-            _count = h >= _boundStep ? _count + 1 : 0;
-            _switchDue = _count >= _method.Consecutive;
-        }
-
-        public void Interpolate(double theta, TState destination) => Current.Interpolate(theta, destination);
+            IsHeld = (_, h) => h >= boundStep,
+            Note = (switched, time) => switched
+                ? $"{First.Name} until t = {time:g6}, then {Then.Name} (the step had reached {Fraction:g2} of {First.Name}'s stability bound on the fastest decay)"
+                : $"{First.Name} throughout (its step never reached the stability bound of the fastest decay)",
+        };
     }
 }

@@ -19,6 +19,6 @@ public static class Gd
         Family = OptimizerFamily.GradientFlow,
         Schedule = ScheduleAssumption.None,
         DefaultEta0 = 1.5,
-        DefaultMethod = "dopri5",
+        DefaultMethod = "dopri5+ros34pw2",
     };
 }

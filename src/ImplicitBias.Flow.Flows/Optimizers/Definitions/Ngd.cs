@@ -20,6 +20,6 @@ public static class Ngd
         Schedule = ScheduleAssumption.Nsd,
         DefaultEta0 = 1.5,
         DefaultEta0ByActivation = new Dictionary<string, double> { ["relu"] = 2.0 },
-        DefaultMethod = "dopri5",
+        DefaultMethod = "dopri5+ros34pw2",
     };
 }

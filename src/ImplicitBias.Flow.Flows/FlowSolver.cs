@@ -97,7 +97,7 @@ public static class FlowSolver
     /// to the pair "dopri5+ros34pw2" (<see cref="ExplicitThenRosenbrock"/>): DOPRI5 until its own stiffness estimate says
     /// it is held at its stability bound, the Rosenbrock-W method from there on (NGD at Table 1 on MNIST: DOPRI5 alone
     /// spends 62,540 evaluations to reach t = 25; the pair switches at t = 4.6 and reaches L = 1e-8 at t = 415 after
-    /// 47,493).
+    /// 42,935).
     /// </summary>
     public static OdeMethod DefaultMethod(OptimizerFlow flow)
     {

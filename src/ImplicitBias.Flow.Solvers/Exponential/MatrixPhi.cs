@@ -54,7 +54,13 @@ public sealed class MatrixPhi
         int count = _count;
         int r = _r;
         int length = r * r;
-        if (phi.Length != count || z.Length != length || phi.Any(p => p is null || p.Length != length))
+        bool shaped = phi.Length == count && z.Length == length;
+        for (int k = 0; shaped && k < count; k++)
+        {
+            shaped = phi[k] is not null && phi[k].Length == length;
+        }
+
+        if (!shaped)
         {
             throw new ArgumentException($"Z and each of the {count} φ_k must be {r} × {r}.", nameof(z));
         }

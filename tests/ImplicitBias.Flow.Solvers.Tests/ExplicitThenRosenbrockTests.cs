@@ -11,22 +11,13 @@ namespace ImplicitBias.Flow.Solvers.Tests;
 /// </summary>
 public class ExplicitThenRosenbrockTests(ITestOutputHelper output)
 {
-    // y_i' = −d_i (y_i − sin(t + i)) + 0.1 sin(y_{i+1}), d_i = i + 1 except d_7 = 1e4: a stiff mode in N (no decay in the
-    // layout), reached from a start off the slow manifold.
-    private const int Size = 50;
+    private const int Size = StiffTestProblems.Size;
 
-    private static readonly HostRhs StiffInN = (t, y, f) =>
-    {
-        for (int i = 0; i < Size; i++)
-        {
-            double d = i == 7 ? 1e4 : i + 1;
-            f[i] = (-d * (y[i] - Math.Sin(t + i))) + (0.1 * Math.Sin(y[(i + 1) % Size]));
-        }
-    };
+    private static readonly HostRhs StiffInN = StiffTestProblems.OneStiffModeInN;
 
     private static OdeResult Solve(OdeMethod method, HostRhs rhs, int size, double t1, OdeOptions<HostState>? options = null) =>
         OdeSolver.Solve(new HostOdeTerm(rhs), new HostStateAlgebra(StateLayout.Single(size, 1e-6, 1e-8)), method, 0, t1,
-            new HostState(Enumerable.Range(0, size).Select(i => Math.Sin(i)).ToArray()), options);
+            new HostState(StiffTestProblems.Start(size)), options);
 
     [Theory]
     [InlineData("dopri5", true)]
@@ -66,7 +57,7 @@ public class ExplicitThenRosenbrockTests(ITestOutputHelper output)
     public void HeldByAStiffModeInN_SwitchesCheaperAndAsAccurate()
     {
         OdeResult reference = OdeSolver.Solve(new HostOdeTerm(StiffInN), new HostStateAlgebra(StateLayout.Single(Size, 1e-11, 1e-13)), new DormandPrince853(), 0, 5,
-            new HostState(Enumerable.Range(0, Size).Select(i => Math.Sin(i)).ToArray()));
+            new HostState(StiffTestProblems.Start()));
         OdeResult alone = Solve(new DormandPrince5(), StiffInN, Size, 5);
         OdeResult pair = Solve(MethodCatalog.Find("dopri5+ros34pw2")!, StiffInN, Size, 5);
         double error = pair.FinalState.Zip(reference.FinalState, (a, b) => Math.Abs(a - b)).Max();

@@ -119,23 +119,9 @@ public class KrylovExponentialTests(ITestOutputHelper output)
         Assert.True(10 * run.AcceptedSteps <= etdrk4.AcceptedSteps, $"{run.AcceptedSteps} steps against etdrk4's {etdrk4.AcceptedSteps}");
     }
 
-    // y_i' = −d_i (y_i − sin(t + i)) + 0.1 sin(y_{i+1}), i = 0 … 49, d_i = i + 1 except d_7 = 1e4: one stiff decaying
-    // mode in N (not in the layout's decay) beside a slow, weakly coupled, smoothly forced rest — the shape of a
-    // gradient flow with one sharp direction.
-    private const int StiffSize = 50;
-
-    private static readonly HostRhs StiffInN = (t, y, f) =>
-    {
-        for (int i = 0; i < StiffSize; i++)
-        {
-            double d = i == 7 ? 1e4 : i + 1;
-            f[i] = (-d * (y[i] - Math.Sin(t + i))) + (0.1 * Math.Sin(y[(i + 1) % StiffSize]));
-        }
-    };
-
     private static OdeResult SolveStiff(OdeMethod method, double rtol, OdeOptions<HostState>? options = null) =>
-        OdeSolver.Solve(new HostOdeTerm(StiffInN), new HostStateAlgebra(StateLayout.Single(StiffSize, rtol, rtol * 1e-2)), method, 0, 5,
-            new HostState(Enumerable.Range(0, StiffSize).Select(i => Math.Sin(i)).ToArray()), options);
+        OdeSolver.Solve(new HostOdeTerm(StiffTestProblems.OneStiffModeInN), new HostStateAlgebra(StateLayout.Single(StiffTestProblems.Size, rtol, rtol * 1e-2)), method, 0, 5,
+            new HostState(StiffTestProblems.Start()), options);
 
     [Fact]
     public void OneStiffModeInN_IsSteppedPastAndAccurate()
@@ -168,7 +154,7 @@ public class KrylovExponentialTests(ITestOutputHelper output)
         var checkpoints = new List<OdeCheckpoint>();
         SolveStiff(method, 1e-6, Options(() => true, checkpoints.Add));
         Assert.True(checkpoints.Count > 10);
-        Assert.All(checkpoints.Skip(1), c => Assert.Equal(5 + (4 * StiffSize), c.StepperMemory.Length));
+        Assert.All(checkpoints.Skip(1), c => Assert.Equal(5 + (4 * StiffTestProblems.Size), c.StepperMemory.Length));
         foreach (OdeCheckpoint c in new[] { checkpoints[1], checkpoints[2], checkpoints[3], checkpoints[checkpoints.Count / 2], checkpoints[^2] })
         {
             ResumeAssert.ContinuesBitForBit(whole, SolveStiff(method, 1e-6, Options(resume: c)));

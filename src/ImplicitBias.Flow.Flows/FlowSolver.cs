@@ -93,7 +93,7 @@ public static class FlowSolver
     /// second moment), the default is the pair "explicit+etdrk4" (<see cref="ExplicitThenExponential"/>): the explicit
     /// method for as long as its step stays below the decay's stability bound, which is every short run, and ETDRK4
     /// once that bound holds the step (Muon-Adam to log L = −1000: 357,734 evaluations with Tsitouras 5 alone,
-    /// 16,022 with the pair). GD and NGD, whose step on real data is held by a few sharp directions of N itself, default
+    /// 16,022 with the pair). GD, NGD and SignGD, whose step on real data is held by a few sharp directions of N itself, default
     /// to the pair "dopri5+ros34pw2" (<see cref="ExplicitThenRosenbrock"/>): DOPRI5 until its own stiffness estimate says
     /// it is held at its stability bound, the Rosenbrock-W method from there on (NGD at Table 1 on MNIST: DOPRI5 alone
     /// spends 62,540 evaluations to reach t = 25; the pair switches at t = 4.6 and reaches L = 1e-8 at t = 415 after

@@ -35,6 +35,7 @@ public class StepperChoiceTests
     [InlineData("adam", "etdrk4")]
     [InlineData("muon", "tsit5+etdrk4")]
     [InlineData("ngd", "dopri5+ros34pw2")] // not held by stiffness here: dopri5 throughout, the same evaluations
+    [InlineData("signgd", "dopri5+ros34pw2")]
     public void DefaultStepper_IsTheMeasuredChoice_AndNoDearerThanDopri5(string optimizer, string expected)
     {
         (OptimizerFlow flow, _) = LongRunTests.SquaredReluFlow(optimizer, 0.3);

@@ -17,7 +17,7 @@ public static class MethodCatalog
     /// Every <see cref="ExplicitThenExponential"/> pair "A+B": A an adaptive explicit Runge–Kutta method, B an adaptive
     /// exponential one (e.g. tsit5+etdrk4, what <c>auto</c> picks for the polar flows with momentum); and every
     /// <see cref="ExplicitThenRosenbrock"/> pair of an explicit method that can detect stiffness with a Rosenbrock-W
-    /// method (dopri5+ros34pw2, what <c>auto</c> picks for GD and NGD).
+    /// method (dopri5+ros34pw2, what <c>auto</c> picks for GD, NGD and SignGD).
     /// </summary>
     public static IReadOnlyList<OdeMethod> Pairs { get; } =
         All.OfType<ExplicitRungeKuttaMethod>().Where(a => a.IsAdaptive)

@@ -18,6 +18,6 @@ public static class SignGd
         Family = OptimizerFamily.SteepestDescent,
         Schedule = ScheduleAssumption.Nsd,
         DefaultEta0 = 3e-3,
-        DefaultMethod = "dopri5",
+        DefaultMethod = "dopri5+ros34pw2",
     };
 }

@@ -153,8 +153,11 @@ internal sealed class SolversCommand : ICommand
         output.WriteLine();
         output.WriteLine($"Problems: {string.Join(", ", ReferenceProblemSet.Names)}");
         output.WriteLine($"Methods:  {string.Join(", ", MethodCatalog.All.Select(m => m.Name))}, and pairs explicit+exponential (e.g. tsit5+etdrk4)");
+        output.WriteLine("          and explicit+ros34pw2 (dopri5+ros34pw2: DOPRI5 until its stiffness estimate says it is held)");
         output.WriteLine("  etd2    exponential ETD2RK (Cox–Matthews) with exponential-Euler error estimate, for y' = −c y + N");
         output.WriteLine("  etdrk4  exponential ETDRK4 (Cox–Matthews) with an embedded second-order estimate");
+        output.WriteLine("  etdrk4h ETDRK4 with a third-order estimate that borrows N at the previous step's start");
+        output.WriteLine("  etdrk4k ETDRK4 whose linear part adds the Galerkin projection of dN/dy on a few Ritz vectors");
         output.WriteLine("  ros34pw2  Rosenbrock–Krylov W-method of order 3 (Rang–Angermann), L-stable, W from Arnoldi on N");
         output.WriteLine($"Fixed-step methods (euler, rk4) take ceil((t1 − t0) · tol^(−1/order)) steps, at most {MaxFixedSteps}.");
     }

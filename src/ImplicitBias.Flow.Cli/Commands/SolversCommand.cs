@@ -108,10 +108,12 @@ internal sealed class SolversCommand : ICommand
             return 0;
         }
 
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"problem",-12} {"method",-10} {"rtol",8} {"atol",8} {"error",10} {"rhs evals",10} {"accepted",9} {"rejected",9} {"wall s",9}  status"));
+        // The method column is as wide as its longest name (a pair such as dopri5+ros34pw2), at least 10.
+        int width = rows.Select(r => r.Method.Length).Append(10).Max();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"problem",-12} {"method".PadRight(width)} {"rtol",8} {"atol",8} {"error",10} {"rhs evals",10} {"accepted",9} {"rejected",9} {"wall s",9}  status"));
         foreach (BenchmarkRow row in rows)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Problem,-12} {row.Method,-10} {row.RelTol,8:0.0e+0} {row.AbsTol,8:0.0e+0} {row.Error,10:0.00e+00} {row.RhsEvaluations,10} {row.Accepted,9} {row.Rejected,9} {row.Seconds,9:0.0000}  {row.Status}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Problem,-12} {row.Method.PadRight(width)} {row.RelTol,8:0.0e+0} {row.AbsTol,8:0.0e+0} {row.Error,10:0.00e+00} {row.RhsEvaluations,10} {row.Accepted,9} {row.Rejected,9} {row.Seconds,9:0.0000}  {row.Status}"));
         }
 
         return 0;

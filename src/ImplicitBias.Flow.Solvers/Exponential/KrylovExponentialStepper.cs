@@ -101,8 +101,6 @@ internal sealed class KrylovExponentialStepper<TState> : IStepper<TState>
 
     public TState CachedDerivative => _pendingSwap ? _next : _k[0];
 
-    public string? Note => null;
-
     public void Start(double t, TState y)
     {
         Rhs(t, y, _k[0]);

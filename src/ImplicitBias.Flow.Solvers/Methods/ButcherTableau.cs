@@ -77,6 +77,13 @@ public sealed class ButcherTableau
     public bool IsFsal { get; }
 
     /// <summary>
+    /// Whether a step gives Hairer's stiffness estimate for free: FSAL with its last internal stage also at c = 1, so
+    /// that f at that stage Y and at the new solution y1 are two values of f at one time and ‖f(y1) − f(Y)‖/‖y1 − Y‖
+    /// estimates the largest |λ| the step felt (DOPRI5, Tsitouras 5; not BS3 or DOP853).
+    /// </summary>
+    public bool CanEstimateStiffness => IsFsal && Stages >= 3 && C[Stages - 2] == 1.0;
+
+    /// <summary>
     /// The extent r of the method's stability interval on the negative real axis, [−r, 0] (Hairer &amp; Wanner II,
     /// §IV.2): the largest hλ of a decay y′ = λy, λ &lt; 0, whose steps do not grow, |R(hλ)| ≤ 1 with the stability
     /// function R(z) = 1 + z bᵀ(I − zA)⁻¹𝟙 of the tableau. Euler 2, classical RK4 2.785, DOPRI5 3.307. Computed from

@@ -71,21 +71,15 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
     }
 
     /// <summary>
-    /// Whether the tableau allows Hairer's stiffness estimate: FSAL with its second-to-last stage also at c = 1, so that
-    /// f at the last internal stage Y and at the step's end y1 are two values of f at one time (DOPRI5, Tsitouras 5).
-    /// </summary>
-    public static bool CanEstimateStiffness(ButcherTableau tableau) => tableau.IsFsal && tableau.Stages >= 3 && tableau.C[tableau.Stages - 2] == 1.0;
-
-    /// <summary>
-    /// Set to measure <see cref="StiffnessProduct"/> after each attempt (two differences and two sums of squares per
-    /// step); only where <see cref="CanEstimateStiffness"/>.
+    /// Set to measure <see cref="StiffnessProduct"/> at each accepted step (two differences and two sums of squares);
+    /// only where <see cref="ButcherTableau.CanEstimateStiffness"/>.
     /// </summary>
     public bool MeasureStiffness
     {
         get => _stiffness is not null;
         set
         {
-            if (value && _stiffness is null && CanEstimateStiffness(_tableau))
+            if (value && _stiffness is null && _tableau.CanEstimateStiffness)
             {
                 _stiffness = _algebra.Allocate();
             }
@@ -93,7 +87,7 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
     }
 
     /// <summary>
-    /// h ‖f(y1) − f(Y)‖ / ‖y1 − Y‖ of the last attempt, Y the last internal stage (at the same time as y1): h times an
+    /// h ‖f(y1) − f(Y)‖ / ‖y1 − Y‖ of the last accepted step, Y the last internal stage (at the same time as y1): h times an
     /// estimate of the largest |λ| of ∂f/∂y the step felt (Hairer, Nørsett &amp; Wanner I, §II.10, "Stiffness
     /// detection", as in DOPRI5). NaN when not measured.
     /// </summary>
@@ -171,16 +165,6 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
             Rhs(t + h, yNew, _k[stages - 1]);
         }
 
-        if (_stiffness is not null)
-        {
-            // Y (the last internal stage) is still in _stageState and f(Y) in the stage before the FSAL one.
-            _algebra.Combine(_k[stages - 1], _one, [-1.0], _k.AsSpan(stages - 2, 1), false, _stiffness);
-            double df = _algebra.ScaledSquareSum(yNew, yNew, _stiffness, _zeros, _ones);
-            _algebra.Combine(yNew, _one, [-1.0], new ReadOnlySpan<TState>(in _stageState), false, _stiffness);
-            double dy = _algebra.ScaledSquareSum(yNew, yNew, _stiffness, _zeros, _ones);
-            StiffnessProduct = dy > 0 ? h * Math.Sqrt(df / dy) : 0.0;
-        }
-
         if (tab.ErrorWeights is null)
         {
             return _algebra.AllFinite(yNew) ? 0.0 : double.NaN;
@@ -219,6 +203,18 @@ internal sealed class ExplicitRungeKuttaStepper<TState> : IStepper<TState>
         if (!_tableau.IsFsal)
         {
             Rhs(t + h, yNew, _f1);
+        }
+
+        if (_stiffness is not null)
+        {
+            // Only accepted steps count. The attempt's last internal stage Y is still in _stageState, f(Y) in the stage
+            // before the FSAL one, f(y1) in the last.
+            int s = _k.Length;
+            _algebra.Combine(_k[s - 1], _one, [-1.0], _k.AsSpan(s - 2, 1), false, _stiffness);
+            double df = _algebra.ScaledSquareSum(yNew, yNew, _stiffness, _zeros, _ones);
+            _algebra.Combine(yNew, _one, [-1.0], new ReadOnlySpan<TState>(in _stageState), false, _stiffness);
+            double dy = _algebra.ScaledSquareSum(yNew, yNew, _stiffness, _zeros, _ones);
+            StiffnessProduct = dy > 0 ? h * Math.Sqrt(df / dy) : 0.0;
         }
 
         _y0 = y;

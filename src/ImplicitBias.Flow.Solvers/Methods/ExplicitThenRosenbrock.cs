@@ -60,7 +60,7 @@ public sealed class ExplicitThenRosenbrock : OdeMethod
     public static bool CanDetect(ExplicitRungeKuttaMethod method)
     {
         ArgumentNullException.ThrowIfNull(method);
-        return ExplicitRungeKuttaStepper<double[]>.CanEstimateStiffness(method.Tableau);
+        return method.Tableau.CanEstimateStiffness;
     }
 
     internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)

@@ -3,7 +3,7 @@ using ImplicitBias.Flow.Core.State;
 namespace ImplicitBias.Flow.Solvers.Methods;
 
 /// <summary>
-/// A stepper made of two: the first until <see cref="Consecutive"/> accepted steps in a row were held (by the pair's
+/// A stepper made of two: the first until a given number of accepted steps in a row were held (by the pair's
 /// own test, <see cref="IsHeld"/>), the second from the next step on (one way). The switch happens at the start of a
 /// step, not at the accepted step's end, so saves and events inside the last step of the first method still interpolate
 /// with it. The phase, the count and the evaluations before the switch are checkpoint memory, so a resumed solve switches
@@ -43,9 +43,6 @@ internal sealed class HandOverStepper<TState> : IStepper<TState>
 
     /// <summary>The note from (switched, switch time).</summary>
     public required Func<bool, double, string> Note { get; init; }
-
-    /// <summary>The number of held steps in a row that triggers the switch.</summary>
-    public int Consecutive => _consecutive;
 
     private IStepper<TState> Current => _switched ? _then : _first;
 

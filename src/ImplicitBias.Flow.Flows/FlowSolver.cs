@@ -223,7 +223,7 @@ public static class FlowSolver
             flow.Drift = new LogLossDrift();
         }
 
-        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift, target);
+        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift, target, flow.IsTimeScaled ? flow.Schedules[0].RelativeRate : null);
         var solverOptions = new OdeOptions<TState>
         {
             SaveAt = options.SaveAt ?? LogSpacedTimes(options.MaxTime),

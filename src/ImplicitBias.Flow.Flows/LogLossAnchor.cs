@@ -39,9 +39,17 @@ public sealed class LogLossDrift
 /// reached" unless the model's loss is at or below the target there.
 /// </summary>
 /// <typeparam name="TState">The storage of one state vector.</typeparam>
-internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>
+/// <remarks>It forwards <see cref="ITimeScaledTerm"/> for flows whose only explicit time dependence is η(t)
+/// (<paramref name="relativeRate"/> = η′/η, null otherwise).</remarks>
+internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target, Func<double, double>? relativeRate = null) : IOdeTerm<TState>, ITimeScaledTerm
     where TState : class
 {
+    /// <inheritdoc/>
+    public bool IsTimeScaled => relativeRate is not null;
+
+    /// <inheritdoc/>
+    public double RelativeRate(double t) => relativeRate is null ? throw new InvalidOperationException("The term is not time-scaled.") : relativeRate(t);
+
     private TState? _lastState;
     private double _lastLogLoss = double.NaN;
 

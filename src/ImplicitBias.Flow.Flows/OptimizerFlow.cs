@@ -148,6 +148,13 @@ public sealed class OptimizerFlow
     /// <summary>The schedule η0ᵖ (t + t_off)^{−a} of each part.</summary>
     public IReadOnlyList<Schedule> Schedules { get; }
 
+    /// <summary>
+    /// True when the flow's explicit time dependence is η(t) alone, N(t, y) = η(t) F(y): no part has a moment (whose
+    /// decay and source do not scale with η) or a user-defined direction (which may read t). All parts share one
+    /// schedule shape, so η′/η is the same for every part (<see cref="Schedule.RelativeRate"/>).
+    /// </summary>
+    public bool IsTimeScaled => _parts.All(p => !p.HasMomentum && !p.HasSecondMoment && p.Geometry != UpdateGeometry.Defined);
+
     /// <summary>The tolerances the layout was built with.</summary>
     public FlowTolerances Tolerances { get; }
 

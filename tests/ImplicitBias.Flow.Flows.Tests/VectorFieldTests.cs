@@ -33,6 +33,49 @@ public class VectorFieldTests
     private static ReadOnlySpan<double> Block(OptimizerFlow flow, double[] y, int block) =>
         y.AsSpan(flow.Layout.Offset(block), flow.Layout.Blocks[block].Length);
 
+    /// <summary>
+    /// The momentless flows are N(t, y) = η(t) F(y), what a Rosenbrock-W step relies on to take ∂N/∂t = (η′/η) N
+    /// without an evaluation; flows with a moment are not (its decay and source do not scale with η).
+    /// </summary>
+    [Theory]
+    [InlineData("gd", true)]
+    [InlineData("ngd", true)]
+    [InlineData("signgd", true)]
+    [InlineData("spectral", true)]
+    [InlineData("momentum", false)]
+    [InlineData("nmomentum", false)]
+    [InlineData("signum", false)]
+    [InlineData("adam", false)]
+    [InlineData("muon", false)]
+    [InlineData("muon-adam", false)]
+    public void TimeScaledFlows_AreEtaTimesAFieldOfTheStateAlone(string name, bool scaled)
+    {
+        (OptimizerFlow flow, double[] y, double[] dy1) = At(name, 2.0);
+        Assert.Equal(scaled, flow.IsTimeScaled);
+        var dy2 = new double[y.Length];
+        flow.Evaluate(7.0, y, dy2);
+        double ratio = flow.Schedules[0].Eta(7.0) / flow.Schedules[0].Eta(2.0);
+        double gap = 0;
+        for (int i = 0; i < y.Length; i++)
+        {
+            gap = Math.Max(gap, Math.Abs(dy2[i] - (ratio * dy1[i])) / (1e-300 + TensorPrimitives.MaxMagnitude(dy1)));
+        }
+
+        if (scaled)
+        {
+            Assert.True(gap < 1e-12, $"N(7, y) differs from (η(7)/η(2)) N(2, y) by {gap:g3}");
+        }
+        else
+        {
+            Assert.True(gap > 1e-6, "a flow with a moment is not η(t) times a field of the state");
+        }
+
+        // η′/η against a central difference of log η.
+        const double t = 3.0, d = 1e-5;
+        double numeric = (Math.Log(flow.Schedules[0].Eta(t + d)) - Math.Log(flow.Schedules[0].Eta(t - d))) / (2 * d);
+        Assert.Equal(numeric, flow.Schedules[0].RelativeRate(t), 8);
+    }
+
     [Fact]
     public void Ngd_MovesAtSpeedEta_AgainstTheGradient()
     {

@@ -11,6 +11,9 @@ public abstract class Schedule
     /// <summary>∫₀ᵗ η(s) ds, in closed form.</summary>
     public abstract double Integral(double t);
 
+    /// <summary>η′(t)/η(t), the logarithmic derivative of the schedule.</summary>
+    public abstract double RelativeRate(double t);
+
     /// <summary>The decay exponent a of η ~ t^{−a} as t → ∞ (0 for a constant schedule).</summary>
     public abstract double Power { get; }
 
@@ -60,6 +63,9 @@ public sealed class PowerLawSchedule : Schedule
 
     /// <inheritdoc/>
     public override double Eta(double t) => Power == 0 ? Eta0 : Eta0 * Math.Pow(t + TimeOffset, -Power);
+
+    /// <inheritdoc/>
+    public override double RelativeRate(double t) => Power == 0 ? 0.0 : -Power / (t + TimeOffset);
 
     /// <inheritdoc/>
     public override double Integral(double t)

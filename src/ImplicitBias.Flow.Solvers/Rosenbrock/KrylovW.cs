@@ -169,17 +169,25 @@ internal sealed class KrylovW<TState>
     }
 
     /// <summary>
-    /// g ≈ ∂N/∂t at (t, y), N(t, y) = <paramref name="n0"/>, by a forward difference in t (one evaluation): the time
-    /// column of W for the autonomous form. It is renewed at every step because the flows' explicit time dependence
-    /// (η(t), Adam's bias corrections ~ 1/t) changes fastest early on; a stale g keeps the order but not the error
-    /// constant.
+    /// g = ∂N/∂t at (t, y), N(t, y) = <paramref name="n0"/>: the time column of W for the autonomous form. For a
+    /// time-scaled term (N = a(t) F(y), <see cref="ITimeScaledTerm"/>) it is (a′/a) N exactly, at no cost; otherwise a
+    /// forward difference in t (one evaluation). It is renewed at every step because the flows' explicit time
+    /// dependence (η(t), Adam's bias corrections ~ 1/t) changes fastest early on; a stale g keeps the order but not the
+    /// error constant. Returns the number of evaluations made.
     /// </summary>
-    public void UpdateTimeDerivative(double t, TState y, TState n0, Action<double, TState, TState> evaluate)
+    public int UpdateTimeDerivative(double t, TState y, TState n0, Action<double, TState, TState> evaluate, ITimeScaledTerm? scaled)
     {
+        if (scaled is not null)
+        {
+            _algebra.Combine(n0, [scaled.RelativeRate(t)], [], [], false, TimeDerivative);
+            return 0;
+        }
+
         double dt = (t + (1.4901161193847656e-8 * Math.Max(1.0, Math.Abs(t)))) - t;
         _algebra.Copy(y, _probe);
         evaluate(t + dt, _probe, _probeN);
         _algebra.Combine(_probeN, [1.0 / dt], [-1.0 / dt], new ReadOnlySpan<TState>(ref n0), false, TimeDerivative);
+        return 1;
     }
 
     /// <summary>Prepares solves with I − hγW for the given hγ.</summary>

@@ -11,8 +11,9 @@ namespace ImplicitBias.Flow.Solvers.Rosenbrock;
 /// problems without the ∂f/∂t term), so W may be stale and low-rank. Here W = −C + V H Vᵀ Ω² (<see cref="KrylovW{TState}"/>):
 /// the decays −c_b exactly, plus the Arnoldi projection of ∂N/∂y on a Krylov space built from directional
 /// differences of N in the state's error-weighted coordinates, rebuilt every <see cref="RefreshEvery"/> accepted steps
-/// and after a rejected one. Each step costs s − 1 evaluations of N, one at the accepted point, one for ∂N/∂t (the
-/// time column of W, renewed every step), and the Krylov dimension's when the space is rebuilt. Measured in
+/// (and after a rejected one if <see cref="RebuildAfterRejection"/>). Each step costs s − 1 evaluations of N, one at
+/// the accepted point, one for ∂N/∂t (the time column of W, renewed every step; none for a time-scaled term,
+/// <see cref="ITimeScaledTerm"/>), and the Krylov dimension's when the space is rebuilt. Measured in
 /// Flows/STEPPERS.md: it wins where one or a few isolated stiff eigenvalues hold an explicit stepper (NGD on MNIST),
 /// not on the Adam flow, whose many oscillating θ–m̃ modes a small Krylov space does not hold.
 /// </summary>
@@ -37,14 +38,23 @@ public abstract class RosenbrockWMethod : OdeMethod
     public abstract double[] EmbeddedWeights { get; }
 
     /// <summary>
-    /// Largest dimension of the Krylov space of W (each vector costs one evaluation of N). 40 with a rebuild every 20
-    /// steps, measured on NGD at Table 1 on MNIST to L = 1e-8 (STEPPERS.md): 42,935 evaluations and margins within
-    /// 8.8e-6 of an rtol-1e-8 reference, against 47,493 and 2.7e-4 with 12 every 10.
+    /// Largest dimension of the Krylov space of W (each vector costs one evaluation of N). 80, rebuilt every 20 accepted
+    /// steps and not after rejections, measured on NGD at Table 1 on MNIST to L = 1e-8 (Flows/STEPPERS.md): 21,587
+    /// evaluations, margins within 5e-5 of an rtol-1e-8 reference, against 42,935 with 40 and a rebuild after every
+    /// rejection.
     /// </summary>
-    public int KrylovDimension { get; init; } = 40;
+    public int KrylovDimension { get; init; } = 80;
 
     /// <summary>Accepted steps between two rebuilds of W (a W-method may use a stale W).</summary>
     public int RefreshEvery { get; init; } = 20;
+
+    /// <summary>
+    /// Whether a rejected step rebuilds W at its start before the retry. Off by default: on the MNIST flows where this
+    /// method is used a fresh W seldom saves the retry (the rejections come from the part of the stiff spectrum that
+    /// the Krylov space does not hold), and each rebuild costs <see cref="KrylovDimension"/> evaluations, which made
+    /// rebuilds after rejections two thirds of NGD's cost at Table 1.
+    /// </summary>
+    public bool RebuildAfterRejection { get; init; }
 
     internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
         new RosenbrockWStepper<TState>(this, algebra, term, norm);

@@ -19,6 +19,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private readonly ScaledErrorNorm<TState> _norm;
     private readonly IOdeTerm<TState> _term;
     private readonly KrylovW<TState> _w;
+    private readonly ITimeScaledTerm? _timeScaled;
     private readonly int _s;
     private readonly int _blocks;
     private readonly double[] _decay;
@@ -56,6 +57,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _norm = norm;
         _term = term;
         _s = method.Stages;
+        _timeScaled = term is ITimeScaledTerm { IsTimeScaled: true } scaled ? scaled : null;
         _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension);
         _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
         _blocks = _decay.Length;
@@ -186,7 +188,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         if (_attemptedHere && _resumeState is not null)
         {
             // A step from this point was rejected before the checkpoint: its g is recomputed (the same arithmetic).
-            _w.UpdateTimeDerivative(_resumeTime, _resumeState, _n0, _term.Evaluate);
+            _w.UpdateTimeDerivative(_resumeTime, _resumeState, _n0, _term.Evaluate, _timeScaled);
         }
     }
 
@@ -200,10 +202,11 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             _pendingSwap = false;
         }
 
-        // Rebuild W at the first step, every RefreshEvery accepted steps, and when a step from this point was rejected.
+        // Rebuild W at the first step, every RefreshEvery accepted steps, and (if asked) when a step from this point was
+        // rejected.
         bool retry = _attemptedHere;
         _attemptedHere = true;
-        if (!_builtHere && (retry || _stepsSinceBuild >= _method.RefreshEvery))
+        if (!_builtHere && ((retry && _method.RebuildAfterRejection) || _stepsSinceBuild >= _method.RefreshEvery))
         {
             Evaluations += _w.Build(t, y, _n0, _term.Evaluate);
             _builtHere = true;
@@ -212,8 +215,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
 
         if (!retry)
         {
-            _w.UpdateTimeDerivative(t, y, _n0, _term.Evaluate);
-            Evaluations++;
+            Evaluations += _w.UpdateTimeDerivative(t, y, _n0, _term.Evaluate, _timeScaled);
         }
 
         double hGamma = h * _method.Gamma;

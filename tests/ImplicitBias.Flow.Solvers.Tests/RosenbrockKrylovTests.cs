@@ -134,32 +134,38 @@ public class RosenbrockKrylovTests(ITestOutputHelper output)
         }
     }
 
+    private const double ScaledPower = 0.8;
+
+    // A stiff mode in N, F(y) = (−1e3 (y0 − sin y1), 1 − 0.1 y0), scaled by a(t) = (1 + t)^−0.8 like η(t).
+    private static readonly HostRhs ScaledField = (t, y, d) =>
+    {
+        d[0] = -1e3 * (y[0] - Math.Sin(y[1]));
+        d[1] = 1 - (0.1 * y[0]);
+    };
+
+    private static double ScaledFactor(double t) => Math.Pow(1 + t, -ScaledPower);
+
+    private static TimeScaledTerm ScaledTerm() => new(ScaledField, ScaledFactor, t => -ScaledPower / (1 + t));
+
     /// <summary>
-    /// A stiff mode in N scaled by a(t) = (1 + t)^−0.8, like η(t): told that N = a(t) F(y), the W-method takes its
-    /// time column (a′/a) N from the evaluation it has, one evaluation fewer per step, and the solution is the same
-    /// to the tolerance (both against DOP853 at 1e-12).
+    /// Told that N = a(t) F(y), the W-method takes its time column (a′/a) N from the evaluation it has, one evaluation
+    /// fewer per step, and the solution is the same to the tolerance (both against DOP853 at 1e-12).
     /// </summary>
     [Fact]
     public void TimeScaledTerm_TakesItsTimeColumnForFree_AndKeepsTheAnswer()
     {
-        const double power = 0.8, t1 = 20;
-        HostRhs f = (t, y, d) =>
-        {
-            d[0] = -1e3 * (y[0] - Math.Sin(y[1]));
-            d[1] = 1 - (0.1 * y[0]);
-        };
-        double A(double t) => Math.Pow(1 + t, -power);
+        const double t1 = 20;
         HostRhs scaled = (t, y, d) =>
         {
-            f(t, y, d);
-            d[0] *= A(t);
-            d[1] *= A(t);
+            ScaledField(t, y, d);
+            d[0] *= ScaledFactor(t);
+            d[1] *= ScaledFactor(t);
         };
         var layout = StateLayout.Single(2, 1e-6, 1e-9);
         double[] y0 = [0.0, 0.5];
         double[] reference = OdeSolver.Solve(new HostOdeTerm(scaled), new HostStateAlgebra(StateLayout.Single(2, 1e-12, 1e-14)), new DormandPrince853(), 0, t1, new HostState(y0.ToArray())).FinalState;
         OdeResult plain = OdeSolver.Solve(new HostOdeTerm(scaled), new HostStateAlgebra(layout), new Ros34Pw2(), 0, t1, new HostState(y0.ToArray()));
-        OdeResult told = OdeSolver.Solve(new TimeScaledTerm(f, A, t => -power / (1 + t)), new HostStateAlgebra(layout), new Ros34Pw2(), 0, t1, new HostState(y0.ToArray()));
+        OdeResult told = OdeSolver.Solve(ScaledTerm(), new HostStateAlgebra(layout), new Ros34Pw2(), 0, t1, new HostState(y0.ToArray()));
         output.WriteLine($"plain {plain.RhsEvaluations} evaluations ({plain.AcceptedSteps}+{plain.RejectedSteps}), time-scaled {told.RhsEvaluations} ({told.AcceptedSteps}+{told.RejectedSteps}); errors {Math.Abs(plain.FinalState[1] - reference[1]):g3} {Math.Abs(told.FinalState[1] - reference[1]):g3}");
         Assert.Equal(OdeStatus.Success, told.Status);
         Assert.True(told.RhsEvaluations + told.AcceptedSteps <= plain.RhsEvaluations, $"{told.RhsEvaluations} against {plain.RhsEvaluations}");
@@ -167,6 +173,31 @@ public class RosenbrockKrylovTests(ITestOutputHelper output)
         {
             Assert.Equal(reference[i], told.FinalState[i], 1e-5);
             Assert.Equal(reference[i], plain.FinalState[i], 1e-5);
+        }
+    }
+
+    /// <summary>A time-scaled solve resumed from checkpoints (W rebuilt from the stored point) ends bit for bit as the whole one.</summary>
+    [Fact]
+    public void TimeScaledTerm_ResumesBitForBit()
+    {
+        var layout = StateLayout.Single(2, 1e-6, 1e-9);
+        double[] times = Enumerable.Range(1, 8).Select(i => i * 1.0).ToArray();
+        OdeResult Solve(Func<bool>? due = null, Action<OdeCheckpoint>? write = null, OdeCheckpoint? resume = null) =>
+            OdeSolver.Solve(ScaledTerm(), new HostStateAlgebra(layout), new Ros34Pw2(), 0, 8, new HostState([0.0, 0.5]), new OdeOptions<HostState>
+            {
+                SaveAt = SaveAt.Times(times),
+                CheckpointDue = due,
+                Checkpoint = write,
+                ResumeFrom = resume,
+            });
+
+        OdeResult whole = Solve();
+        var checkpoints = new List<OdeCheckpoint>();
+        Solve(() => true, checkpoints.Add);
+        Assert.True(checkpoints.Count > 40);
+        foreach (OdeCheckpoint c in new[] { checkpoints[3], checkpoints[checkpoints.Count / 3], checkpoints[(2 * checkpoints.Count) / 3] })
+        {
+            ResumeAssert.ContinuesBitForBit(whole, Solve(resume: c));
         }
     }
 }

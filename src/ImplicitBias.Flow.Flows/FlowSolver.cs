@@ -3,6 +3,7 @@ using ImplicitBias.Flow.Flows.Discrete;
 using ImplicitBias.Flow.Flows.Optimizers;
 using ImplicitBias.Flow.Solvers;
 using ImplicitBias.Flow.Solvers.Methods;
+using ImplicitBias.Flow.Solvers.Rosenbrock;
 
 namespace ImplicitBias.Flow.Flows;
 
@@ -96,8 +97,8 @@ public static class FlowSolver
     /// 16,022 with the pair). GD, NGD and SignGD, whose step on real data is held by a few sharp directions of N itself, default
     /// to the pair "dopri5+ros34pw2" (<see cref="ExplicitThenRosenbrock"/>): DOPRI5 until its own stiffness estimate says
     /// it is held at its stability bound, the Rosenbrock-W method from there on (NGD at Table 1 on MNIST: DOPRI5 alone
-    /// spends 62,540 evaluations to reach t = 25; the pair switches at t = 4.6 and reaches L = 1e-8 at t = 415 after
-    /// 42,935).
+    /// spends 62,540 evaluations to reach t = 25; the pair switches at t = 4.6 and reaches L = 1e-8 at t = 416 after
+    /// 21,587).
     /// </summary>
     public static OdeMethod DefaultMethod(OptimizerFlow flow)
     {
@@ -208,10 +209,45 @@ public static class FlowSolver
         return Run(flow, term, algebra, y0, access, Method(flow, options), options);
     }
 
-    private static OdeMethod Method(OptimizerFlow flow, FlowSolveOptions options) =>
-        options.Method == "auto"
+    private static OdeMethod Method(OptimizerFlow flow, FlowSolveOptions options) => MethodFor(flow, options.Method);
+
+    /// <summary>The method a solve of <paramref name="flow"/> runs for <c>Solver:Method</c> = <paramref name="name"/> ("auto" or a catalogue name).</summary>
+    public static OdeMethod MethodFor(OptimizerFlow flow, string name)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        return ForFlow(flow, name == "auto"
             ? DefaultMethod(flow)
-            : MethodCatalog.Find(options.Method) ?? throw new ArgumentException($"Unknown method '{options.Method}'; known: auto, {string.Join(", ", MethodCatalog.All.Concat(MethodCatalog.Pairs).Select(m => m.Name))}.", nameof(options));
+            : MethodCatalog.Find(name) ?? throw new ArgumentException($"Unknown method '{name}'; known: auto, {string.Join(", ", MethodCatalog.All.Concat(MethodCatalog.Pairs).Select(m => m.Name))}.", nameof(name)));
+    }
+
+    /// <summary>
+    /// The method as it runs on this flow. The Rosenbrock-W defaults (a Krylov W of 80 vectors rebuilt every 20 steps,
+    /// not after rejections) were measured on the momentless flows, where <c>auto</c> uses them (STEPPERS.md). On a flow
+    /// with a moment, where a user names ros34pw2, they hold Adam's initial transient at h ≈ 1e-5 (Adam probe: t = 0.005
+    /// after 5,855 evaluations: difference quotients of the ε = 0 ratio m̂/√v̂ fill a large space with spurious
+    /// directions), while 12 vectors rebuilt every 10 steps and after every rejection reach t = 51 after 11,232; those
+    /// settings are kept there.
+    /// </summary>
+    private static OdeMethod ForFlow(OptimizerFlow flow, OdeMethod method)
+    {
+        if (!flow.Parts.Any(p => p.HasMomentum || p.HasSecondMoment))
+        {
+            return method;
+        }
+
+        return method switch
+        {
+            RosenbrockWMethod w => w.WithKrylov(MomentKrylovDimension, MomentRefreshEvery, rebuildAfterRejection: true),
+            ExplicitThenRosenbrock pair => pair.WithThen(pair.Then.WithKrylov(MomentKrylovDimension, MomentRefreshEvery, rebuildAfterRejection: true)),
+            _ => method,
+        };
+    }
+
+    /// <summary>The Krylov dimension of a Rosenbrock-W method on a flow with a moment (see <see cref="ForFlow"/>).</summary>
+    public const int MomentKrylovDimension = 12;
+
+    /// <summary>Accepted steps between rebuilds of W on a flow with a moment (see <see cref="ForFlow"/>).</summary>
+    public const int MomentRefreshEvery = 10;
 
     private static OdeResult Run<TState>(OptimizerFlow flow, IOdeTerm<TState> term, IStateAlgebra<TState> algebra, TState y0, FlowStateAccess<TState> access, OdeMethod method, FlowSolveOptions options)
         where TState : class

@@ -38,6 +38,9 @@ public sealed class ExplicitThenRosenbrock : OdeMethod
     /// <summary>The Rosenbrock-W method.</summary>
     public RosenbrockWMethod Then { get; }
 
+    /// <summary>The same pair with another Rosenbrock-W method (e.g. other Krylov settings of the same one).</summary>
+    public ExplicitThenRosenbrock WithThen(RosenbrockWMethod then) => new(First, then) { Fraction = Fraction, Consecutive = Consecutive };
+
     /// <summary>The fraction of the real stability bound at which h|λ| counts as held (Hairer's 3.25 of DOPRI5's 3.31).</summary>
     public double Fraction { get; init; } = 0.98;
 

@@ -43,10 +43,10 @@ public abstract class RosenbrockWMethod : OdeMethod
     /// evaluations, margins within 5e-5 of an rtol-1e-8 reference, against 42,935 with 40 and a rebuild after every
     /// rejection.
     /// </summary>
-    public int KrylovDimension { get; init; } = 80;
+    public int KrylovDimension { get => _krylovDimension; init => _krylovDimension = value; }
 
     /// <summary>Accepted steps between two rebuilds of W (a W-method may use a stale W).</summary>
-    public int RefreshEvery { get; init; } = 20;
+    public int RefreshEvery { get => _refreshEvery; init => _refreshEvery = value; }
 
     /// <summary>
     /// Whether a rejected step rebuilds W at its start before the retry. Off by default: on the MNIST flows where this
@@ -54,7 +54,21 @@ public abstract class RosenbrockWMethod : OdeMethod
     /// the Krylov space does not hold), and each rebuild costs <see cref="KrylovDimension"/> evaluations, which made
     /// rebuilds after rejections two thirds of NGD's cost at Table 1.
     /// </summary>
-    public bool RebuildAfterRejection { get; init; }
+    public bool RebuildAfterRejection { get => _rebuildAfterRejection; init => _rebuildAfterRejection = value; }
+
+    private int _krylovDimension = 80;
+    private int _refreshEvery = 20;
+    private bool _rebuildAfterRejection;
+
+    /// <summary>A copy of the method (the same tableau) with other settings of its Krylov W.</summary>
+    public RosenbrockWMethod WithKrylov(int dimension, int refreshEvery, bool rebuildAfterRejection)
+    {
+        var copy = (RosenbrockWMethod)MemberwiseClone();
+        copy._krylovDimension = dimension;
+        copy._refreshEvery = refreshEvery;
+        copy._rebuildAfterRejection = rebuildAfterRejection;
+        return copy;
+    }
 
     internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm) =>
         new RosenbrockWStepper<TState>(this, algebra, term, norm);

@@ -166,12 +166,15 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
     /// A whole adaptive solve with the state on the device (DeviceFlowSolver: IlgpuStateAlgebra + DeviceOptimizerFlow)
     /// ends within the solver tolerance (rtol 1e-6) of the same solve on the host algebra with the host flow, with the
     /// same step count and the same rejections by block; the saved states (copied to the host at save times only)
-    /// agree too. etdrk4h keeps the previous step's N on the device as its history.
+    /// agree too. etdrk4h keeps the previous step's N on the device as its history; ros34pw2 builds its Krylov W from
+    /// products on device states.
     /// </summary>
     [Theory]
     [InlineData("adam", 1.0, "auto")]
     [InlineData("muon", 2.5, "auto")]
     [InlineData("adam", 1.0, "etdrk4h")]
+    [InlineData("ngd", 1.0, "ros34pw2")] // the Krylov W from device states, and the time column from η′/η
+    [InlineData("adam", 1.0, "ros34pw2")] // W with the settings kept for flows with a moment
     public void WholeSolve_OnDevice_MatchesHostSolve(string optimizer, double maxTime, string method)
     {
         Dataset data = SyntheticData.Gaussian(16, 4, seed: 4);

@@ -72,6 +72,30 @@ public sealed class WorkPrecisionCommandTests : IDisposable
         Assert.Contains("etdrk4", File.ReadAllText(Path.Combine(outDir, "work-precision.html")), StringComparison.Ordinal);
     }
 
+    /// <summary>The table's columns stay aligned when a method's name is long ("auto (dopri5+ros34pw2)").</summary>
+    [Fact]
+    public void Table_ColumnsStayAligned_WithALongMethodName()
+    {
+        string path = Path.Combine(_dir, "ngd.json");
+        File.WriteAllText(path, """
+        {
+          "Name": "tiny-ngd",
+          "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 4, "Seed": 3 },
+          "Model": { "Depth": 2, "Width": 6, "Activation": "relu-q", "Q": 2, "InitScale": 0.5, "Seed": 5 },
+          "Optimizer": { "Name": "ngd", "Eta0": 0.5, "Power": 0.8 },
+          "Solver": { "Backend": "cpu" },
+          "Stop": { "TargetLoss": 1e-3 }
+        }
+        """);
+        (int code, string output, string error) = Run(path, "--methods", "auto", "--rtols", "1e-4", "--out", Path.Combine(_dir, "table"));
+        Assert.True(code == 0, error);
+        string[] lines = output.Split('\n');
+        string header = lines.Single(l => l.StartsWith("method ", StringComparison.Ordinal));
+        string row = lines.Single(l => l.StartsWith("auto (dopri5+ros34pw2) ", StringComparison.Ordinal));
+        Assert.Equal(header.IndexOf(" rtol", StringComparison.Ordinal) + 5, row.IndexOf("1e-4", StringComparison.Ordinal) + 4);
+        Assert.Equal(header.TrimEnd('\r').Length, row.TrimEnd('\r').Length); // every other column is right-aligned to a fixed width
+    }
+
     [Fact]
     public void Json_Float32Rows_AgainstTheFloat64Reference()
     {

@@ -64,12 +64,14 @@ public static class WorkPrecisionOutputs
         SolveOutcome reference = result.Reference, check = result.Check;
         text.AppendLine(string.Create(Ci, $"{result.Name}: {result.Optimizer}; reference {reference.Method} at rtol {reference.RelTol:0.##e+0} ({reference.Status} at t = {reference.FinalTime:G8}, ℓ∞ margin {reference.MarginLinf:G10}, ℓ2 margin {reference.MarginL2:G10}, {reference.Evaluations} evaluations)"));
         text.AppendLine(string.Create(Ci, $"checked by {check.Method} at rtol {check.RelTol:0.##e+0}: {Describe(result.ReferenceAgreement)}"));
-        text.AppendLine(string.Create(Ci, $"{"method",-16} {"rtol",7} {"evals",9} {"accepted",9} {"rejected",9} {"wall s",8} {"final t",11} {"err γ∞",9} {"err γ2",9} {"err align",9} {"err θ/‖θ‖",10} {"err t*",9}"));
+        // The method column is as wide as its longest entry ("auto (dopri5+ros34pw2)"), at least 16.
+        int width = Math.Max(16, result.Rows.Select(r => r.Outcome.Method.Length).DefaultIfEmpty(0).Max());
+        text.AppendLine(string.Create(Ci, $"{"method".PadRight(width)} {"rtol",7} {"evals",9} {"accepted",9} {"rejected",9} {"wall s",8} {"final t",11} {"err γ∞",9} {"err γ2",9} {"err align",9} {"err θ/‖θ‖",10} {"err t*",9}"));
         foreach (WorkPrecisionRow row in result.Rows)
         {
             SolveOutcome o = row.Outcome;
             SolveErrors e = row.Errors;
-            text.AppendLine(string.Create(Ci, $"{o.Method,-16} {o.RelTol,7:0.#e+0} {o.Evaluations,9} {o.Accepted,9} {o.Rejected,9} {o.WallSeconds,8:F1} {o.FinalTime,11:G6} {E(e.MarginLinf),9} {E(e.MarginL2),9} {E(e.Alignment),9} {E(e.Direction),10} {E(e.TargetTime),9}"));
+            text.AppendLine(string.Create(Ci, $"{o.Method.PadRight(width)} {o.RelTol,7:0.#e+0} {o.Evaluations,9} {o.Accepted,9} {o.Rejected,9} {o.WallSeconds,8:F1} {o.FinalTime,11:G6} {E(e.MarginLinf),9} {E(e.MarginL2),9} {E(e.Alignment),9} {E(e.Direction),10} {E(e.TargetTime),9}"));
         }
 
         return text.ToString();

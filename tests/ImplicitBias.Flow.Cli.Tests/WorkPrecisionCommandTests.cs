@@ -13,15 +13,16 @@ public sealed class WorkPrecisionCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Experiment()
+    /// <summary>A tiny experiment with one optimizer (Adam by default) on 16 Gaussian samples.</summary>
+    private string Experiment(string optimizer = "adam", string eta0 = "0.05")
     {
-        string path = Path.Combine(_dir, "adam.json");
-        File.WriteAllText(path, """
+        string path = Path.Combine(_dir, $"{optimizer}.json");
+        File.WriteAllText(path, $$"""
         {
-          "Name": "tiny-adam",
+          "Name": "tiny-{{optimizer}}",
           "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 4, "Seed": 3 },
           "Model": { "Depth": 2, "Width": 6, "Activation": "relu-q", "Q": 2, "InitScale": 0.5, "Seed": 5 },
-          "Optimizer": { "Name": "adam", "Eta0": 0.05, "Power": 0.8 },
+          "Optimizer": { "Name": "{{optimizer}}", "Eta0": {{eta0}}, "Power": 0.8 },
           "Solver": { "Backend": "cpu" },
           "Stop": { "TargetLoss": 1e-3 }
         }
@@ -76,17 +77,7 @@ public sealed class WorkPrecisionCommandTests : IDisposable
     [Fact]
     public void Table_ColumnsStayAligned_WithALongMethodName()
     {
-        string path = Path.Combine(_dir, "ngd.json");
-        File.WriteAllText(path, """
-        {
-          "Name": "tiny-ngd",
-          "Data": { "Kind": "gaussian", "Samples": 16, "Dimension": 4, "Seed": 3 },
-          "Model": { "Depth": 2, "Width": 6, "Activation": "relu-q", "Q": 2, "InitScale": 0.5, "Seed": 5 },
-          "Optimizer": { "Name": "ngd", "Eta0": 0.5, "Power": 0.8 },
-          "Solver": { "Backend": "cpu" },
-          "Stop": { "TargetLoss": 1e-3 }
-        }
-        """);
+        string path = Experiment("ngd", "0.5");
         (int code, string output, string error) = Run(path, "--methods", "auto", "--rtols", "1e-4", "--out", Path.Combine(_dir, "table"));
         Assert.True(code == 0, error);
         string[] lines = output.Split('\n');

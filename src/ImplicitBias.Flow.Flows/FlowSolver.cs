@@ -221,12 +221,12 @@ public static class FlowSolver
     }
 
     /// <summary>
-    /// The method as it runs on this flow. The Rosenbrock-W defaults (a Krylov W of 80 vectors rebuilt every 20 steps,
-    /// not after rejections) were measured on the momentless flows, where <c>auto</c> uses them (STEPPERS.md). On a flow
+    /// The method as it runs on this flow. The Rosenbrock-W defaults (a Krylov W of 60 vectors rebuilt every 20 steps,
+    /// not after rejections but extended by 4 vectors from a rejected step's error) were measured on the momentless flows, where <c>auto</c> uses them (STEPPERS.md). On a flow
     /// with a moment, where a user names ros34pw2, they hold Adam's initial transient at h ≈ 1e-5 (Adam probe: t = 0.005
     /// after 5,855 evaluations: difference quotients of the ε = 0 ratio m̂/√v̂ fill a large space with spurious
     /// directions), while 12 vectors rebuilt every 10 steps and after every rejection reach t = 51 after 11,232; those
-    /// settings are kept there.
+    /// settings are kept there (no extensions: the rebuild after a rejection makes them moot).
     /// </summary>
     private static OdeMethod ForFlow(OptimizerFlow flow, OdeMethod method)
     {
@@ -237,8 +237,8 @@ public static class FlowSolver
 
         return method switch
         {
-            RosenbrockWMethod w => w.WithKrylov(MomentKrylovDimension, MomentRefreshEvery, rebuildAfterRejection: true),
-            ExplicitThenRosenbrock pair => pair.WithThen(pair.Then.WithKrylov(MomentKrylovDimension, MomentRefreshEvery, rebuildAfterRejection: true)),
+            RosenbrockWMethod w => w.WithKrylov(MomentKrylovDimension, MomentRefreshEvery, rebuildAfterRejection: true, extendAfterRejection: 0),
+            ExplicitThenRosenbrock pair => pair.WithThen(pair.Then.WithKrylov(MomentKrylovDimension, MomentRefreshEvery, rebuildAfterRejection: true, extendAfterRejection: 0)),
             _ => method,
         };
     }

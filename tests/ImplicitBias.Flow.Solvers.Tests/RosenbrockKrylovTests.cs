@@ -200,4 +200,54 @@ public class RosenbrockKrylovTests(ITestOutputHelper output)
             ResumeAssert.ContinuesBitForBit(whole, Solve(resume: c));
         }
     }
+
+    private static OdeResult EightModes(Ros34Pw2 method, double rtol = 1e-6, OdeOptions<HostState>? options = null) =>
+        OdeSolver.Solve(new HostOdeTerm(StiffTestProblems.EightStiffModesInN), new HostStateAlgebra(StateLayout.Single(StiffTestProblems.Size, rtol, rtol * 1e-3)), method, 0, 1,
+            new HostState(StiffTestProblems.Start()), options);
+
+    /// <summary>
+    /// Eight stiff modes, a Krylov space of 4 started from f: the rest of the stiff spectrum stays explicit and makes
+    /// steps fail. Extending W after each rejection by a few Krylov vectors from the rejected step's error takes the
+    /// missing modes in for a few evaluations, and the answer stays that of DOP853.
+    /// </summary>
+    [Fact]
+    public void ExtendingWAfterRejections_TakesTheMissedStiffModesIn()
+    {
+        double[] reference = OdeSolver.Solve(new HostOdeTerm(StiffTestProblems.EightStiffModesInN), new HostStateAlgebra(StateLayout.Single(StiffTestProblems.Size, 1e-11, 1e-14)), new DormandPrince853(), 0, 1,
+            new HostState(StiffTestProblems.Start())).FinalState;
+        OdeResult plain = EightModes(new Ros34Pw2 { KrylovDimension = 4, ExtendAfterRejection = 0 });
+        OdeResult extended = EightModes(new Ros34Pw2 { KrylovDimension = 4, ExtendAfterRejection = 4, ExtensionCapacity = 8 });
+        double Error(OdeResult r) => r.FinalState.Zip(reference, (a, b) => Math.Abs(a - b)).Max();
+        output.WriteLine($"plain {plain.RhsEvaluations} evaluations ({plain.AcceptedSteps}+{plain.RejectedSteps}), error {Error(plain):g3}; extended {extended.RhsEvaluations} ({extended.AcceptedSteps}+{extended.RejectedSteps}), error {Error(extended):g3}");
+        Assert.Equal(OdeStatus.Success, extended.Status);
+        Assert.True(10 * extended.RhsEvaluations < plain.RhsEvaluations, $"{extended.RhsEvaluations} against {plain.RhsEvaluations}");
+        Assert.True(Error(extended) < 1e-5, $"error {Error(extended):g3}");
+    }
+
+    /// <summary>
+    /// A solve whose W is extended after rejections, resumed from checkpoints (among them ones taken right after a
+    /// rejection, whose error is still to be used), ends bit for bit as the whole one: the checkpoint holds the
+    /// extensions' directions and the pending error, and the rebuilt W repeats their arithmetic.
+    /// </summary>
+    [Fact]
+    public void ExtendedW_ResumesBitForBit()
+    {
+        var method = new Ros34Pw2 { KrylovDimension = 4, ExtendAfterRejection = 4, ExtensionCapacity = 8 };
+        double[] times = Enumerable.Range(1, 10).Select(i => i * 0.1).ToArray();
+        OdeResult Solve(Func<bool>? due = null, Action<OdeCheckpoint>? write = null, OdeCheckpoint? resume = null) =>
+            EightModes(method, options: new OdeOptions<HostState> { SaveAt = SaveAt.Times(times), CheckpointDue = due, Checkpoint = write, ResumeFrom = resume });
+
+        OdeResult whole = Solve();
+        var checkpoints = new List<OdeCheckpoint>();
+        Solve(() => true, checkpoints.Add);
+        int n = StiffTestProblems.Size;
+        OdeCheckpoint[] extended = [.. checkpoints.Where(c => c.StepperMemory.Length > 6 + (2 * n) && c.StepperMemory[4] > 0)];
+        OdeCheckpoint[] pending = [.. checkpoints.Where(c => c.StepperMemory.Length > 6 + (2 * n) && c.StepperMemory[5] != 0)];
+        Assert.NotEmpty(extended);
+        Assert.NotEmpty(pending);
+        foreach (OdeCheckpoint c in new[] { extended[0], extended[extended.Length / 2], pending[0], pending[pending.Length / 2], checkpoints[checkpoints.Count / 3] })
+        {
+            ResumeAssert.ContinuesBitForBit(whole, Solve(resume: c));
+        }
+    }
 }

@@ -20,6 +20,19 @@ internal static class StiffTestProblems
         }
     };
 
+    /// <summary>
+    /// As <see cref="OneStiffModeInN"/> but with eight stiff modes, d_i = 1e3 · 2^k at i = 3 + 6k (k = 0 … 7, up to
+    /// 1.28e5): more sharp directions than a small Krylov space started from f holds, the shape of NGD's stiff spectrum.
+    /// </summary>
+    public static readonly HostRhs EightStiffModesInN = (t, y, f) =>
+    {
+        for (int i = 0; i < Size; i++)
+        {
+            double d = (i % 6 == 3 && i < 48) ? 1e3 * Math.Pow(2, (i - 3) / 6) : i + 1;
+            f[i] = (-d * (y[i] - Math.Sin(t + i))) + (0.1 * Math.Sin(y[(i + 1) % Size]));
+        }
+    };
+
     /// <summary>y_i(0) = sin i, off the slow manifold in the stiff coordinate.</summary>
     public static double[] Start(int size = Size) => Enumerable.Range(0, size).Select(i => Math.Sin(i)).ToArray();
 }

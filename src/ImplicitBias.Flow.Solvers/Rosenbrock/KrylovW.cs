@@ -23,12 +23,20 @@ internal sealed class KrylovW<TState>
 {
     private readonly IStateAlgebra<TState> _algebra;
     private readonly int _maxDimension;
+    private readonly int _capacity;
     private readonly int _n;
     private readonly int _blocks;
     private readonly int[] _offsets;
     private readonly double[] _decay;
     private readonly double[][] _basis;
     private readonly TState[] _basisStates;
+    private readonly double[][] _products;
+    private readonly double[,] _hFull;
+    private readonly double[] _work;
+    private readonly double[] _orthogonal;
+    private readonly TState _pointState;
+    private readonly TState _pointN;
+    private readonly List<(int Count, double[] Direction)> _extensions = [];
     private readonly double[,,] _gram;
     private readonly double[] _host;
     private readonly double[] _jv;
@@ -48,30 +56,42 @@ internal sealed class KrylovW<TState>
     private Vector<double> _c = Vector<double>.Build.Dense(1);
     private double _hGamma = double.NaN;
 
-    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension)
+    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension, int extensionCapacity = 0)
     {
         _algebra = algebra;
         StateLayout layout = algebra.Layout;
         _n = layout.Length;
         _blocks = layout.BlockCount;
         _maxDimension = Math.Max(0, Math.Min(maxDimension, _n));
+        _capacity = _maxDimension == 0 ? 0 : Math.Min(_n, _maxDimension + Math.Max(0, extensionCapacity));
         _offsets = Enumerable.Range(0, _blocks + 1).Select(b => b < _blocks ? layout.Offset(b) : _n).ToArray();
         _decay = layout.Blocks.Select(b => b.DecayRate).ToArray();
-        _basis = new double[_maxDimension][];
-        _basisStates = new TState[_maxDimension];
-        for (int j = 0; j < _maxDimension; j++)
+        _basis = new double[_capacity][];
+        _basisStates = new TState[_capacity];
+        _products = new double[_capacity > _maxDimension ? _capacity : 0][];
+        for (int j = 0; j < _capacity; j++)
         {
             _basis[j] = new double[_n];
             _basisStates[j] = algebra.Allocate();
         }
 
-        _gram = new double[_blocks, _maxDimension, _maxDimension];
+        for (int j = 0; j < _products.Length; j++)
+        {
+            _products[j] = new double[_n];
+        }
+
+        _hFull = new double[_capacity, _capacity];
+        _work = new double[_capacity > _maxDimension ? _n : 0];
+        _orthogonal = new double[_capacity];
+        _pointState = algebra.Allocate();
+        _pointN = algebra.Allocate();
+        _gram = new double[_blocks, _capacity, _capacity];
         _host = new double[_n];
         _jv = new double[_n];
         _d = new double[_blocks];
         _rowScale = new double[_blocks];
-        _coefficients = new double[_blocks * _maxDimension];
-        _projection = new double[_maxDimension];
+        _coefficients = new double[_blocks * _capacity];
+        _projection = new double[_capacity];
         _probe = algebra.Allocate();
         _probeN = algebra.Allocate();
 
@@ -108,6 +128,7 @@ internal sealed class KrylovW<TState>
         ReadOnlySpan<double> nHost = _jacobian.Derivative;
         ReadOnlySpan<double> weights2 = _jacobian.Weights;
         Dimension = 0;
+        _extensions.Clear();
         if (_maxDimension == 0)
         {
             _jacobian.Release();
@@ -132,18 +153,99 @@ internal sealed class KrylovW<TState>
         }
 
         TensorPrimitives.Multiply(v, 1.0 / norm, v);
-        int evaluations = Arnoldi.Iterate(_product, _basis, _hessenberg, _jv, weights2); // one product per step
+        int evaluations = Arnoldi.Iterate(_product, _basis.AsSpan(0, _maxDimension), _hessenberg, _jv, weights2); // one product per step
         _jacobian.Release();
         Dimension = evaluations;
 
         int m = Dimension;
         int rows = _maxDimension + 1;
-        _h = Matrix<double>.Build.Dense(m, m, (i, k) => _hessenberg[(k * rows) + i]);
+        for (int i = 0; i < m; i++)
+        {
+            for (int k = 0; k < m; k++)
+            {
+                _hFull[i, k] = _hessenberg[(k * rows) + i];
+            }
+        }
+
+        Assemble(0, weights2);
+        return evaluations;
+    }
+
+    /// <summary>The extensions made since the last build, in order: how many vectors each asked for, and its direction.</summary>
+    public IReadOnlyList<(int Count, double[] Direction)> Extensions => _extensions;
+
+    /// <summary>
+    /// Extends the space by up to <paramref name="count"/> vectors of the Krylov sequence of ∂N/∂y started from the part
+    /// of <paramref name="direction"/> (a host vector) outside the space: the products are forward differences at the
+    /// point where W was built (one evaluation each), so W stays the Ω-orthogonal projection of one Jacobian, now on a
+    /// larger space; its matrix gains full rows and columns (no longer Hessenberg), from the products kept for every
+    /// basis vector. A rejected step's error estimate is the direction meant here: it is what the step did not
+    /// stabilize, and a few vectors from it cost far less than rebuilding the whole space. Stops early at the capacity
+    /// given to the constructor, or when the direction (or a later product) lies in the space. Returns the evaluations
+    /// made.
+    /// </summary>
+    public int Extend(ReadOnlySpan<double> direction, int count, Action<double, TState, TState> evaluate)
+    {
+        int start = Dimension;
+        if (start == 0 || count <= 0 || start >= _capacity || _products.Length == 0 || double.IsNaN(BuiltAt))
+        {
+            return 0;
+        }
+
+        _algebra.Write(_jacobian.State, _pointState);
+        _algebra.Write(_jacobian.Derivative, _pointN);
+        _jacobian.SetPoint(_jacobian.Time, _pointState, _pointN, evaluate);
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        direction.CopyTo(_work);
+        int evaluations = 0;
+        while (evaluations < count && Dimension < _capacity)
+        {
+            int j = Dimension;
+            double scale = Arnoldi.Norm(_work, weights2);
+            Arnoldi.Orthogonalize(_basis.AsSpan(0, j), _work, _orthogonal, weights2);
+            double beta = Arnoldi.Norm(_work, weights2);
+            if (!double.IsFinite(beta) || !(beta > 1e-8 * scale))
+            {
+                break; // already in the space (to round-off): nothing new to add
+            }
+
+            TensorPrimitives.Multiply(_work, 1.0 / beta, _basis[j]);
+            _jacobian.Product(_basis[j], _basisStates[j], _products[j]);
+            evaluations++;
+            Dimension = j + 1;
+            for (int i = 0; i <= j; i++)
+            {
+                _hFull[i, j] = Arnoldi.Dot(_basis[i], _products[j], weights2);
+            }
+
+            for (int k = 0; k < j; k++)
+            {
+                _hFull[j, k] = Arnoldi.Dot(_basis[j], _products[k], weights2);
+            }
+
+            _products[j].CopyTo(_work);
+        }
+
+        _jacobian.Release();
+        if (Dimension > start)
+        {
+            _extensions.Add((count, direction.ToArray()));
+            Assemble(start, weights2);
+        }
+
+        return evaluations;
+    }
+
+    /// <summary>The per-block Gram entries of the basis vectors from <paramref name="from"/> on, and H from its full copy.</summary>
+    private void Assemble(int from, ReadOnlySpan<double> weights2)
+    {
+        int m = Dimension;
+        _h = Matrix<double>.Build.Dense(m, m, (i, k) => _hFull[i, k]);
         _rhs = Vector<double>.Build.Dense(m);
         _c = Vector<double>.Build.Dense(m);
         for (int b = 0; b < _blocks; b++)
         {
-            for (int i = 0; i < m; i++)
+            for (int i = from; i < m; i++)
             {
                 for (int k = 0; k <= i; k++)
                 {
@@ -162,10 +264,14 @@ internal sealed class KrylovW<TState>
         _hGamma = double.NaN;
         if (!_h.ToColumnMajorArray().All(double.IsFinite))
         {
-            Dimension = 0; // a product was not finite: fall back to the exact decays alone
+            Dimension = from; // a product was not finite: drop what it added (all of W's space when building)
+            if (from > 0)
+            {
+                _h = Matrix<double>.Build.Dense(from, from, (i, k) => _hFull[i, k]);
+                _rhs = Vector<double>.Build.Dense(from);
+                _c = Vector<double>.Build.Dense(from);
+            }
         }
-
-        return evaluations;
     }
 
     /// <summary>
@@ -277,5 +383,12 @@ internal sealed class KrylovW<TState>
     /// ∂N/∂y · v_j at the point being built, by a forward difference (one evaluation); also writes v_j where the
     /// states live, for the combinations in <see cref="Solve"/>.
     /// </summary>
-    private void Product(int j, ReadOnlySpan<double> v, Span<double> jv) => _jacobian.Product(v, _basisStates[j], jv);
+    private void Product(int j, ReadOnlySpan<double> v, Span<double> jv)
+    {
+        _jacobian.Product(v, _basisStates[j], jv);
+        if (_products.Length > 0)
+        {
+            jv.CopyTo(_products[j]); // kept for the rows of H that extensions add
+        }
+    }
 }

@@ -46,6 +46,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private double _resumeTime;
     private TState? _resumeState;
     private int _stepsSinceBuild;
+    private readonly double[] _pendingError;
+    private bool _hasPendingError;
     private TState? _y0;
     private TState? _y1;
     private double _h;
@@ -58,7 +60,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _term = term;
         _s = method.Stages;
         _timeScaled = term is ITimeScaledTerm { IsTimeScaled: true } scaled ? scaled : null;
-        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension);
+        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension, method.ExtendAfterRejection > 0 ? method.ExtensionCapacity : 0);
+        _pendingError = method.ExtendAfterRejection > 0 ? new double[algebra.Layout.Length] : [];
         _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
         _blocks = _decay.Length;
 
@@ -120,6 +123,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _gammaSums = Enumerable.Range(0, _s).Select(i => Enumerable.Range(0, i + 1).Sum(j => method.GammaMatrix[i, j])).ToArray();
     }
 
+    private const int Header = 6;
+
     public long Evaluations { get; private set; }
 
     public TState FirstStage => _n0;
@@ -132,6 +137,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _pendingSwap = false;
         _builtHere = false;
         _attemptedHere = false;
+        _hasPendingError = false;
         _stepsSinceBuild = int.MaxValue / 2;
     }
 
@@ -143,11 +149,16 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _pendingSwap = false;
         _builtHere = false;
         _attemptedHere = false;
+        _hasPendingError = false;
         _stepsSinceBuild = int.MaxValue / 2;
         Evaluations = evaluations;
     }
 
-    /// <summary>[t_W, steps since W was built, built here, attempted here, y at t_W, N there] when W exists.</summary>
+    /// <summary>
+    /// [t_W, steps since W was built, built here, attempted here, number E of extensions, pending error?, y at t_W,
+    /// N there, E × (vectors asked, direction), the last attempt's error if pending] when W exists: all a rebuild of the
+    /// same W needs.
+    /// </summary>
     public double[] Memory
     {
         get
@@ -158,13 +169,30 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             }
 
             int n = _algebra.Layout.Length;
-            var memory = new double[4 + (2 * n)];
+            IReadOnlyList<(int Count, double[] Direction)> extensions = _w.Extensions;
+            bool pending = _hasPendingError && _attemptedHere;
+            var memory = new double[Header + (2 * n) + (extensions.Count * (n + 1)) + (pending ? n : 0)];
             memory[0] = _w.BuiltAt;
             memory[1] = _stepsSinceBuild;
             memory[2] = _builtHere ? 1 : 0;
             memory[3] = _attemptedHere ? 1 : 0;
-            _w.BuiltState.CopyTo(memory.AsSpan(4, n));
-            _w.BuiltDerivative.CopyTo(memory.AsSpan(4 + n, n));
+            memory[4] = extensions.Count;
+            memory[5] = pending ? 1 : 0;
+            _w.BuiltState.CopyTo(memory.AsSpan(Header, n));
+            _w.BuiltDerivative.CopyTo(memory.AsSpan(Header + n, n));
+            int at = Header + (2 * n);
+            foreach ((int count, double[] direction) in extensions)
+            {
+                memory[at] = count;
+                direction.CopyTo(memory.AsSpan(at + 1, n));
+                at += n + 1;
+            }
+
+            if (pending)
+            {
+                _pendingError.CopyTo(memory.AsSpan(at, n));
+            }
+
             return memory;
         }
     }
@@ -172,19 +200,37 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     public void RestoreMemory(double[] memory)
     {
         int n = _algebra.Layout.Length;
-        if (memory.Length != 4 + (2 * n))
+        bool legacy = memory.Length == 4 + (2 * n); // written before W could be extended
+        int header = legacy ? 4 : Header;
+        if (memory.Length < header + (2 * n))
         {
             return; // no W yet (or a checkpoint of another stepper): the next attempt builds one
         }
 
         // Rebuilding W from the same point repeats the same arithmetic, so the continuation is bit for bit; the
-        // evaluations it costs were counted when W was first built.
-        _algebra.Write(memory.AsSpan(4, n), _stage);
-        _algebra.Write(memory.AsSpan(4 + n, n), _stageN);
+        // evaluations it costs were counted when W was first built (and extended).
+        _algebra.Write(memory.AsSpan(header, n), _stage);
+        _algebra.Write(memory.AsSpan(header + n, n), _stageN);
         _w.Build(memory[0], _stage, _stageN, _term.Evaluate);
         _stepsSinceBuild = (int)memory[1];
         _builtHere = memory[2] != 0;
         _attemptedHere = memory[3] != 0;
+        if (!legacy)
+        {
+            int at = header + (2 * n);
+            for (int e = 0; e < (int)memory[4]; e++)
+            {
+                _w.Extend(memory.AsSpan(at + 1, n), (int)memory[at], _term.Evaluate);
+                at += n + 1;
+            }
+
+            _hasPendingError = memory[5] != 0 && _pendingError.Length == n;
+            if (_hasPendingError)
+            {
+                memory.AsSpan(at, n).CopyTo(_pendingError);
+            }
+        }
+
         if (_attemptedHere && _resumeState is not null)
         {
             // A step from this point was rejected before the checkpoint: its g is recomputed (the same arithmetic).
@@ -212,6 +258,13 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             _builtHere = true;
             _stepsSinceBuild = 0;
         }
+        else if (retry && _hasPendingError)
+        {
+            // The rejected attempt's error is what W left unstabilized: a few Krylov vectors from it.
+            Evaluations += _w.Extend(_pendingError, _method.ExtendAfterRejection, _term.Evaluate);
+        }
+
+        _hasPendingError = false;
 
         if (!retry)
         {
@@ -269,6 +322,12 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         // error of stiff components that the propagated solution damps.
         _algebra.Combine(y, [0.0], _e, _u, false, _r);
         _w.Solve(_r, 1.0, _error);
+        if (_pendingError.Length > 0)
+        {
+            _algebra.Read(_error, _pendingError);
+            _hasPendingError = true;
+        }
+
         return _norm.Measure(y, yNew, _error);
     }
 

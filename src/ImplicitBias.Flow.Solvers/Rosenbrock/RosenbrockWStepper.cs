@@ -202,7 +202,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         int n = _algebra.Layout.Length;
         bool legacy = memory.Length == 4 + (2 * n); // written before W could be extended
         int header = legacy ? 4 : Header;
-        if (memory.Length < header + (2 * n))
+        if (memory.Length < header + (2 * n) || (!legacy && memory.Length != header + (2 * n) + ((int)memory[4] * (n + 1)) + (memory[5] != 0 ? n : 0)))
         {
             return; // no W yet (or a checkpoint of another stepper): the next attempt builds one
         }

@@ -57,14 +57,15 @@ public class StepperChoiceTests
     /// <summary>
     /// ros34pw2 keeps its measured defaults on the momentless flows (60 Krylov vectors every 20 steps, no rebuild after
     /// a rejection but 4 more vectors from its error) and its former settings on a flow with a moment (12 every 10 and
-    /// after every rejection, which measured 500× further in Adam's initial transient), named alone or in a pair; the
-    /// catalogue's instance is not changed.
+    /// after every rejection, which measured 500× further in Adam's initial transient), named alone or in a pair; after
+    /// ETDRK4 (past the transient) 30 every 20 with extensions; the catalogue's instance is not changed.
     /// </summary>
     [Theory]
     [InlineData("ngd", "ros34pw2", 60, 20, false, 4)]
     [InlineData("gd", "dopri5+ros34pw2", 60, 20, false, 4)]
     [InlineData("adam", "ros34pw2", FlowSolver.MomentKrylovDimension, FlowSolver.MomentRefreshEvery, true, 0)]
     [InlineData("signum", "dopri5+ros34pw2", FlowSolver.MomentKrylovDimension, FlowSolver.MomentRefreshEvery, true, 0)]
+    [InlineData("adam", "etdrk4+ros34pw2", FlowSolver.LateMomentKrylovDimension, FlowSolver.LateMomentRefreshEvery, false, 4)]
     public void RosenbrockW_RunsWithTheKrylovSettingsMeasuredForItsFlow(string optimizer, string method, int dimension, int refresh, bool rebuild, int extend)
     {
         (OptimizerFlow flow, _) = LongRunTests.SquaredReluFlow(optimizer, 0.3);
@@ -74,6 +75,7 @@ public class StepperChoiceTests
         {
             RosenbrockWMethod alone => alone,
             ExplicitThenRosenbrock pair => pair.Then,
+            ExponentialThenRosenbrock late => late.Then,
             _ => throw new Xunit.Sdk.XunitException($"{resolved.Name} is not a Rosenbrock-W method"),
         };
         Assert.Equal((dimension, refresh, rebuild, extend), (w.KrylovDimension, w.RefreshEvery, w.RebuildAfterRejection, w.ExtendAfterRejection));

@@ -72,7 +72,7 @@ public sealed class ExplicitThenExponential : OdeMethod
         double boundStep = fastest > 0 ? Fraction * First.Tableau.RealStabilityBound / fastest : double.PositiveInfinity;
         return new HandOverStepper<TState>(First.CreateStepper(algebra, term, norm), Then.CreateStepper(algebra, term, norm), Consecutive, First.ErrorExponentOrder, Then.ErrorExponentOrder)
         {
-            IsHeld = (_, h) => h >= boundStep,
+            IsHeld = (_, _, h) => h >= boundStep,
             Note = (switched, time) => switched
                 ? $"{First.Name} until t = {time:g6}, then {Then.Name} (the step had reached {Fraction:g2} of {First.Name}'s stability bound on the fastest decay)"
                 : $"{First.Name} throughout (its step never reached the stability bound of the fastest decay)",

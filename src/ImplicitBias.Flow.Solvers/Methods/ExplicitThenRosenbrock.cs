@@ -73,7 +73,7 @@ public sealed class ExplicitThenRosenbrock : OdeMethod
         double bound = Fraction * First.Tableau.RealStabilityBound;
         return new HandOverStepper<TState>(first, Then.CreateStepper(algebra, term, norm), Consecutive, First.ErrorExponentOrder, Then.ErrorExponentOrder)
         {
-            IsHeld = (stepper, _) => ((ExplicitRungeKuttaStepper<TState>)stepper).StiffnessProduct >= bound,
+            IsHeld = (stepper, _, _) => ((ExplicitRungeKuttaStepper<TState>)stepper).StiffnessProduct >= bound,
             Note = (switched, time) => switched
                 ? $"{First.Name} until t = {time:g6}, then {Then.Name} (h|λ| had reached {Fraction:g2} of {First.Name}'s stability bound)"
                 : $"{First.Name} throughout (its step was never held by stiffness)",

@@ -7,7 +7,8 @@ namespace ImplicitBias.Flow.Solvers.Methods;
 /// own test, <see cref="IsHeld"/>), the second from the next step on (one way). The switch happens at the start of a
 /// step, not at the accepted step's end, so saves and events inside the last step of the first method still interpolate
 /// with it. The phase, the count and the evaluations before the switch are checkpoint memory, so a resumed solve switches
-/// where the uninterrupted one did. Used by <see cref="ExplicitThenExponential"/> and <see cref="ExplicitThenRosenbrock"/>.
+/// where the uninterrupted one did. Used by <see cref="ExplicitThenExponential"/>, <see cref="ExplicitThenRosenbrock"/> and
+/// <see cref="ExponentialThenRosenbrock"/>.
 /// </summary>
 internal sealed class HandOverStepper<TState> : IStepper<TState>
     where TState : class
@@ -38,8 +39,11 @@ internal sealed class HandOverStepper<TState> : IStepper<TState>
         _thenOrder = thenOrder;
     }
 
-    /// <summary>Whether the first method's accepted step (the stepper, its h) was held by what the second removes.</summary>
-    public required Func<IStepper<TState>, double, bool> IsHeld { get; init; }
+    /// <summary>
+    /// Whether the first method's accepted step (the stepper, the time at its end, its h) was held by what the second
+    /// removes.
+    /// </summary>
+    public required Func<IStepper<TState>, double, double, bool> IsHeld { get; init; }
 
     /// <summary>The note from (switched, switch time).</summary>
     public required Func<bool, double, string> Note { get; init; }
@@ -123,7 +127,7 @@ internal sealed class HandOverStepper<TState> : IStepper<TState>
             return;
         }
 
-        _count = IsHeld(_first, h) ? _count + 1 : 0;
+        _count = IsHeld(_first, t + h, h) ? _count + 1 : 0;
         _switchDue = _count >= _consecutive;
     }
 

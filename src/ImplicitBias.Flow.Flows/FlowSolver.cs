@@ -105,7 +105,7 @@ public static class FlowSolver
         ArgumentNullException.ThrowIfNull(flow);
         OdeMethod method = MethodCatalog.Find(DefaultMethodName(flow.Parts.Select(p => p.Definition).ToArray()))!;
         return method is ExplicitRungeKuttaMethod { IsAdaptive: true } && flow.Layout.IsSemilinear
-            ? MethodCatalog.Find($"{method.Name}{ExplicitThenExponential.Separator}{ExponentialHandOver}")!
+            ? MethodCatalog.Find($"{method.Name}{MethodPair.Separator}{ExponentialHandOver}")!
             : method;
     }
 

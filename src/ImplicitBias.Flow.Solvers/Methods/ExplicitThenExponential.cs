@@ -21,15 +21,14 @@ namespace ImplicitBias.Flow.Solvers.Methods;
 /// and the evaluations before the switch are the stepper's checkpoint memory, so a resumed solve switches where the
 /// uninterrupted one did. With no decay in the layout (c_max = 0) it never switches and is the explicit method.
 /// </remarks>
-public sealed class ExplicitThenExponential : OdeMethod
+public sealed class ExplicitThenExponential : MethodPair
 {
     /// <summary>Creates the pair.</summary>
     /// <param name="first">The explicit method that starts the solve (adaptive).</param>
     /// <param name="then">The exponential method that takes over (adaptive).</param>
     public ExplicitThenExponential(ExplicitRungeKuttaMethod first, ExponentialRungeKuttaMethod then)
+        : base(first, then)
     {
-        ArgumentNullException.ThrowIfNull(first);
-        ArgumentNullException.ThrowIfNull(then);
         if (!first.IsAdaptive || !then.IsAdaptive)
         {
             throw new ArgumentException($"'{first.Name}{Separator}{then.Name}': both methods must be adaptive.");
@@ -38,9 +37,6 @@ public sealed class ExplicitThenExponential : OdeMethod
         First = first;
         Then = then;
     }
-
-    /// <summary>The character between the two names.</summary>
-    public const char Separator = '+';
 
     /// <summary>The explicit method.</summary>
     public ExplicitRungeKuttaMethod First { get; }
@@ -53,18 +49,6 @@ public sealed class ExplicitThenExponential : OdeMethod
 
     /// <summary>How many accepted steps in a row must reach it.</summary>
     public int Consecutive { get; init; } = 10;
-
-    /// <inheritdoc />
-    public override string Name => $"{First.Name}{Separator}{Then.Name}";
-
-    /// <inheritdoc />
-    public override int Order => First.Order;
-
-    /// <inheritdoc />
-    public override int ErrorExponentOrder => First.ErrorExponentOrder;
-
-    /// <inheritdoc />
-    public override IStepSizeController DefaultController => First.DefaultController;
 
     internal override IStepper<TState> CreateStepper<TState>(IStateAlgebra<TState> algebra, IOdeTerm<TState> term, ScaledErrorNorm<TState> norm)
     {

@@ -14,18 +14,17 @@ namespace ImplicitBias.Flow.Solvers.Methods;
 /// step is held by one isolated eigenvalue of ∂f/∂y that grows along the run (STEPPERS.md); a solve that is never held
 /// stays the explicit method's, bit for bit.
 /// </summary>
-public sealed class ExplicitThenRosenbrock : OdeMethod
+public sealed class ExplicitThenRosenbrock : MethodPair
 {
     /// <summary>Creates the pair.</summary>
     /// <param name="first">The explicit method that starts the solve: adaptive, FSAL with its last internal stage at c = 1.</param>
     /// <param name="then">The Rosenbrock-W method that takes over.</param>
     public ExplicitThenRosenbrock(ExplicitRungeKuttaMethod first, RosenbrockWMethod then)
+        : base(first, then)
     {
-        ArgumentNullException.ThrowIfNull(first);
-        ArgumentNullException.ThrowIfNull(then);
         if (!first.IsAdaptive || !CanDetect(first))
         {
-            throw new ArgumentException($"'{first.Name}{ExplicitThenExponential.Separator}{then.Name}': {first.Name} cannot estimate stiffness (it needs an adaptive FSAL tableau whose last internal stage is at c = 1).");
+            throw new ArgumentException($"'{first.Name}{Separator}{then.Name}': {first.Name} cannot estimate stiffness (it needs an adaptive FSAL tableau whose last internal stage is at c = 1).");
         }
 
         First = first;
@@ -46,18 +45,6 @@ public sealed class ExplicitThenRosenbrock : OdeMethod
 
     /// <summary>Held accepted steps in a row before the switch (Hairer's 15).</summary>
     public int Consecutive { get; init; } = 15;
-
-    /// <inheritdoc />
-    public override string Name => $"{First.Name}{ExplicitThenExponential.Separator}{Then.Name}";
-
-    /// <inheritdoc />
-    public override int Order => First.Order;
-
-    /// <inheritdoc />
-    public override int ErrorExponentOrder => First.ErrorExponentOrder;
-
-    /// <inheritdoc />
-    public override IStepSizeController DefaultController => First.DefaultController;
 
     /// <summary>Whether an explicit method's stepper can estimate h|λ| (see the summary).</summary>
     public static bool CanDetect(ExplicitRungeKuttaMethod method)

@@ -19,18 +19,17 @@ namespace ImplicitBias.Flow.Solvers.Methods;
 /// before it are checkpoint memory (<see cref="HandOverStepper{TState}"/>), so a resumed solve switches where the
 /// uninterrupted one did.
 /// </remarks>
-public sealed class ExponentialThenRosenbrock : OdeMethod
+public sealed class ExponentialThenRosenbrock : MethodPair
 {
     /// <summary>Creates the pair.</summary>
     /// <param name="first">The exponential method that starts the solve (adaptive).</param>
     /// <param name="then">The Rosenbrock-W method that takes over.</param>
     public ExponentialThenRosenbrock(ExponentialRungeKuttaMethod first, RosenbrockWMethod then)
+        : base(first, then)
     {
-        ArgumentNullException.ThrowIfNull(first);
-        ArgumentNullException.ThrowIfNull(then);
         if (!first.IsAdaptive)
         {
-            throw new ArgumentException($"'{first.Name}{ExplicitThenExponential.Separator}{then.Name}': {first.Name} must be adaptive.");
+            throw new ArgumentException($"'{first.Name}{Separator}{then.Name}': {first.Name} must be adaptive.");
         }
 
         First = first;
@@ -48,18 +47,6 @@ public sealed class ExponentialThenRosenbrock : OdeMethod
 
     /// <summary>The same pair with another Rosenbrock-W method (e.g. other Krylov settings of the same one).</summary>
     public ExponentialThenRosenbrock WithThen(RosenbrockWMethod then) => new(First, then) { DecayTimes = DecayTimes };
-
-    /// <inheritdoc />
-    public override string Name => $"{First.Name}{ExplicitThenExponential.Separator}{Then.Name}";
-
-    /// <inheritdoc />
-    public override int Order => First.Order;
-
-    /// <inheritdoc />
-    public override int ErrorExponentOrder => First.ErrorExponentOrder;
-
-    /// <inheritdoc />
-    public override IStepSizeController DefaultController => First.DefaultController;
 
     /// <summary>The time of the switch on a layout: <see cref="DecayTimes"/> / c_min, or ∞ without a decay.</summary>
     public double SwitchTime(StateLayout layout)

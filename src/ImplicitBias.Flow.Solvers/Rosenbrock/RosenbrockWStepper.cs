@@ -47,7 +47,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private TState? _resumeState;
     private int _stepsSinceBuild;
     private readonly double[] _pendingError;
-    private bool _hasPendingError;
+    private bool _hasPendingError; // the last attempt's error, for an extension if it is retried: in _error ...
+    private bool _pendingOnHost; // ... or, after a resume, in _pendingError
     private TState? _y0;
     private TState? _y1;
     private double _h;
@@ -138,6 +139,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _builtHere = false;
         _attemptedHere = false;
         _hasPendingError = false;
+        _pendingOnHost = false;
         _stepsSinceBuild = int.MaxValue / 2;
     }
 
@@ -150,6 +152,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _builtHere = false;
         _attemptedHere = false;
         _hasPendingError = false;
+        _pendingOnHost = false;
         _stepsSinceBuild = int.MaxValue / 2;
         Evaluations = evaluations;
     }
@@ -190,6 +193,11 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
 
             if (pending)
             {
+                if (!_pendingOnHost)
+                {
+                    _algebra.Read(_error, _pendingError);
+                }
+
                 _pendingError.CopyTo(memory.AsSpan(at, n));
             }
 
@@ -225,6 +233,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             }
 
             _hasPendingError = memory[5] != 0 && _pendingError.Length == n;
+            _pendingOnHost = _hasPendingError;
             if (_hasPendingError)
             {
                 memory.AsSpan(at, n).CopyTo(_pendingError);
@@ -260,11 +269,18 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         }
         else if (retry && _hasPendingError)
         {
-            // The rejected attempt's error is what W left unstabilized: a few Krylov vectors from it.
+            // The rejected attempt's error is what W left unstabilized: a few Krylov vectors from it (read to the host
+            // only now, so accepted steps never pay for the copy).
+            if (!_pendingOnHost)
+            {
+                _algebra.Read(_error, _pendingError);
+            }
+
             Evaluations += _w.Extend(_pendingError, _method.ExtendAfterRejection, _term.Evaluate);
         }
 
         _hasPendingError = false;
+        _pendingOnHost = false;
 
         if (!retry)
         {
@@ -322,11 +338,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         // error of stiff components that the propagated solution damps.
         _algebra.Combine(y, [0.0], _e, _u, false, _r);
         _w.Solve(_r, 1.0, _error);
-        if (_pendingError.Length > 0)
-        {
-            _algebra.Read(_error, _pendingError);
-            _hasPendingError = true;
-        }
+        _hasPendingError = _pendingError.Length > 0;
 
         return _norm.Measure(y, yNew, _error);
     }

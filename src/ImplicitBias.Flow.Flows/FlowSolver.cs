@@ -172,7 +172,7 @@ public static class FlowSolver
         var algebra = new HostStateAlgebra(flow.Layout);
         var y0 = new HostState(flow.Layout.Length);
         flow.InitialState(theta0, y0.Values);
-        var term = new HostOdeTerm(flow.Evaluate);
+        var term = new HostOdeTerm(flow.Evaluate, flow.HasTimeDerivative ? flow.TimeDerivative : null);
         int sigmaIndex = flow.Parameters.Length;
         var access = new FlowStateAccess<HostState>(
             y => y.Values[sigmaIndex],
@@ -271,7 +271,7 @@ public static class FlowSolver
             flow.Drift = new LogLossDrift();
         }
 
-        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift, target, flow.IsTimeScaled ? flow.Schedules[0].RelativeRate : null);
+        var anchor = new LogLossAnchor<TState>(term, access, flow.Drift, target);
         var solverOptions = new OdeOptions<TState>
         {
             SaveAt = options.SaveAt ?? LogSpacedTimes(options.MaxTime),

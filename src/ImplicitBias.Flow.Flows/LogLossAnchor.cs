@@ -39,16 +39,19 @@ public sealed class LogLossDrift
 /// reached" unless the model's loss is at or below the target there.
 /// </summary>
 /// <typeparam name="TState">The storage of one state vector.</typeparam>
-/// <remarks>It forwards <see cref="ITimeScaledTerm"/> for flows whose only explicit time dependence is η(t)
-/// (<paramref name="relativeRate"/> = η′/η, null otherwise).</remarks>
-internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target, Func<double, double>? relativeRate = null) : IOdeTerm<TState>, ITimeScaledTerm
+/// <remarks>It forwards the inner term's closed-form ∂N/∂t (<see cref="ITimeDerivativeTerm{TState}"/>), which the
+/// anchoring does not change: it only moves σ, after an accepted step.</remarks>
+internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>, ITimeDerivativeTerm<TState>
     where TState : class
 {
-    /// <inheritdoc/>
-    public bool IsTimeScaled => relativeRate is not null;
+    private readonly ITimeDerivativeTerm<TState>? _timeDerivative = inner as ITimeDerivativeTerm<TState>;
 
     /// <inheritdoc/>
-    public double RelativeRate(double t) => relativeRate is null ? throw new InvalidOperationException("The term is not time-scaled.") : relativeRate(t);
+    public bool HasTimeDerivative => _timeDerivative is { HasTimeDerivative: true };
+
+    /// <inheritdoc/>
+    public void TimeDerivative(double t, TState y, TState n, TState destination) =>
+        (_timeDerivative ?? throw new InvalidOperationException("The term has no closed-form time derivative.")).TimeDerivative(t, y, n, destination);
 
     private TState? _lastState;
     private double _lastLogLoss = double.NaN;

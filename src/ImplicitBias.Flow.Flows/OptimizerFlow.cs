@@ -149,11 +149,14 @@ public sealed class OptimizerFlow
     public IReadOnlyList<Schedule> Schedules { get; }
 
     /// <summary>
-    /// True when the flow's explicit time dependence is η(t) alone, N(t, y) = η(t) F(y): no part has a moment (whose
-    /// decay and source do not scale with η) or a user-defined direction (which may read t). All parts share one
-    /// schedule shape, so η′/η is the same for every part (<see cref="Schedule.RelativeRate"/>).
+    /// True when ∂N/∂t is known in closed form (<see cref="TimeDerivative"/>; <see cref="OptimizerField.HasTimeDerivative"/>):
+    /// every flow but those with a user-defined direction, Adam with ε &gt; 0, or Adam beside other parts (Muon-Adam).
     /// </summary>
-    public bool IsTimeScaled => _parts.All(p => !p.HasMomentum && !p.HasSecondMoment && p.Geometry != UpdateGeometry.Defined);
+    public bool HasTimeDerivative => Field.HasTimeDerivative;
+
+    /// <summary>dndt ← ∂N/∂t at (t, y) given n = N(t, y), with no gradient evaluation (<see cref="OptimizerField.TimeDerivative"/>).</summary>
+    public void TimeDerivative(double t, ReadOnlySpan<double> y, ReadOnlySpan<double> n, Span<double> dndt) =>
+        Field.TimeDerivative<ReadOnlySpan<double>, Span<double>, HostFieldPrimitives>(_primitives, t, y, n, dndt);
 
     /// <summary>The tolerances the layout was built with.</summary>
     public FlowTolerances Tolerances { get; }

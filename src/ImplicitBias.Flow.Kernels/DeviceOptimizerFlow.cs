@@ -18,7 +18,7 @@ namespace ImplicitBias.Flow.Kernels;
 /// Buffers are allocated once, in the constructor. The accelerator and the evaluator belong to the caller and must
 /// outlive this object.
 /// </summary>
-public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
+public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, ITimeDerivativeTerm<DeviceState>, IDisposable
 {
     private readonly OptimizerFlow _flow;
     private readonly IlgpuGradientEvaluator _evaluator;
@@ -173,6 +173,18 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, IDisposable
         GradientEvaluations++;
         LastLogLoss = logLoss;
         _flow.Field.Evaluate<ArrayView<double>, ArrayView<double>, DeviceFieldPrimitives>(_primitives, t, y.View, dydt.View, logLoss, g);
+    }
+
+    /// <inheritdoc />
+    public bool HasTimeDerivative => _flow.HasTimeDerivative;
+
+    /// <summary>dndt ← ∂N/∂t at (t, y) given n = N(t, y), on the device, with no gradient (<see cref="OptimizerField.TimeDerivative"/>).</summary>
+    public void TimeDerivative(double t, DeviceState y, DeviceState n, DeviceState destination)
+    {
+        Check(y);
+        Check(n);
+        Check(destination);
+        _flow.Field.TimeDerivative<ArrayView<double>, ArrayView<double>, DeviceFieldPrimitives>(_primitives, t, y.View, n.View, destination.View);
     }
 
     /// <summary>Frees the buffers and Newton–Schulz workspaces (not the evaluator nor the accelerator).</summary>

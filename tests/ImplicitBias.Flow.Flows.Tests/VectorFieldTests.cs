@@ -34,42 +34,66 @@ public class VectorFieldTests
         y.AsSpan(flow.Layout.Offset(block), flow.Layout.Blocks[block].Length);
 
     /// <summary>
-    /// The momentless flows are N(t, y) = η(t) F(y), what a Rosenbrock-W step relies on to take ∂N/∂t = (η′/η) N
-    /// without an evaluation; flows with a moment are not (its decay and source do not scale with η).
+    /// ∂N/∂t in closed form (<see cref="OptimizerFlow.TimeDerivative"/>, the time column of a Rosenbrock-W step taken
+    /// without an evaluation) against a central difference of N in t at a state with random moments, for every flow
+    /// that has it; Muon-Adam (two parts with different time factors) and Adam with ε &gt; 0 take a difference instead.
     /// </summary>
     [Theory]
     [InlineData("gd", true)]
     [InlineData("ngd", true)]
     [InlineData("signgd", true)]
     [InlineData("spectral", true)]
-    [InlineData("momentum", false)]
-    [InlineData("nmomentum", false)]
-    [InlineData("signum", false)]
-    [InlineData("adam", false)]
-    [InlineData("muon", false)]
+    [InlineData("momentum", true)]
+    [InlineData("nmomentum", true)]
+    [InlineData("signum", true)]
+    [InlineData("adam", true)]
+    [InlineData("muon", true)]
     [InlineData("muon-adam", false)]
-    public void TimeScaledFlows_AreEtaTimesAFieldOfTheStateAlone(string name, bool scaled)
+    public void TimeDerivative_MatchesADifferenceInTime(string name, bool known)
     {
-        (OptimizerFlow flow, double[] y, double[] dy1) = At(name, 2.0);
-        Assert.Equal(scaled, flow.IsTimeScaled);
-        var dy2 = new double[y.Length];
-        flow.Evaluate(7.0, y, dy2);
-        double ratio = flow.Schedules[0].Eta(7.0) / flow.Schedules[0].Eta(2.0);
-        double gap = 0;
-        for (int i = 0; i < y.Length; i++)
+        foreach (double t in new[] { 0.7, 7.0, 300.0 })
         {
-            gap = Math.Max(gap, Math.Abs(dy2[i] - (ratio * dy1[i])) / (1e-300 + TensorPrimitives.MaxMagnitude(dy1)));
-        }
+            (OptimizerFlow flow, double[] y, double[] n) = At(name, t);
+            Assert.Equal(known, flow.HasTimeDerivative);
+            if (!known)
+            {
+                Assert.Throws<InvalidOperationException>(() => flow.TimeDerivative(t, y, n, new double[y.Length]));
+                continue;
+            }
 
-        if (scaled)
-        {
-            Assert.True(gap < 1e-12, $"N(7, y) differs from (η(7)/η(2)) N(2, y) by {gap:g3}");
-        }
-        else
-        {
-            Assert.True(gap > 1e-6, "a flow with a moment is not η(t) times a field of the state");
-        }
+            var exact = new double[y.Length];
+            flow.TimeDerivative(t, y, n, exact);
+            double d = 1e-4 * t;
+            var plus = new double[y.Length];
+            var minus = new double[y.Length];
+            flow.Evaluate(t + d, y, plus);
+            flow.Evaluate(t - d, y, minus);
+            double scale = Math.Abs(TensorPrimitives.MaxMagnitude(exact));
+            Assert.True(scale > 0, $"{name}: ∂N/∂t is zero at t = {t}");
+            double gap = 0;
+            for (int i = 0; i < y.Length; i++)
+            {
+                gap = Math.Max(gap, Math.Abs(exact[i] - ((plus[i] - minus[i]) / (2 * d))));
+            }
 
+            Assert.True(gap < 1e-6 * scale, $"{name} at t = {t}: ∂N/∂t off a central difference by {gap:g3} (scale {scale:g3})");
+        }
+    }
+
+    /// <summary>Adam with ε &gt; 0 has an elementwise time dependence, so its ∂N/∂t is not offered in closed form.</summary>
+    [Fact]
+    public void AdamWithEpsilon_HasNoClosedFormTimeDerivative()
+    {
+        SmallNetworkOracle oracle = SmallNetworkOracle.Random(12, 4, 5, 3);
+        var flow = new OptimizerFlow(oracle, OptimizerCatalog.Parts(new OptimizerSpec("adam", 0.5, Epsilon: 1e-8), oracle.Layout), power: 0.8);
+        Assert.False(flow.HasTimeDerivative);
+    }
+
+    /// <summary>The schedule's η′/η against a central difference of log η.</summary>
+    [Fact]
+    public void ScheduleRelativeRate_MatchesADifference()
+    {
+        (OptimizerFlow flow, _, _) = At("gd", 2.0);
         // η′/η against a central difference of log η.
         const double t = 3.0, d = 1e-5;
         double numeric = (Math.Log(flow.Schedules[0].Eta(t + d)) - Math.Log(flow.Schedules[0].Eta(t - d))) / (2 * d);

@@ -135,6 +135,60 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
         }
     }
 
+    /// <summary>
+    /// The closed-form ∂N/∂t (a Rosenbrock-W step's time column) on the device equals the host's to 1e-12 of its
+    /// largest entry, from the same state and N, for flows with and without moments (Adam with ε = 0, which has it).
+    /// </summary>
+    [Theory]
+    [InlineData("ngd")]
+    [InlineData("signum")]
+    [InlineData("adam-plain")]
+    [InlineData("muon")]
+    public void TimeDerivative_MatchesHostFlow(string optimizer)
+    {
+        Dataset data = SyntheticData.Gaussian(13, 4, seed: 7);
+        var network = new FullyConnectedNetwork(4, [6, 5], ModelActivation.SquaredRelu);
+        using var evaluator = new IlgpuGradientEvaluator(fixture.Accelerator, NetworkSpec.From(network, Loss.Exponential), data.X, data.Y);
+        OptimizerSpec spec = optimizer == "adam-plain" ? new OptimizerSpec("adam", 0.3, C1: 0.2, C2: 0.05) : Spec(optimizer);
+        var flow = new OptimizerFlow(evaluator, OptimizerCatalog.Parts(spec, network.Layout), power: 0.6);
+        Assert.True(flow.HasTimeDerivative);
+        using var device = new DeviceOptimizerFlow(flow, evaluator, fixture.Accelerator);
+        using var algebra = new IlgpuStateAlgebra(fixture.Accelerator, flow.Layout);
+        var y = new double[flow.Layout.Length];
+        flow.InitialState(Initialization.KaimingNormal(network.Layout, seed: 11, scale: 1.0), y);
+        var random = new Random(17);
+        for (int b = 2; b < flow.Layout.BlockCount; b++)
+        {
+            bool second = flow.Layout.Blocks[b].Name.StartsWith("v:", StringComparison.Ordinal);
+            for (int j = 0; j < flow.Layout.Blocks[b].Length; j++)
+            {
+                y[flow.Layout.Offset(b) + j] = second ? Math.Exp(2 * random.NextDouble() - 3) : random.NextDouble() - 0.5;
+            }
+        }
+
+        const double t = 0.7;
+        var n = new double[y.Length];
+        flow.Evaluate(t, y, n);
+        var expected = new double[y.Length];
+        flow.TimeDerivative(t, y, n, expected);
+
+        using DeviceState yDevice = algebra.Allocate();
+        using DeviceState nDevice = algebra.Allocate();
+        using DeviceState dDevice = algebra.Allocate();
+        algebra.Write(y, yDevice);
+        algebra.Write(n, nDevice);
+        Assert.True(device.HasTimeDerivative);
+        device.TimeDerivative(t, yDevice, nDevice, dDevice);
+        var actual = new double[y.Length];
+        algebra.Read(dDevice, actual);
+        double scale = expected.Max(Math.Abs);
+        Assert.True(scale > 0);
+        for (int j = 0; j < y.Length; j++)
+        {
+            Assert.True(Math.Abs(actual[j] - expected[j]) <= 1e-12 * scale, $"{optimizer}: [{j}] device {actual[j]} vs host {expected[j]}");
+        }
+    }
+
     /// <summary>The device initial state is the host's: θ(0), σ(0) = log L(θ(0)), zero moments; θ and σ read back.</summary>
     [Fact]
     public void InitialState_MatchesHostAndReadsBack()

@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Core.Numerics;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Flows.Optimizers;
@@ -50,6 +51,87 @@ public sealed class OptimizerField
             _momentumScaleOffset[i] = OffsetOf(layout, flow.MomentumScaleBlock(i));
             _secondMomentScaleOffset[i] = OffsetOf(layout, flow.SecondMomentScaleBlock(i));
         }
+
+        // One common time factor a(t) for all parts: η(t) (all parts share the schedule's shape), times Adam's bias
+        // corrections √b2/b1 when ε = 0 and every part is the same Adam. ε > 0 makes Adam's t-dependence elementwise, and
+        // a user-defined direction may read t: those flows take ∂N/∂t by a difference instead.
+        bool adam = _parts.Any(p => p.Geometry == UpdateGeometry.AdamRatio);
+        HasTimeDerivative = _parts.All(p => p.Geometry != UpdateGeometry.Defined)
+            && (!adam || _parts.All(p => p.Geometry == UpdateGeometry.AdamRatio && p.Epsilon == 0 && p.C1 == _parts[0].C1 && p.C2 == _parts[0].C2));
+    }
+
+    /// <summary>
+    /// True when <see cref="TimeDerivative"/> gives ∂N/∂t in closed form: every part's direction is a(t) F(y) with one
+    /// scalar a(t) for all parts (η(t), and for Adam with ε = 0 its bias corrections), and no part has a user-defined
+    /// direction.
+    /// </summary>
+    public bool HasTimeDerivative { get; }
+
+    /// <summary>
+    /// a′(t)/a(t) of the directions' common time factor: η′/η, plus for Adam (m̂/√v̂ = (√b2/b1) m/√v with
+    /// b_k = 1 − e^{−c_k t}, docs/mathematics.md §2) b2′/(2 b2) − b1′/b1, where b_k′/b_k = c_k/(e^{c_k t} − 1).
+    /// At t ≤ 0 Adam's direction is its t → 0⁺ limit sign(g(0)), which does not depend on t.
+    /// </summary>
+    public double DirectionRelativeRate(double t)
+    {
+        double rate = _schedules[0].RelativeRate(t);
+        OptimizerPart p = _parts[0];
+        if (p.Geometry == UpdateGeometry.AdamRatio && t > 0)
+        {
+            rate += (0.5 * p.C2 / ScalarMath.ExpM1(p.C2 * t)) - (p.C1 / ScalarMath.ExpM1(p.C1 * t));
+        }
+
+        return rate;
+    }
+
+    /// <summary>
+    /// dndt ← ∂N/∂t at (t, y), given n = N(t, y) (<see cref="HasTimeDerivative"/> must hold), with no gradient: the
+    /// gradient does not depend on t, so with r = a′/a (<see cref="DirectionRelativeRate"/>) ∂θ′/∂t = r θ′ and
+    /// ∂σ′/∂t = r σ′ (σ′ = ⟨∇ log L, θ′⟩); a log scale's rate λ′ = −c + max(kσ′ + c, 0) w depends on t through σ′ alone,
+    /// ∂λ′/∂t = k w r σ′ where kσ′ + c &gt; 0 (<see cref="LogScaleRate"/>), and a moment's N = c e^{kℓ−λ} s(∇ log L) − λ′ m̃
+    /// through λ′ alone, ∂N/∂t = −(∂λ′/∂t) m̃. It is the time column of a Rosenbrock-W step.
+    /// </summary>
+    public void TimeDerivative<TIn, TOut, TPrimitives>(TPrimitives primitives, double t, TIn y, TIn n, TOut dndt)
+        where TPrimitives : IFieldPrimitives<TIn, TOut>
+        where TIn : struct, allows ref struct
+        where TOut : struct, allows ref struct
+    {
+        if (!HasTimeDerivative)
+        {
+            throw new InvalidOperationException("This flow's ∂N/∂t has no closed form here (a user-defined direction, or Adam with ε > 0 or with other parts).");
+        }
+
+        int length = _parameters.Length;
+        double rate = DirectionRelativeRate(t);
+        primitives.Map(primitives.Slice(n, 0, length), primitives.SliceOut(dndt, 0, length), new ScaleOperator(rate, 1.0));
+        double sigma = primitives.Read(y, length);
+        double sigmaDot = primitives.Read(n, length);
+        double sigmaDotRate = rate * sigmaDot;
+        primitives.Write(dndt, length, sigmaDotRate);
+        for (int i = 0; i < _parts.Length; i++)
+        {
+            OptimizerPart p = _parts[i];
+            MomentTimeDerivative(primitives, y, dndt, _momentumOffset[i], _momentumScaleOffset[i], _partLength[i], 1, sigma, sigmaDot, sigmaDotRate, p.C1);
+            MomentTimeDerivative(primitives, y, dndt, _secondMomentOffset[i], _secondMomentScaleOffset[i], _partLength[i], 2, sigma, sigmaDot, sigmaDotRate, p.C2);
+        }
+    }
+
+    /// <summary>One moment's part of <see cref="TimeDerivative"/> (k = 1 for m, 2 for v); nothing when the part has no such moment.</summary>
+    private static void MomentTimeDerivative<TIn, TOut, TPrimitives>(TPrimitives primitives, TIn y, TOut dndt, int offset, int scaleOffset, int length, int k, double sigma, double sigmaDot, double sigmaDotRate, double decay)
+        where TPrimitives : IFieldPrimitives<TIn, TOut>
+        where TIn : struct, allows ref struct
+        where TOut : struct, allows ref struct
+    {
+        if (offset < 0)
+        {
+            return;
+        }
+
+        double lambda = primitives.Read(y, scaleOffset);
+        double weight = Math.Clamp(1 + ((k * sigma) - lambda), 0, 1);
+        double lambdaDotRate = (k * sigmaDot) + decay > 0 ? k * weight * sigmaDotRate : 0.0;
+        primitives.Write(dndt, scaleOffset, lambdaDotRate);
+        primitives.Map(primitives.Slice(y, offset, length), primitives.SliceOut(dndt, offset, length), new ScaleOperator(-lambdaDotRate, 1.0));
     }
 
     /// <summary>

@@ -275,17 +275,17 @@ internal sealed class KrylovW<TState>
     }
 
     /// <summary>
-    /// g = ∂N/∂t at (t, y), N(t, y) = <paramref name="n0"/>: the time column of W for the autonomous form. For a
-    /// time-scaled term (N = a(t) F(y), <see cref="ITimeScaledTerm"/>) it is (a′/a) N exactly, at no cost; otherwise a
-    /// forward difference in t (one evaluation). It is renewed at every step because the flows' explicit time
-    /// dependence (η(t), Adam's bias corrections ~ 1/t) changes fastest early on; a stale g keeps the order but not the
-    /// error constant. Returns the number of evaluations made.
+    /// g = ∂N/∂t at (t, y), N(t, y) = <paramref name="n0"/>: the time column of W for the autonomous form. A term that
+    /// knows it in closed form (<see cref="ITimeDerivativeTerm{TState}"/>) gives it at no cost; otherwise a forward
+    /// difference in t (one evaluation). It is renewed at every step because the flows' explicit time dependence (η(t),
+    /// Adam's bias corrections ~ 1/t) changes fastest early on; a stale g keeps the order but not the error constant.
+    /// Returns the number of evaluations made.
     /// </summary>
-    public int UpdateTimeDerivative(double t, TState y, TState n0, Action<double, TState, TState> evaluate, ITimeScaledTerm? scaled)
+    public int UpdateTimeDerivative(double t, TState y, TState n0, Action<double, TState, TState> evaluate, ITimeDerivativeTerm<TState>? known)
     {
-        if (scaled is not null)
+        if (known is not null)
         {
-            _algebra.Combine(n0, [scaled.RelativeRate(t)], [], [], false, TimeDerivative);
+            known.TimeDerivative(t, y, n0, TimeDerivative);
             return 0;
         }
 

@@ -13,8 +13,8 @@ namespace ImplicitBias.Flow.Solvers.Rosenbrock;
 /// differences of N in the state's error-weighted coordinates, rebuilt every <see cref="RefreshEvery"/> accepted steps
 /// (and after a rejected one if <see cref="RebuildAfterRejection"/>; otherwise a rejected step extends the space by
 /// <see cref="ExtendAfterRejection"/> vectors from its error estimate). Each step costs s − 1 evaluations of N, one at
-/// the accepted point, one for ∂N/∂t (the time column of W, renewed every step; none for a time-scaled term,
-/// <see cref="ITimeScaledTerm"/>), and the Krylov dimension's when the space is rebuilt. Measured in
+/// the accepted point, one for ∂N/∂t (the time column of W, renewed every step; none for a term that knows it in
+/// closed form, <see cref="ITimeDerivativeTerm{TState}"/>), and the Krylov dimension's when the space is rebuilt. Measured in
 /// Flows/STEPPERS.md: it wins where one or a few isolated stiff eigenvalues hold an explicit stepper (NGD on MNIST),
 /// not on the Adam flow, whose many oscillating θ–m̃ modes a small Krylov space does not hold.
 /// </summary>

@@ -19,7 +19,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private readonly ScaledErrorNorm<TState> _norm;
     private readonly IOdeTerm<TState> _term;
     private readonly KrylovW<TState> _w;
-    private readonly ITimeScaledTerm? _timeScaled;
+    private readonly ITimeDerivativeTerm<TState>? _timeDerivative;
     private readonly int _s;
     private readonly int _blocks;
     private readonly double[] _decay;
@@ -60,7 +60,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _norm = norm;
         _term = term;
         _s = method.Stages;
-        _timeScaled = term is ITimeScaledTerm { IsTimeScaled: true } scaled ? scaled : null;
+        _timeDerivative = term is ITimeDerivativeTerm<TState> { HasTimeDerivative: true } known ? known : null;
         _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension, method.ExtendAfterRejection > 0 ? method.ExtensionCapacity : 0);
         _pendingError = method.ExtendAfterRejection > 0 ? new double[algebra.Layout.Length] : [];
         _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
@@ -243,7 +243,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         if (_attemptedHere && _resumeState is not null)
         {
             // A step from this point was rejected before the checkpoint: its g is recomputed (the same arithmetic).
-            _w.UpdateTimeDerivative(_resumeTime, _resumeState, _n0, _term.Evaluate, _timeScaled);
+            _w.UpdateTimeDerivative(_resumeTime, _resumeState, _n0, _term.Evaluate, _timeDerivative);
         }
     }
 
@@ -284,7 +284,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
 
         if (!retry)
         {
-            Evaluations += _w.UpdateTimeDerivative(t, y, _n0, _term.Evaluate, _timeScaled);
+            Evaluations += _w.UpdateTimeDerivative(t, y, _n0, _term.Evaluate, _timeDerivative);
         }
 
         double hGamma = h * _method.Gamma;

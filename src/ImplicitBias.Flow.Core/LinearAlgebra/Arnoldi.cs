@@ -137,13 +137,7 @@ public static class Arnoldi
         }
 
         CheckWeights(weights, x.Length);
-        double s = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            s += weights[i] * x[i] * y[i];
-        }
-
-        return s;
+        return WeightedDot.Compute(x, y, weights);
     }
 
     /// <summary>√⟨x, x⟩ in the weighted inner product, or ‖x‖₂ when <paramref name="weights"/> is empty.</summary>

@@ -249,11 +249,8 @@ internal sealed class KrylovW<TState>
             {
                 for (int k = 0; k <= i; k++)
                 {
-                    double s = 0;
-                    for (int q = _offsets[b]; q < _offsets[b + 1]; q++)
-                    {
-                        s += weights2[q] * _basis[i][q] * _basis[k][q];
-                    }
+                    int o = _offsets[b], length = _offsets[b + 1] - o;
+                    double s = WeightedDot.Compute(_basis[i].AsSpan(o, length), _basis[k].AsSpan(o, length), weights2.Slice(o, length));
 
                     _gram[b, i, k] = s;
                     _gram[b, k, i] = s;
@@ -347,16 +344,11 @@ internal sealed class KrylovW<TState>
         Array.Clear(_projection);
         for (int b = 0; b < _blocks; b++)
         {
+            int o = _offsets[b], length = _offsets[b + 1] - o;
+            ReadOnlySpan<double> rBlock = _host.AsSpan(o, length), w2 = weights2.Slice(o, length);
             for (int i = 0; i < m; i++)
             {
-                double s = 0;
-                double[] v = _basis[i];
-                for (int q = _offsets[b]; q < _offsets[b + 1]; q++)
-                {
-                    s += weights2[q] * v[q] * _host[q];
-                }
-
-                _projection[i] += _d[b] * s;
+                _projection[i] += _d[b] * WeightedDot.Compute(_basis[i].AsSpan(o, length), rBlock, w2);
             }
         }
 

@@ -127,9 +127,7 @@ public sealed class OptimizerField
             return;
         }
 
-        double lambda = primitives.Read(y, scaleOffset);
-        double weight = Math.Clamp(1 + ((k * sigma) - lambda), 0, 1);
-        double lambdaDotRate = (k * sigmaDot) + decay > 0 ? k * weight * sigmaDotRate : 0.0;
+        double lambdaDotRate = LogScaleRateTimeDerivative(k * sigma, k * sigmaDot, primitives.Read(y, scaleOffset), decay, k * sigmaDotRate);
         primitives.Write(dndt, scaleOffset, lambdaDotRate);
         primitives.Map(primitives.Slice(y, offset, length), primitives.SliceOut(dndt, offset, length), new ScaleOperator(-lambdaDotRate, 1.0));
     }
@@ -143,11 +141,18 @@ public sealed class OptimizerField
     /// <param name="scaledSigmaDot">kσ′.</param>
     /// <param name="logScale">λ.</param>
     /// <param name="decay">c (c1 for m, c2 for v).</param>
-    public static double LogScaleRate(double scaledSigma, double scaledSigmaDot, double logScale, double decay)
-    {
-        double weight = Math.Clamp(1 + (scaledSigma - logScale), 0, 1);
-        return -decay + (Math.Max(scaledSigmaDot + decay, 0) * weight);
-    }
+    public static double LogScaleRate(double scaledSigma, double scaledSigmaDot, double logScale, double decay) =>
+        -decay + (Math.Max(scaledSigmaDot + decay, 0) * LogScaleWeight(scaledSigma, logScale));
+
+    /// <summary>
+    /// ∂λ′/∂t of <see cref="LogScaleRate"/> when kσ′ moves at the rate <paramref name="scaledSigmaDotRate"/> = ∂(kσ′)/∂t
+    /// and nothing else in it depends on t: w ∂(kσ′)/∂t where kσ′ + c &gt; 0, else 0.
+    /// </summary>
+    public static double LogScaleRateTimeDerivative(double scaledSigma, double scaledSigmaDot, double logScale, double decay, double scaledSigmaDotRate) =>
+        scaledSigmaDot + decay > 0 ? LogScaleWeight(scaledSigma, logScale) * scaledSigmaDotRate : 0.0;
+
+    /// <summary>The blend weight w = clamp(1 + kσ − λ, 0, 1) of <see cref="LogScaleRate"/>.</summary>
+    private static double LogScaleWeight(double scaledSigma, double logScale) => Math.Clamp(1 + (scaledSigma - logScale), 0, 1);
 
     /// <summary>
     /// dydt ← N(t, y), the nonlinear part of the semilinear system (the decay −c y of the m̃ and ṽ blocks is in the

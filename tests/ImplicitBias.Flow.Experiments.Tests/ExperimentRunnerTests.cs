@@ -131,10 +131,18 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal("host", cpuSummary["backend"]!["state"]!.GetValue<string>());
         Assert.Equal("ilgpu-cpu", deviceSummary["backend"]!["name"]!.GetValue<string>());
         Assert.Equal("device", deviceSummary["backend"]!["state"]!.GetValue<string>());
-        Assert.Equal(cpuSummary["stats"]!["acceptedSteps"]!.GetValue<long>(), deviceSummary["stats"]!["acceptedSteps"]!.GetValue<long>());
+        // The device's gradient sums with atomics, so its rounding varies from call to call (and differs from the host's):
+        // a step whose error estimate falls on the acceptance boundary may go either way, once in a while (seen once in
+        // many runs of the whole suite on the loaded 2-core machine).
+        Assert.InRange(deviceSummary["stats"]!["acceptedSteps"]!.GetValue<long>() - cpuSummary["stats"]!["acceptedSteps"]!.GetValue<long>(), -2, 2);
 
         // The attribution of rejections runs the device's own reduction with masked tolerances: the same blocks.
-        Assert.Equal(cpuSummary["stats"]!["rejectedByBlock"]!.ToJsonString(), deviceSummary["stats"]!["rejectedByBlock"]!.ToJsonString());
+        JsonObject cpuRejected = cpuSummary["stats"]!["rejectedByBlock"]!.AsObject(), deviceRejected = deviceSummary["stats"]!["rejectedByBlock"]!.AsObject();
+        Assert.Equal(cpuRejected.Select(p => p.Key), deviceRejected.Select(p => p.Key));
+        foreach ((string block, JsonNode? count) in cpuRejected)
+        {
+            Assert.InRange(deviceRejected[block]!.GetValue<long>() - count!.GetValue<long>(), -2, 2);
+        }
     }
 
     [Fact]

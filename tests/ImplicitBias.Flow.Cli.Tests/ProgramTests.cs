@@ -1,3 +1,5 @@
+using ImplicitBias.Flow.Cli.Commands;
+
 namespace ImplicitBias.Flow.Cli.Tests;
 
 public class ProgramTests
@@ -48,6 +50,22 @@ public class ProgramTests
 
         Assert.NotNull(dir);
         Assert.Equal(File.ReadAllText(Path.Combine(dir, "experiments", "quickstart.json")), reader.ReadToEnd());
+    }
+
+    /// <summary>
+    /// The installed tool's default experiment is read from a temporary copy that does not outlive the load, and an
+    /// error in it (here an override out of range) names it as the user knows it, not by that temporary path.
+    /// </summary>
+    [Fact]
+    public void BuiltInQuickstart_LeavesNoTemporaryFolder_AndErrorsNameIt()
+    {
+        static int Copies() => Directory.GetDirectories(Path.GetTempPath(), "ibflow-quickstart-*").Length;
+        int before = Copies();
+        Assert.Equal("quickstart", ExperimentFiles.LoadBuiltInQuickstart([]).Name);
+        UserError error = Assert.Throws<UserError>(() => ExperimentFiles.LoadBuiltInQuickstart(["--Solver:RelTol=2"]));
+        Assert.StartsWith("the built-in quickstart: Solver:RelTol = '2' is not valid", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ibflow-quickstart-", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Copies());
     }
 
     [Theory]

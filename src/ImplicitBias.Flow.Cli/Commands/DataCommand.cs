@@ -97,8 +97,7 @@ internal sealed class DataCommand : ICommand
         }
 
         string outDir = ExperimentFiles.OutputFolder(line.Value("--out")) ?? throw new UserError("give the output folder: ibflow data npy [EXPERIMENT.json] --out DIR");
-        (string path, string shown) = line.Positional.Count == 1 ? (line.Positional[0], line.Positional[0]) : ExperimentFiles.FindQuickstart();
-        ExperimentSettings settings = ExperimentLoader.Load(path, line.Overrides);
+        (ExperimentSettings settings, string shown) = ExperimentFiles.Load(line.Positional, line.Overrides);
         Dataset data = ExperimentBuilder.Data(settings);
         string x = Path.Combine(outDir, "X.npy"), y = Path.Combine(outDir, "y.npy");
         DataFiles.WriteNpy(data, x, y);

@@ -1,3 +1,5 @@
+using ImplicitBias.Flow.Experiments.Configuration;
+
 namespace ImplicitBias.Flow.Cli.Commands;
 
 /// <summary>Finds the default experiment and picks output folders that never overwrite earlier runs.</summary>
@@ -6,12 +8,28 @@ internal static class ExperimentFiles
     /// <summary>The default experiment of <c>ibflow run</c>.</summary>
     public const string Quickstart = "experiments/quickstart.json";
 
+    /// <summary>How errors and messages name the quickstart built into the program.</summary>
+    public const string BuiltInName = "the built-in quickstart";
+
     /// <summary>
-    /// experiments/quickstart.json found from the working directory or the program's folder upwards (a clone of the
-    /// repository); elsewhere (an installed tool) the copy built into the program, written to a temporary file.
+    /// The experiment named on the command line (<paramref name="positional"/>, at most one) or, without one, the default
+    /// experiment: experiments/quickstart.json found from the working directory or the program's folder upwards (a clone
+    /// of the repository), elsewhere (an installed tool) the copy built into the program. Loaded with the overrides.
     /// </summary>
-    /// <returns>The file to load and how to name it to the user.</returns>
-    public static (string Path, string Shown) FindQuickstart()
+    /// <returns>The settings and how to name the experiment to the user.</returns>
+    public static (ExperimentSettings Settings, string Shown) Load(IReadOnlyList<string> positional, IReadOnlyList<string> overrides)
+    {
+        if (positional.Count == 1)
+        {
+            return (ExperimentLoader.Load(positional[0], overrides), positional[0]);
+        }
+
+        string? inClone = FindQuickstart();
+        return inClone is not null ? (ExperimentLoader.Load(inClone, overrides), inClone) : (LoadBuiltInQuickstart(overrides), BuiltInName);
+    }
+
+    /// <summary>experiments/quickstart.json from the working directory or the program's folder upwards, or null.</summary>
+    private static string? FindQuickstart()
     {
         foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
         {
@@ -20,25 +38,39 @@ internal static class ExperimentFiles
                 string candidate = Path.Combine(dir, Quickstart);
                 if (File.Exists(candidate))
                 {
-                    string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), candidate);
-                    return (relative, relative);
+                    return Path.GetRelativePath(Directory.GetCurrentDirectory(), candidate);
                 }
             }
         }
 
-        return (BuiltInQuickstart(), "the built-in quickstart");
+        return null;
     }
 
-    /// <summary>Writes the quickstart embedded in the program to a temporary quickstart.json and returns its path.</summary>
-    public static string BuiltInQuickstart()
+    /// <summary>
+    /// Loads the quickstart embedded in the program. The loader reads files, so the copy is written to a temporary
+    /// folder, which is deleted once it is read (nothing refers to it afterwards: relative paths in an experiment are
+    /// taken from the working directory); an error about it names it <see cref="BuiltInName"/>, not that folder.
+    /// </summary>
+    internal static ExperimentSettings LoadBuiltInQuickstart(IReadOnlyList<string> overrides)
     {
         using Stream stream = typeof(ExperimentFiles).Assembly.GetManifestResourceStream("quickstart.json")
             ?? throw new UserError($"no experiment given and this build of ibflow carries no quickstart; pass an experiment file: ibflow run EXPERIMENT.json");
         using var reader = new StreamReader(stream);
         string folder = Directory.CreateTempSubdirectory("ibflow-quickstart-").FullName;
         string path = Path.Combine(folder, "quickstart.json");
-        File.WriteAllText(path, reader.ReadToEnd());
-        return path;
+        try
+        {
+            File.WriteAllText(path, reader.ReadToEnd());
+            return ExperimentLoader.Load(path, overrides);
+        }
+        catch (ExperimentException e)
+        {
+            throw new UserError(e.Message.Replace(path, BuiltInName, StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>

@@ -52,11 +52,11 @@ internal sealed class RunCommand : ICommand
             throw new UserError($"expected one experiment file, got {line.Positional.Count}: {string.Join(" ", line.Positional)}");
         }
 
-        (string path, string shown) = line.Positional.Count == 1 ? (line.Positional[0], line.Positional[0]) : ExperimentFiles.FindQuickstart();
         ExperimentSettings settings;
+        string shown;
         try
         {
-            settings = ExperimentLoader.Load(path, line.Overrides);
+            (settings, shown) = ExperimentFiles.Load(line.Positional, line.Overrides);
         }
         catch (ExperimentException e)
         {

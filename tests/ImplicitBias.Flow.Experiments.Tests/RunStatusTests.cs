@@ -86,6 +86,19 @@ public sealed class RunStatusTests : IDisposable
         Assert.StartsWith("Failed at t = ", Summary(outDir)["message"]!.GetValue<string>());
     }
 
+    [Fact]
+    public void TargetCheck_AllowsRoundingOnly()
+    {
+        // The event is located on one evaluation of log L and checked on another: a few ulps above the target is the
+        // same crossing, anything a researcher could see is not.
+        Assert.True(ExperimentRunner.ReachedTarget(-18.420680743952367, -18.420680743952367));
+        Assert.True(ExperimentRunner.ReachedTarget(Math.BitIncrement(Math.BitIncrement(-4.0)), -4.0));
+        Assert.True(ExperimentRunner.ReachedTarget(-4.0 + 1e-12, -4.0));
+        Assert.False(ExperimentRunner.ReachedTarget(-4.0 + 1e-10, -4.0));
+        Assert.False(ExperimentRunner.ReachedTarget(-18.4206, -18.420680743952367));
+        Assert.False(ExperimentRunner.ReachedTarget(double.NaN, -4.0));
+    }
+
     [Theory]
     [InlineData("auto")]
     [InlineData("discrete")]

@@ -388,7 +388,7 @@ public sealed class ExperimentRunner
         // against the integrated σ: a run that claims the target must have reached it.
         double finalLogLoss = trajectory.Last?.LogLoss ?? double.NaN;
         string status = result.Status;
-        if (status == "target-reached" && !(finalLogLoss <= settings.Stop.TargetLogLoss))
+        if (status == "target-reached" && !ReachedTarget(finalLogLoss, settings.Stop.TargetLogLoss))
         {
             status = "failed";
         }
@@ -409,6 +409,21 @@ public sealed class ExperimentRunner
         progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, trajectory.Last?.Counters.StepSize ?? double.NaN, result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
         return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, trajectory, wall);
     }
+
+    /// <summary>
+    /// Rounding allowed when the model's log L at the end is checked against the target, relative to max(1, |target|):
+    /// the event is located on one evaluation of log L and checked on another (the observer's, or on a device a second
+    /// evaluation whose atomic sums round differently), so a crossing located to the last bits may read a few ulps
+    /// above the target there. 1e-12 is some 4,500 ulps: room for any summation order, far below any loss a user sets.
+    /// </summary>
+    public const double TargetRoundingSlack = 1e-12;
+
+    /// <summary>
+    /// Whether <paramref name="logLoss"/>, the model's log L at the end of a run, has reached <paramref name="target"/>
+    /// (to <see cref="TargetRoundingSlack"/>); false for NaN. A run is reported target-reached only when this holds.
+    /// </summary>
+    public static bool ReachedTarget(double logLoss, double target) =>
+        logLoss <= target + (TargetRoundingSlack * Math.Max(1.0, Math.Abs(target)));
 
     /// <summary>How a run ended, in the user's words (terminal and summary.json's <c>message</c>).</summary>
     private static string Message(string status, RunResult r, double finalLogLoss, ExperimentSettings settings)

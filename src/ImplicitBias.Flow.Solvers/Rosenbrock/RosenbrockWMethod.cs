@@ -39,14 +39,20 @@ public abstract class RosenbrockWMethod : OdeMethod
     public abstract double[] EmbeddedWeights { get; }
 
     /// <summary>
-    /// Largest dimension of the Krylov space of W at a rebuild (each vector costs one evaluation of N). 60, rebuilt every
-    /// 20 accepted steps, not after rejections but extended by <see cref="ExtendAfterRejection"/> vectors, measured on
-    /// NGD at Table 1 on MNIST to L = 1e-8 (Flows/STEPPERS.md): 19,058 evaluations, margins within 5e-5 of an rtol-1e-8
-    /// reference, against 21,587 with 80 and no extensions, and 42,935 with 40 and a rebuild after every rejection.
+    /// Largest dimension of the Krylov space of W at a rebuild (each vector costs one evaluation of N). 60, measured on
+    /// NGD at Table 1 on MNIST to L = 1e-8 (Flows/STEPPERS.md): before the secant updates, rebuilt every 20 accepted
+    /// steps and extended after rejections, 19,058 evaluations against 21,587 with 80 and no extensions and 42,935
+    /// with 40 and a rebuild after every rejection; with them (rebuilt every 40 steps) 13,797 against 14,256 with 50
+    /// and 15,090 with 40.
     /// </summary>
     public int KrylovDimension { get => _krylovDimension; init => _krylovDimension = value; }
 
-    /// <summary>Accepted steps between two rebuilds of W (a W-method may use a stale W).</summary>
+    /// <summary>
+    /// Accepted steps between two rebuilds of W (a W-method may use a stale W). 40: with <see cref="SecantUpdates"/>
+    /// W stays useful longer; on NGD at Table 1 rebuilds every 20, 30, 40, 60 and 100 steps took 15,670, 14,885,
+    /// 14,368, 14,895 and 16,988 evaluations. Where the updates do not run (a term with no closed-form ∂N/∂t) at most
+    /// <see cref="RefreshEveryWithoutSecants"/>.
+    /// </summary>
     public int RefreshEvery { get => _refreshEvery; init => _refreshEvery = value; }
 
     /// <summary>
@@ -65,13 +71,30 @@ public abstract class RosenbrockWMethod : OdeMethod
     /// </summary>
     public int ExtendAfterRejection { get => _extendAfterRejection; init => _extendAfterRejection = value; }
 
-    /// <summary>How many vectors the extensions after rejections may add to W's space before it is next rebuilt.</summary>
+    /// <summary>
+    /// Whether every accepted step renews W's matrix with its secant pair (Broyden's update,
+    /// <see cref="KrylovW{TState}.Update"/>): no evaluation, and W stays near the Jacobian along the path between
+    /// rebuilds, so W can be rebuilt half as often. On by default (measured in Flows/STEPPERS.md, "Secant updates of
+    /// W"); they run only for a term that gives ∂N/∂t in closed form (<see cref="ITimeDerivativeTerm{TState}"/>), whose
+    /// value at both ends of a step takes the time dependence out of the pair.
+    /// </summary>
+    public bool SecantUpdates { get => _secantUpdates; init => _secantUpdates = value; }
+
+    /// <summary>
+    /// How many vectors the extensions after rejections may add to W's space before it is next rebuilt. 20: every
+    /// solve with W reads the whole basis twice, so its time grows with the space; on NGD at Table 1 (with secant
+    /// updates, rebuilt every 40 steps) capacities 10, 20 and 60 took 13,978, 13,797 and 14,368 evaluations.
+    /// </summary>
     public int ExtensionCapacity { get => _extensionCapacity; init => _extensionCapacity = value; }
 
+    /// <summary>The most accepted steps between rebuilds of a W that no secant update renews: 20, measured best then.</summary>
+    public const int RefreshEveryWithoutSecants = 20;
+
     private int _extendAfterRejection = 4;
-    private int _extensionCapacity = 60;
+    private int _extensionCapacity = 20;
     private int _krylovDimension = 60;
-    private int _refreshEvery = 20;
+    private int _refreshEvery = 40;
+    private bool _secantUpdates = true;
     private bool _rebuildAfterRejection;
 
     /// <summary>A copy of the method (the same tableau) with other settings of its Krylov W.</summary>

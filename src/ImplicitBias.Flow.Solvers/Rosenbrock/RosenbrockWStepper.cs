@@ -49,6 +49,11 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     private readonly double[] _pendingError;
     private bool _hasPendingError; // the last attempt's error, for an extension if it is retried: in _error ...
     private bool _pendingOnHost; // ... or, after a resume, in _pendingError
+    private readonly TState? _secantStep; // y1 − y0 of an accepted step, and the change of N along it, for W's update
+    private readonly TState? _secantChange;
+    private readonly TState? _secantTime; // ∂N/∂t at the step's end, for the trapezoidal rule
+    private readonly int _refreshEvery;
+    private readonly TState[] _secantTerms = new TState[1];
     private TState? _y0;
     private TState? _y1;
     private double _h;
@@ -61,7 +66,18 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         _term = term;
         _s = method.Stages;
         _timeDerivative = term is ITimeDerivativeTerm<TState> { HasTimeDerivative: true } known ? known : null;
-        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension, method.ExtendAfterRejection > 0 ? method.ExtensionCapacity : 0);
+        // Secant updates need ∂N/∂t at both ends of a step (the trapezoidal rule, KrylovW.Update): only a term that
+        // knows it in closed form gives it for free; without them W is rebuilt as often as before they existed.
+        bool secants = method.SecantUpdates && method.KrylovDimension > 0 && _timeDerivative is not null;
+        _refreshEvery = secants ? method.RefreshEvery : Math.Min(method.RefreshEvery, RosenbrockWMethod.RefreshEveryWithoutSecants);
+        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension, method.ExtendAfterRejection > 0 ? method.ExtensionCapacity : 0, secants);
+        if (secants)
+        {
+            _secantStep = algebra.Allocate();
+            _secantChange = algebra.Allocate();
+            _secantTime = algebra.Allocate();
+        }
+
         _pendingError = method.ExtendAfterRejection > 0 ? new double[algebra.Layout.Length] : [];
         _decay = algebra.Layout.Blocks.Select(b => b.DecayRate).ToArray();
         _blocks = _decay.Length;
@@ -159,8 +175,8 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
 
     /// <summary>
     /// [t_W, steps since W was built, built here, attempted here, number E of extensions, pending error?, y at t_W,
-    /// N there, E × (vectors asked, direction), the last attempt's error if pending] when W exists: all a rebuild of the
-    /// same W needs.
+    /// N there, E × (vectors asked, direction), the last attempt's error if pending, and with secant updates W's
+    /// dimension m and its matrix H (m × m, row by row)] when W exists: all a rebuild of the same W needs.
     /// </summary>
     public double[] Memory
     {
@@ -174,7 +190,9 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             int n = _algebra.Layout.Length;
             IReadOnlyList<(int Count, double[] Direction)> extensions = _w.Extensions;
             bool pending = _hasPendingError && _attemptedHere;
-            var memory = new double[Header + (2 * n) + (extensions.Count * (n + 1)) + (pending ? n : 0)];
+            double[] matrix = _secantStep is null ? [] : _w.Matrix();
+            int trailer = _secantStep is null ? 0 : 1 + matrix.Length;
+            var memory = new double[Header + (2 * n) + (extensions.Count * (n + 1)) + (pending ? n : 0) + trailer];
             memory[0] = _w.BuiltAt;
             memory[1] = _stepsSinceBuild;
             memory[2] = _builtHere ? 1 : 0;
@@ -199,6 +217,13 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
                 }
 
                 _pendingError.CopyTo(memory.AsSpan(at, n));
+                at += n;
+            }
+
+            if (trailer > 0)
+            {
+                memory[at] = _w.Dimension;
+                matrix.CopyTo(memory.AsSpan(at + 1));
             }
 
             return memory;
@@ -210,7 +235,9 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         int n = _algebra.Layout.Length;
         bool legacy = memory.Length == 4 + (2 * n); // written before W could be extended
         int header = legacy ? 4 : Header;
-        if (memory.Length < header + (2 * n) || (!legacy && memory.Length != header + (2 * n) + ((int)memory[4] * (n + 1)) + (memory[5] != 0 ? n : 0)))
+        int core = legacy || memory.Length < header + (2 * n) ? 0 : header + (2 * n) + ((int)memory[4] * (n + 1)) + (memory[5] != 0 ? n : 0);
+        bool hasMatrix = !legacy && core > 0 && memory.Length > core && memory.Length == core + 1 + ((int)memory[core] * (int)memory[core]);
+        if (memory.Length < header + (2 * n) || (!legacy && memory.Length != core && !hasMatrix))
         {
             return; // no W yet (or a checkpoint of another stepper): the next attempt builds one
         }
@@ -238,6 +265,12 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
             {
                 memory.AsSpan(at, n).CopyTo(_pendingError);
             }
+
+            if (hasMatrix && _secantStep is not null)
+            {
+                // The secant updates since the build changed H only: the rebuilt space takes the saved matrix back.
+                _w.RestoreMatrix(memory.AsSpan(core + 1));
+            }
         }
 
         if (_attemptedHere && _resumeState is not null)
@@ -261,7 +294,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         // rejected.
         bool retry = _attemptedHere;
         _attemptedHere = true;
-        if (!_builtHere && ((retry && _method.RebuildAfterRejection) || _stepsSinceBuild >= _method.RefreshEvery))
+        if (!_builtHere && ((retry && _method.RebuildAfterRejection) || _stepsSinceBuild >= _refreshEvery))
         {
             Evaluations += _w.Build(t, y, _n0, _term.Evaluate);
             _builtHere = true;
@@ -346,6 +379,21 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
     public void Accept(double t, double h, TState y, TState yNew)
     {
         Rhs(t + h, yNew, _next);
+        if (_secantStep is not null && _secantChange is not null && _secantTime is not null && _timeDerivative is not null)
+        {
+            // The step's secant pair renews W's matrix along the path (KrylovW.Update): s = y1 − y0 and
+            // q = ΔN − (h/2)(g0 + g1), ΔN = N(t + h, y1) − N(t, y0), the time dependence taken out by the trapezoidal rule
+            // with the closed-form ∂N/∂t at both ends (g0 is the time column this step used; N(y0) is still in _n0). The
+            // one-sided h g0 would leave (h²/2) ∂²N/∂t² in q, which on a stiffly forced problem is not small beside
+            // (∂N/∂y) s (measured: y' = −1e4 (y − cos t) then ends 5e-4 off).
+            _algebra.Combine(yNew, [1.0], [-1.0], new ReadOnlySpan<TState>(ref y), false, _secantStep);
+            _algebra.Combine(_next, [1.0], [-1.0], new ReadOnlySpan<TState>(ref _n0), false, _secantChange);
+            _timeDerivative.TimeDerivative(t + h, yNew, _next, _secantTime);
+            _secantTerms[0] = _w.TimeDerivative;
+            _algebra.Combine(_secantTime, [0.5 * h], [0.5 * h], _secantTerms.AsSpan(0, 1), false, _secantTime);
+            _w.Update(_secantStep, _secantChange, _secantTime, h * _method.Gamma);
+        }
+
         _y0 = y;
         _y1 = yNew;
         _h = h;

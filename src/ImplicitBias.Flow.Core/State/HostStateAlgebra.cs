@@ -6,7 +6,7 @@ namespace ImplicitBias.Flow.Core.State;
 /// <see cref="IStateAlgebra{TState}"/> on host arrays. The loops use <see cref="Vector{T}"/> (AVX2/AVX-512 where the
 /// machine has it) with a scalar tail, read from spans and write to spans, and allocate nothing.
 /// </summary>
-public sealed class HostStateAlgebra : IStateAlgebra<HostState>
+public sealed class HostStateAlgebra : IStateAlgebra<HostState>, IHostStateArrays<HostState>
 {
     /// <summary>Creates the algebra for states of the given layout.</summary>
     public HostStateAlgebra(StateLayout layout) => Layout = layout ?? throw new ArgumentNullException(nameof(layout));
@@ -16,6 +16,13 @@ public sealed class HostStateAlgebra : IStateAlgebra<HostState>
 
     /// <inheritdoc />
     public HostState Allocate() => new(Layout.Length);
+
+    /// <inheritdoc />
+    public double[] Values(HostState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.Values;
+    }
 
     /// <inheritdoc />
     public void Copy(HostState source, HostState destination)

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using ImplicitBias.Flow.Models.Networks;
+using ImplicitBias.Flow.Core.Threading;
 
 namespace ImplicitBias.Flow.Models.Evaluation;
 

@@ -2,6 +2,7 @@ using System.Numerics;
 using ImplicitBias.Flow.Models.Data;
 using ImplicitBias.Flow.Models.Losses;
 using ImplicitBias.Flow.Models.Networks;
+using ImplicitBias.Flow.Core.Threading;
 
 namespace ImplicitBias.Flow.Models.Evaluation;
 

@@ -1,3 +1,4 @@
+using ImplicitBias.Flow.Core.Threading;
 namespace ImplicitBias.Flow.Models.Evaluation;
 
 /// <summary>

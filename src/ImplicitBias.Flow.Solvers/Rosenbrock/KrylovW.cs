@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using ImplicitBias.Flow.Core.LinearAlgebra;
 using ImplicitBias.Flow.Core.State;
+using ImplicitBias.Flow.Core.Threading;
 using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Krylov;
 using MathNet.Numerics.LinearAlgebra;
@@ -16,7 +17,11 @@ namespace ImplicitBias.Flow.Solvers.Rosenbrock;
 /// differences of N, one evaluation each. The linear systems
 /// (I − hγW) x = r are solved with the Woodbury identity: x = D⁻¹ (r + V c), D = I + hγC, (I − hγ H G) c = hγ H Vᵀ Ω² D⁻¹ r,
 /// G = Vᵀ Ω² D⁻¹ V; the M × M part is small and dense (MathNet's LU). Inner products run on host copies; the
-/// combinations of states go through the algebra, so the stepper stays generic over where states live.
+/// combinations of states go through the algebra, so the stepper stays generic over where states live. Where states
+/// are host arrays (<see cref="IHostStateArrays{TState}"/>) the basis is those arrays themselves, one copy instead of
+/// two, and <see cref="Solve"/> runs its projection and its combination in <see cref="SolveParts"/> fixed halves of the
+/// state on the <see cref="WorkerTeam"/>: every solve streams the whole basis twice (60–80 vectors of the state's
+/// length), which made it the largest cost of the step on MNIST (see STEPPERS.md, "The W-method's solves on two cores").
 /// </summary>
 internal sealed class KrylovW<TState>
     where TState : class
@@ -56,6 +61,15 @@ internal sealed class KrylovW<TState>
     private readonly double[] _stepCoordinates;
     private readonly double[] _changeCoordinates;
 
+    private readonly IHostStateArrays<TState>? _hostArrays; // states are host arrays: one basis copy, solves in parts
+    private readonly int[] _partEnds; // the parts' ends in the state (part p is [_partEnds[p − 1], _partEnds[p]))
+    private readonly double[] _partialProjections; // SolveParts × capacity
+    private readonly double[] _partialChanges; // the same for the secant change q̂ (Update)
+    private readonly Action<int> _solvePart;
+    private double[] _solveInput = [];
+    private double[] _solveOutput = [];
+    private int _solvePhase; // 0: projections, 1: combinations, 2: the secant pair's projections
+
     private Matrix<double> _h = Matrix<double>.Build.Dense(1, 1);
     private MathNet.Numerics.LinearAlgebra.Factorization.LU<double>? _lu;
     private Vector<double> _rhs = Vector<double>.Build.Dense(1);
@@ -75,11 +89,23 @@ internal sealed class KrylovW<TState>
         _basis = new double[_capacity][];
         _basisStates = new TState[_capacity];
         _products = new double[_capacity > _maxDimension ? _capacity : 0][];
+        _hostArrays = algebra as IHostStateArrays<TState>;
         for (int j = 0; j < _capacity; j++)
         {
-            _basis[j] = new double[_n];
             _basisStates[j] = algebra.Allocate();
+            _basis[j] = _hostArrays?.Values(_basisStates[j]) ?? new double[_n];
         }
+
+        // Fixed parts (not one per core), so that the sums, and with them the answers, do not depend on the machine.
+        _partEnds = new int[SolveParts];
+        for (int p = 0; p < SolveParts; p++)
+        {
+            _partEnds[p] = p == SolveParts - 1 ? _n : Math.Min(_n, (_n * (p + 1) / SolveParts) & ~7);
+        }
+
+        _partialProjections = new double[SolveParts * _capacity];
+        _partialChanges = new double[secantUpdates ? SolveParts * _capacity : 0];
+        _solvePart = SolvePart;
 
         for (int j = 0; j < _products.Length; j++)
         {
@@ -339,12 +365,21 @@ internal sealed class KrylovW<TState>
         }
 
         TensorPrimitives.Subtract(_secantChange, _secantTime, _secantChange);
+        // ŝ and q̂ in the parts of the solves (one pass over the basis for both), the halves added in order.
+        RunParts(2, (long)m * _n >= ParallelSolveEntries);
         double norm2 = 0;
         for (int i = 0; i < m; i++)
         {
-            _stepCoordinates[i] = Arnoldi.Dot(_basis[i], _secantStep, weights2);
-            _changeCoordinates[i] = Arnoldi.Dot(_basis[i], _secantChange, weights2);
-            norm2 += _stepCoordinates[i] * _stepCoordinates[i];
+            double stepSum = 0, changeSum = 0;
+            for (int p = 0; p < SolveParts; p++)
+            {
+                stepSum += _partialProjections[(p * _capacity) + i];
+                changeSum += _partialChanges[(p * _capacity) + i];
+            }
+
+            _stepCoordinates[i] = stepSum;
+            _changeCoordinates[i] = changeSum;
+            norm2 += stepSum * stepSum;
         }
 
         if (!(norm2 > 0) || !double.IsFinite(norm2))
@@ -493,6 +528,12 @@ internal sealed class KrylovW<TState>
             return;
         }
 
+        if (_hostArrays is not null)
+        {
+            SolveOnHost(_hostArrays.Values(r), _hostArrays.Values(destination), m);
+            return;
+        }
+
         ReadOnlySpan<double> weights2 = _jacobian.Weights;
         _algebra.Read(r, _host);
         Array.Clear(_projection);
@@ -524,6 +565,132 @@ internal sealed class KrylovW<TState>
 
         _algebra.Combine(r, _rowScale, _coefficients.AsSpan(0, _blocks * m), _basisStates.AsSpan(0, m), true, destination);
     }
+
+    /// <summary>
+    /// The parts a solve on host arrays is split into: 2, the cores of the machine this was measured on. More parts would
+    /// change nothing on it; fewer cores run the parts one after another with the same sums.
+    /// </summary>
+    public const int SolveParts = 2;
+
+    /// <summary>Below this many basis entries (m × n) a solve runs its parts on the calling thread: waking a worker costs more.</summary>
+    public const long ParallelSolveEntries = 1L << 17;
+
+    /// <summary>
+    /// <see cref="Solve"/> on host arrays: the projections Vᵀ Ω² D⁻¹ r part by part (each part sums over its own half of
+    /// the state, and the halves are added in order), the small system on the calling thread, then
+    /// x = D⁻¹ (r + V c) part by part. <paramref name="input"/> and <paramref name="output"/> may be the same array.
+    /// </summary>
+    private void SolveOnHost(double[] input, double[] output, int m)
+    {
+        _solveInput = input;
+        _solveOutput = output;
+        bool parallel = (long)m * _n >= ParallelSolveEntries;
+        RunParts(0, parallel);
+        for (int i = 0; i < m; i++)
+        {
+            double sum = 0;
+            for (int p = 0; p < SolveParts; p++)
+            {
+                sum += _partialProjections[(p * _capacity) + i];
+            }
+
+            _rhs[i] = sum;
+        }
+
+        _h.Multiply(_rhs, _c);
+        _c.Multiply(_hGamma, _rhs);
+        _lu!.Solve(_rhs, _c);
+        for (int b = 0; b < _blocks; b++)
+        {
+            for (int j = 0; j < m; j++)
+            {
+                _coefficients[(b * m) + j] = _rowScale[b] * _c[j];
+            }
+        }
+
+        RunParts(1, parallel);
+        _solveInput = [];
+        _solveOutput = [];
+    }
+
+    private void RunParts(int phase, bool parallel)
+    {
+        _solvePhase = phase;
+        if (parallel)
+        {
+            WorkerTeam.Shared.Run(SolveParts, _solvePart);
+            return;
+        }
+
+        for (int p = 0; p < SolveParts; p++)
+        {
+            _solvePart(p);
+        }
+    }
+
+    /// <summary>
+    /// One part of <see cref="SolveOnHost"/>: its projections (phase 0) or its share of x (phase 1); or of
+    /// <see cref="Update"/>'s projections of the secant pair (phase 2).
+    /// </summary>
+    private void SolvePart(int part)
+    {
+        int m = Dimension;
+        int start = part == 0 ? 0 : _partEnds[part - 1], end = _partEnds[part];
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        if (_solvePhase == 2)
+        {
+            ReadOnlySpan<double> s = _secantStep.AsSpan(start, end - start), q = _secantChange.AsSpan(start, end - start);
+            ReadOnlySpan<double> w2 = weights2.Slice(start, end - start);
+            for (int i = 0; i < m; i++)
+            {
+                ReadOnlySpan<double> v = _basis[i].AsSpan(start, end - start);
+                _partialProjections[(part * _capacity) + i] = WeightedDot.Compute(v, s, w2);
+                _partialChanges[(part * _capacity) + i] = WeightedDot.Compute(v, q, w2);
+            }
+
+            return;
+        }
+        if (_solvePhase == 0)
+        {
+            Span<double> partial = _partialProjections.AsSpan(part * _capacity, m);
+            partial.Clear();
+            for (int b = 0; b < _blocks; b++)
+            {
+                int o = Math.Max(start, _offsets[b]), e = Math.Min(end, _offsets[b + 1]);
+                if (e <= o)
+                {
+                    continue;
+                }
+
+                ReadOnlySpan<double> rPart = _solveInput.AsSpan(o, e - o), w2 = weights2.Slice(o, e - o);
+                for (int i = 0; i < m; i++)
+                {
+                    partial[i] += _d[b] * WeightedDot.Compute(_basis[i].AsSpan(o, e - o), rPart, w2);
+                }
+            }
+
+            return;
+        }
+
+        // x = D⁻¹ r + Σ_j (D⁻¹ c_j) v_j, a chunk at a time so that x's chunk stays in the first-level cache while the
+        // basis streams past it once.
+        for (int b = 0; b < _blocks; b++)
+        {
+            int o = Math.Max(start, _offsets[b]), e = Math.Min(end, _offsets[b + 1]);
+            for (int c = o; c < e; c += CombineChunk)
+            {
+                int length = Math.Min(CombineChunk, e - c);
+                Span<double> x = _solveOutput.AsSpan(c, length);
+                TensorPrimitives.Multiply(_solveInput.AsSpan(c, length), _rowScale[b], x);
+                for (int j = 0; j < m; j++)
+                {
+                    TensorPrimitives.MultiplyAdd(_basis[j].AsSpan(c, length), _coefficients[(b * m) + j], x, x);
+                }
+            }
+        }
+    }
+
+    private const int CombineChunk = 1024;
 
     /// <summary>
     /// ∂N/∂y · v_j at the point being built, by a forward difference (one evaluation); also writes v_j where the

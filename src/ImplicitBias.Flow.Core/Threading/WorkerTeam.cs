@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
-namespace ImplicitBias.Flow.Models.Evaluation;
+namespace ImplicitBias.Flow.Core.Threading;
 
 /// <summary>
-/// One process-wide team of background threads (one fewer than the cores) that runs the parts of a phase of the
-/// evaluator: part 0 on the calling thread, part t on worker t − 1. It allocates nothing per phase (a generation
+/// One process-wide team of background threads (one fewer than the cores) that runs the parts of a phase of work
+/// (the loss evaluator's matrix products, the Rosenbrock-W method's projections onto its Krylov basis): part 0 on the
+/// calling thread, part t on worker t − 1. One team for both, so that they never compete for the cores. It allocates nothing per phase (a generation
 /// counter, semaphores and one reset event, no tasks, no closures), which Parallel.For does not achieve. When the
 /// team is busy with another caller (several evaluators used from several threads at once) the parts run one after
 /// another on the calling thread; that changes nothing in the results, because each part owns disjoint outputs and
@@ -21,7 +22,7 @@ namespace ImplicitBias.Flow.Models.Evaluation;
 /// the active wait do they fall back to the semaphore / event, so an idle process still sleeps.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "One team per process, alive until the process ends.")]
-internal sealed class WorkerTeam
+public sealed class WorkerTeam
 {
     /// <summary>How long a waiting thread polls before it blocks.</summary>
     public const int ActiveWaitMicroseconds = 250;

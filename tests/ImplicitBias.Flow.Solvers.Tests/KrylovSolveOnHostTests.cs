@@ -61,6 +61,30 @@ public class KrylovSolveOnHostTests(ITestOutputHelper output)
         Assert.True(difference < 1e-6, $"largest difference {difference:g3}");
     }
 
+    /// <summary>
+    /// A step allocates nothing in W's factorization and solves: ten more fixed steps with the same W (no rebuild between)
+    /// allocate less than 1 KB each, where the small system's matrices, copied at every attempt, took 6 m² values
+    /// (m = 50 here: 120 KB per step).
+    /// </summary>
+    [Fact]
+    public void Steps_WithTheSameW_AllocateAlmostNothing()
+    {
+        var layout = StateLayout.Single(StiffTestProblems.Size, 1e-6, 1e-9);
+        var method = new Ros34Pw2 { KrylovDimension = 50, RefreshEvery = 1_000 };
+        long Allocated(int steps)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            OdeSolver.Solve(new HostOdeTerm(StiffTestProblems.OneStiffModeInN), new HostStateAlgebra(layout), method, 0, 1e-3 * steps, new HostState(StiffTestProblems.Start()),
+                new OdeOptions<HostState> { FixedStepCount = steps });
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Allocated(5); // warm-up (JIT, the shared team)
+        long perStep = (Allocated(15) - Allocated(5)) / 10;
+        output.WriteLine($"{perStep} bytes per step");
+        Assert.True(perStep < 1_024, $"{perStep} bytes per step");
+    }
+
     /// <summary>The host algebra without its arrays exposed: the path a device algebra takes.</summary>
     private sealed class GenericAlgebra(HostStateAlgebra inner) : IStateAlgebra<HostState>
     {

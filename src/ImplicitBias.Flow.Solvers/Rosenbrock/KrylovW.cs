@@ -5,6 +5,8 @@ using ImplicitBias.Flow.Core.Threading;
 using ImplicitBias.Flow.Solvers.Controllers;
 using ImplicitBias.Flow.Solvers.Krylov;
 using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Double;
+using MathNet.Numerics.Providers.LinearAlgebra;
 
 namespace ImplicitBias.Flow.Solvers.Rosenbrock;
 
@@ -71,7 +73,14 @@ internal sealed class KrylovW<TState>
     private int _solvePhase; // 0: projections, 1: combinations, 2: the secant pair's projections
 
     private Matrix<double> _h = Matrix<double>.Build.Dense(1, 1);
-    private MathNet.Numerics.LinearAlgebra.Factorization.LU<double>? _lu;
+    // I − hγ H G (column-major) and its LU factors in place (MathNet's provider, as Matrix.LU() computes them, without
+    // the copies that allocated m² values at every attempt), G and a row of H G: resized when W's dimension changes.
+    private double[] _g = [];
+    private double[] _hgRow = [];
+    private double[] _system = [];
+    private int _systemOrder;
+    private int[] _pivots = [];
+    private bool _factored;
     private Vector<double> _rhs = Vector<double>.Build.Dense(1);
     private Vector<double> _c = Vector<double>.Build.Dense(1);
     private double _hGamma = double.NaN;
@@ -492,25 +501,91 @@ internal sealed class KrylovW<TState>
 
         _hGamma = hGamma;
         int m = Dimension;
+        _factored = false;
         if (m == 0)
         {
-            _lu = null;
             return;
         }
 
-        // S = I − hγ H G, G = Σ_b d_b Gram_b.
-        Matrix<double> g = Matrix<double>.Build.Dense(m, m, (i, k) =>
+        if (_systemOrder != m)
         {
-            double s = 0;
-            for (int b = 0; b < _blocks; b++)
+            _g = new double[m * m];
+            _hgRow = new double[m];
+            _system = new double[m * m];
+            _pivots = new int[m];
+            _systemOrder = m;
+        }
+
+        // S = I − hγ H G, G = Σ_b d_b Gram_b (column-major values).
+        double[] g = _g;
+        for (int k = 0; k < m; k++)
+        {
+            for (int i = 0; i < m; i++)
             {
-                s += _d[b] * _gram[b, i, k];
+                double s = 0;
+                for (int b = 0; b < _blocks; b++)
+                {
+                    s += _d[b] * _gram[b, i, k];
+                }
+
+                g[i + (k * m)] = s;
+            }
+        }
+
+        // Row i of H G as Σ_l H_il (row l of G), G symmetric so its column-major values are its rows; by hand, because
+        // MathNet's products allocate their operands' copies (46 KB per product at m = 50).
+        double[] system = _system;
+        Span<double> row = _hgRow;
+        for (int i = 0; i < m; i++)
+        {
+            row.Clear();
+            for (int l = 0; l < m; l++)
+            {
+                TensorPrimitives.MultiplyAdd(g.AsSpan(l * m, m), _hFull[i, l], row, row);
             }
 
-            return s;
-        });
-        Matrix<double> system = Matrix<double>.Build.DenseIdentity(m) - (hGamma * (_h * g));
-        _lu = system.LU();
+            for (int k = 0; k < m; k++)
+            {
+                system[i + (k * m)] = (i == k ? 1.0 : 0.0) - (hGamma * row[k]);
+            }
+        }
+
+        LinearAlgebraControl.Provider.LUFactor(system, m, _pivots);
+        _factored = true;
+    }
+
+    /// <summary><c>_rhs</c> ← hγ H <c>_rhs</c> (by hand: MathNet's matrix–vector product allocates).</summary>
+    private void MultiplyH()
+    {
+        int m = Dimension;
+        double[] r = ((DenseVector)_rhs).Values, c = ((DenseVector)_c).Values;
+        for (int i = 0; i < m; i++)
+        {
+            double s = 0;
+            for (int k = 0; k < m; k++)
+            {
+                s += _hFull[i, k] * r[k];
+            }
+
+            c[i] = s;
+        }
+
+        for (int i = 0; i < m; i++)
+        {
+            r[i] = _hGamma * c[i];
+        }
+    }
+
+    /// <summary>c ← (I − hγ H G)⁻¹ r̂ from the factors of <see cref="Factor"/> (r̂ in <c>_rhs</c>, the result in <c>_c</c>).</summary>
+    private void SolveSmall()
+    {
+        if (_systemOrder != Dimension)
+        {
+            throw new InvalidOperationException("W's space changed since it was factored: call Factor before Solve.");
+        }
+
+        _rhs.CopyTo(_c);
+        LinearAlgebraControl.Provider.LUSolveFactored(1, _system, _systemOrder, _pivots, ((DenseVector)_c).Values);
     }
 
     /// <summary>destination ← scale · (I − hγW)⁻¹ r for the hγ of the last <see cref="Factor"/>; r is not changed.</summary>
@@ -522,7 +597,7 @@ internal sealed class KrylovW<TState>
             _rowScale[b] = scale * _d[b];
         }
 
-        if (m == 0 || _lu is null)
+        if (m == 0 || !_factored)
         {
             _algebra.Combine(r, _rowScale, [], [], true, destination);
             return;
@@ -552,9 +627,8 @@ internal sealed class KrylovW<TState>
             _rhs[i] = _projection[i];
         }
 
-        _h.Multiply(_rhs, _c);
-        _c.Multiply(_hGamma, _rhs);
-        _lu.Solve(_rhs, _c);
+        MultiplyH();
+        SolveSmall();
         for (int b = 0; b < _blocks; b++)
         {
             for (int j = 0; j < m; j++)
@@ -597,9 +671,8 @@ internal sealed class KrylovW<TState>
             _rhs[i] = sum;
         }
 
-        _h.Multiply(_rhs, _c);
-        _c.Multiply(_hGamma, _rhs);
-        _lu!.Solve(_rhs, _c);
+        MultiplyH();
+        SolveSmall();
         for (int b = 0; b < _blocks; b++)
         {
             for (int j = 0; j < m; j++)

@@ -50,7 +50,6 @@ internal sealed class KrylovW<TState>
     private readonly double[] _d;
     private readonly double[] _rowScale;
     private readonly double[] _coefficients;
-    private readonly double[] _projection;
     private readonly TState _probe;
     private readonly TState _probeN;
     private readonly double[] _hessenberg;
@@ -72,7 +71,6 @@ internal sealed class KrylovW<TState>
     private double[] _solveOutput = [];
     private int _solvePhase; // 0: projections, 1: combinations, 2: the secant pair's projections
 
-    private Matrix<double> _h = Matrix<double>.Build.Dense(1, 1);
     // I − hγ H G (column-major) and its LU factors in place (MathNet's provider, as Matrix.LU() computes them, without
     // the copies that allocated m² values at every attempt), G and a row of H G: resized when W's dimension changes.
     private double[] _g = [];
@@ -81,8 +79,8 @@ internal sealed class KrylovW<TState>
     private int _systemOrder;
     private int[] _pivots = [];
     private bool _factored;
-    private Vector<double> _rhs = Vector<double>.Build.Dense(1);
-    private Vector<double> _c = Vector<double>.Build.Dense(1);
+    private double[] _rhs = []; // the projections r̂ of a solve's right side, then hγ H r̂ (m values)
+    private double[] _c = []; // c = (I − hγ H G)⁻¹ hγ H r̂ (m values)
     private double _hGamma = double.NaN;
 
     public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension, int extensionCapacity = 0, bool secantUpdates = false)
@@ -132,7 +130,6 @@ internal sealed class KrylovW<TState>
         _d = new double[_blocks];
         _rowScale = new double[_blocks];
         _coefficients = new double[_blocks * _capacity];
-        _projection = new double[_capacity];
         _probe = algebra.Allocate();
         _probeN = algebra.Allocate();
 
@@ -286,9 +283,6 @@ internal sealed class KrylovW<TState>
     private void Assemble(int from, ReadOnlySpan<double> weights2)
     {
         int m = Dimension;
-        _h = Matrix<double>.Build.Dense(m, m, (i, k) => _hFull[i, k]);
-        _rhs = Vector<double>.Build.Dense(m);
-        _c = Vector<double>.Build.Dense(m);
         for (int b = 0; b < _blocks; b++)
         {
             int o = _offsets[b], length = _offsets[b + 1] - o;
@@ -304,17 +298,30 @@ internal sealed class KrylovW<TState>
             }
         }
 
-        _hGamma = double.NaN;
-        if (!_h.ToColumnMajorArray().All(double.IsFinite))
+        _factored = false;
+        if (!MatrixIsFinite(m))
         {
             Dimension = from; // a product was not finite: drop what it added (all of W's space when building)
-            if (from > 0)
+        }
+
+        _rhs = new double[Dimension];
+        _c = new double[Dimension];
+    }
+
+    private bool MatrixIsFinite(int m)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int k = 0; k < m; k++)
             {
-                _h = Matrix<double>.Build.Dense(from, from, (i, k) => _hFull[i, k]);
-                _rhs = Vector<double>.Build.Dense(from);
-                _c = Vector<double>.Build.Dense(from);
+                if (!double.IsFinite(_hFull[i, k]))
+                {
+                    return false;
+                }
             }
         }
+
+        return true;
     }
 
     /// <summary>
@@ -426,11 +433,10 @@ internal sealed class KrylovW<TState>
             for (int k = 0; k < m; k++)
             {
                 _hFull[i, k] += _changeCoordinates[i] * _stepCoordinates[k];
-                _h[i, k] = _hFull[i, k];
             }
         }
 
-        _hGamma = double.NaN;
+        _factored = false;
         return true;
     }
 
@@ -483,11 +489,10 @@ internal sealed class KrylovW<TState>
             for (int k = 0; k < m; k++)
             {
                 _hFull[i, k] = entries[(i * m) + k];
-                _h[i, k] = _hFull[i, k];
             }
         }
 
-        _hGamma = double.NaN;
+        _factored = false;
         return true;
     }
 
@@ -554,38 +559,32 @@ internal sealed class KrylovW<TState>
         _factored = true;
     }
 
-    /// <summary><c>_rhs</c> ← hγ H <c>_rhs</c> (by hand: MathNet's matrix–vector product allocates).</summary>
-    private void MultiplyH()
+    /// <summary>
+    /// The small part of a solve, shared by both paths: from the projections r̂ = Vᵀ Ω² D⁻¹ r in <c>_rhs</c>,
+    /// c = (I − hγ H G)⁻¹ hγ H r̂ with the factors of <see cref="Factor"/>, and the combination's coefficients D⁻¹ c per
+    /// block (times the solve's scale) in <c>_coefficients</c>. The products are loops: MathNet's allocate.
+    /// </summary>
+    private void SolveProjected(int m)
     {
-        int m = Dimension;
-        double[] r = ((DenseVector)_rhs).Values, c = ((DenseVector)_c).Values;
         for (int i = 0; i < m; i++)
         {
             double s = 0;
             for (int k = 0; k < m; k++)
             {
-                s += _hFull[i, k] * r[k];
+                s += _hFull[i, k] * _rhs[k];
             }
 
-            c[i] = s;
+            _c[i] = _hGamma * s;
         }
 
-        for (int i = 0; i < m; i++)
+        LinearAlgebraControl.Provider.LUSolveFactored(1, _system, m, _pivots, _c);
+        for (int b = 0; b < _blocks; b++)
         {
-            r[i] = _hGamma * c[i];
+            for (int j = 0; j < m; j++)
+            {
+                _coefficients[(b * m) + j] = _rowScale[b] * _c[j];
+            }
         }
-    }
-
-    /// <summary>c ← (I − hγ H G)⁻¹ r̂ from the factors of <see cref="Factor"/> (r̂ in <c>_rhs</c>, the result in <c>_c</c>).</summary>
-    private void SolveSmall()
-    {
-        if (_systemOrder != Dimension)
-        {
-            throw new InvalidOperationException("W's space changed since it was factored: call Factor before Solve.");
-        }
-
-        _rhs.CopyTo(_c);
-        LinearAlgebraControl.Provider.LUSolveFactored(1, _system, _systemOrder, _pivots, ((DenseVector)_c).Values);
     }
 
     /// <summary>destination ← scale · (I − hγW)⁻¹ r for the hγ of the last <see cref="Factor"/>; r is not changed.</summary>
@@ -597,10 +596,15 @@ internal sealed class KrylovW<TState>
             _rowScale[b] = scale * _d[b];
         }
 
-        if (m == 0 || !_factored)
+        if (m == 0)
         {
             _algebra.Combine(r, _rowScale, [], [], true, destination);
             return;
+        }
+
+        if (!_factored)
+        {
+            throw new InvalidOperationException("W changed since it was factored: call Factor before Solve.");
         }
 
         if (_hostArrays is not null)
@@ -611,32 +615,18 @@ internal sealed class KrylovW<TState>
 
         ReadOnlySpan<double> weights2 = _jacobian.Weights;
         _algebra.Read(r, _host);
-        Array.Clear(_projection);
+        Array.Clear(_rhs);
         for (int b = 0; b < _blocks; b++)
         {
             int o = _offsets[b], length = _offsets[b + 1] - o;
             ReadOnlySpan<double> rBlock = _host.AsSpan(o, length), w2 = weights2.Slice(o, length);
             for (int i = 0; i < m; i++)
             {
-                _projection[i] += _d[b] * WeightedDot.Compute(_basis[i].AsSpan(o, length), rBlock, w2);
+                _rhs[i] += _d[b] * WeightedDot.Compute(_basis[i].AsSpan(o, length), rBlock, w2);
             }
         }
 
-        for (int i = 0; i < m; i++)
-        {
-            _rhs[i] = _projection[i];
-        }
-
-        MultiplyH();
-        SolveSmall();
-        for (int b = 0; b < _blocks; b++)
-        {
-            for (int j = 0; j < m; j++)
-            {
-                _coefficients[(b * m) + j] = _rowScale[b] * _c[j];
-            }
-        }
-
+        SolveProjected(m);
         _algebra.Combine(r, _rowScale, _coefficients.AsSpan(0, _blocks * m), _basisStates.AsSpan(0, m), true, destination);
     }
 
@@ -671,16 +661,7 @@ internal sealed class KrylovW<TState>
             _rhs[i] = sum;
         }
 
-        MultiplyH();
-        SolveSmall();
-        for (int b = 0; b < _blocks; b++)
-        {
-            for (int j = 0; j < m; j++)
-            {
-                _coefficients[(b * m) + j] = _rowScale[b] * _c[j];
-            }
-        }
-
+        SolveProjected(m);
         RunParts(1, parallel);
         _solveInput = [];
         _solveOutput = [];

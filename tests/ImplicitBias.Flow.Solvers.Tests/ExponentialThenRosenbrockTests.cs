@@ -7,8 +7,9 @@ using Xunit.Abstractions;
 namespace ImplicitBias.Flow.Solvers.Tests;
 
 /// <summary>
-/// The pair "etdrk4+ros34pw2": ETDRK4 until DecayTimes / c_min, bit for bit; the Rosenbrock-W method from there on;
-/// ETDRK4 throughout without a decay; a bit-for-bit resume across the switch.
+/// The pair "etdrk4+ros34pw2": ETDRK4 until DecayTimes / c_min, bit for bit; from there the two take turns by measured
+/// time per evaluation (the W-method where a stiff mode holds ETDRK4, ETDRK4 where nothing does); ETDRK4 throughout
+/// without a decay; a bit-for-bit resume across the switches.
 /// </summary>
 public class ExponentialThenRosenbrockTests(ITestOutputHelper output)
 {
@@ -53,6 +54,53 @@ public class ExponentialThenRosenbrockTests(ITestOutputHelper output)
         Assert.True(error < 1e-4, $"error {error:g3}");
     }
 
+    /// <summary>
+    /// A smooth, non-stiff N (every mode slow, forced at period 2π/3): ETDRK4's fourth order takes long steps and needs
+    /// no W, the W-method pays a rebuild of its Krylov space every 40 steps. The W-method's trial must lose, and its
+    /// later trials (each after twice as long) must cost little: the pair within 15 % of ETDRK4 alone.
+    /// </summary>
+    [Fact]
+    public void WhereTheWMethodIsDearer_Etdrk4RunsOn()
+    {
+        OdeMethod pair = MethodCatalog.Find("etdrk4+ros34pw2")!;
+        OdeResult measured = SolveSmooth(pair, 60);
+        OdeResult etdrk4 = SolveSmooth(new CoxMatthews4(), 60);
+        double share = TimeShareOfTheWMethod(measured.StepperNote!);
+        output.WriteLine($"pair {measured.RhsEvaluations} evaluations ({measured.StepperNote}), etdrk4 {etdrk4.RhsEvaluations}");
+        Assert.True(share < 0.1, measured.StepperNote);
+        Assert.True(measured.RhsEvaluations < 1.15 * etdrk4.RhsEvaluations, $"{measured.RhsEvaluations} against {etdrk4.RhsEvaluations}");
+        Assert.True(measured.FinalState.Zip(etdrk4.FinalState, (a, b) => Math.Abs(a - b)).Max() < 1e-5);
+    }
+
+    /// <summary>Where the stiff mode holds ETDRK4 the W-method wins its trial and keeps the run, ETDRK4's trials losing.</summary>
+    [Fact]
+    public void WhereAStiffModeHoldsEtdrk4_TheWMethodRunsOn()
+    {
+        OdeResult measured = Solve(MethodCatalog.Find("etdrk4+ros34pw2")!, 0.5, 30);
+        OdeResult etdrk4 = Solve(new CoxMatthews4(), 0.5, 30);
+        output.WriteLine($"pair {measured.RhsEvaluations} evaluations ({measured.StepperNote}), etdrk4 {etdrk4.RhsEvaluations}");
+        Assert.True(TimeShareOfTheWMethod(measured.StepperNote!) > 0.9, measured.StepperNote);
+        Assert.True(measured.RhsEvaluations < etdrk4.RhsEvaluations / 3, $"{measured.RhsEvaluations} against {etdrk4.RhsEvaluations}");
+    }
+
+    private static readonly HostRhs Smooth = (t, y, f) =>
+    {
+        for (int i = 0; i < y.Length; i++)
+        {
+            f[i] = Math.Sin((3 * t) + i) + (0.1 * Math.Sin(y[(i + 1) % y.Length]));
+        }
+    };
+
+    private static OdeResult SolveSmooth(OdeMethod method, double t1, OdeOptions<HostState>? options = null) =>
+        OdeSolver.Solve(new HostOdeTerm(Smooth), new HostStateAlgebra(Layout(0.5)), method, 0, t1, new HostState(StiffTestProblems.Start()), options);
+
+    private static double TimeShareOfTheWMethod(string note)
+    {
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(note, @"ros34pw2 for ([0-9.]+) % of the time since");
+        Assert.True(m.Success, note);
+        return double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) / 100;
+    }
+
     [Fact]
     public void WithoutADecay_NeverSwitches()
     {
@@ -76,6 +124,34 @@ public class ExponentialThenRosenbrockTests(ITestOutputHelper output)
         OdeCheckpoint before = checkpoints.Last(c => c.Time < 6);
         OdeCheckpoint after = checkpoints.First(c => c.Time > 7);
         foreach (OdeCheckpoint c in new[] { before, after, checkpoints[^10] })
+        {
+            ResumeAssert.ContinuesBitForBit(whole, Run(resume: c));
+        }
+    }
+
+    /// <summary>
+    /// Resumed from checkpoints in a trial, right after a lost trial and between trials (where the W-method lost its
+    /// first trial and is tried again later), the run makes the same choices and ends bit for bit the same.
+    /// </summary>
+    [Fact]
+    public void ResumesBitForBitAcrossTrials()
+    {
+        OdeMethod pair = MethodCatalog.Find("etdrk4+ros34pw2")!;
+        double[] times = Enumerable.Range(1, 30).Select(i => i * 2.0).ToArray();
+        OdeResult Run(Func<bool>? due = null, Action<OdeCheckpoint>? write = null, OdeCheckpoint? resume = null) =>
+            SolveSmooth(pair, 60, new OdeOptions<HostState> { SaveAt = SaveAt.Times(times), CheckpointDue = due, Checkpoint = write, ResumeFrom = resume });
+
+        OdeResult whole = Run();
+        Assert.Contains("switches", whole.StepperNote, StringComparison.Ordinal);
+        Assert.DoesNotContain("(0 switches)", whole.StepperNote, StringComparison.Ordinal);
+        var checkpoints = new List<OdeCheckpoint>();
+        Run(() => true, checkpoints.Add);
+        // The stepper's memory starts [running method, measuring, in a trial, switch due, evaluations before the segment].
+        OdeCheckpoint inTrial = checkpoints.First(c => c.StepperMemory[0] == 1 && c.StepperMemory[2] == 1);
+        OdeCheckpoint due = checkpoints.First(c => c.StepperMemory[3] >= 0);
+        OdeCheckpoint afterALostTrial = checkpoints.First(c => c.StepperMemory[0] == 0 && c.StepperMemory[4] > 0);
+        OdeCheckpoint later = checkpoints.Last(c => c.StepperMemory[0] == 0 && c.StepperMemory[2] == 0);
+        foreach (OdeCheckpoint c in new[] { inTrial, due, afterALostTrial, later })
         {
             ResumeAssert.ContinuesBitForBit(whole, Run(resume: c));
         }

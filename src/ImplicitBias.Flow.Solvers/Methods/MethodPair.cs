@@ -3,10 +3,11 @@ using ImplicitBias.Flow.Solvers.Controllers;
 namespace ImplicitBias.Flow.Solvers.Methods;
 
 /// <summary>
-/// A method "A+B" made of two that hand over one way (<see cref="HandOverStepper{TState}"/>): named after both, and
-/// judged, controlled and ordered as the first, which starts every solve. The pairs differ only in what makes the
-/// first hand over: <see cref="ExplicitThenExponential"/>, <see cref="ExplicitThenRosenbrock"/>,
-/// <see cref="ExponentialThenRosenbrock"/>.
+/// A method "A+B" made of two: named after both, and judged, controlled and ordered as the first, which starts every
+/// solve. The pairs differ in what makes the first hand over: <see cref="ExplicitThenExponential"/> and
+/// <see cref="ExplicitThenRosenbrock"/> hand over one way (<see cref="HandOverStepper{TState}"/>) when the first's
+/// step is held; <see cref="ExponentialThenRosenbrock"/> lets the two take turns by measured cost
+/// (<see cref="MeasuredSwitchStepper{TState}"/>).
 /// </summary>
 public abstract class MethodPair : OdeMethod
 {

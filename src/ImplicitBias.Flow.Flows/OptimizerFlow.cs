@@ -84,9 +84,11 @@ public sealed class OptimizerFlow
             throw new ArgumentException($"Optimizer parts cover {expected} of {Parameters.Blocks.Count} parameter blocks.", nameof(parts));
         }
 
+        // Some flows need θ's absolute tolerance tighter than the solver's (OptimizerDefinition.ThetaAbsTolFactor).
+        double thetaAbsTol = tolerances.AbsTol * _parts.Min(p => p.Definition.ThetaAbsTolFactor);
         var blocks = new List<StateBlock>
         {
-            new("theta", Parameters.Length, tolerances.RelTol, tolerances.AbsTol),
+            new("theta", Parameters.Length, tolerances.RelTol, thetaAbsTol),
             new("logL", 1, tolerances.RelTol, tolerances.AbsTol),
         };
         _partOffset = new int[_parts.Length];

@@ -20,5 +20,6 @@ public static class NMomentum
         DefaultEta0 = 0.3,
         DefaultEta0ByActivation = new Dictionary<string, double> { ["relu"] = 0.8 },
         DefaultMethod = "bs3",
+        ThetaAbsTolFactor = 0.1,
     };
 }

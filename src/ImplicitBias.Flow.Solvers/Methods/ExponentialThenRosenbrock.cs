@@ -6,19 +6,20 @@ using ImplicitBias.Flow.Solvers.Rosenbrock;
 namespace ImplicitBias.Flow.Solvers.Methods;
 
 /// <summary>
-/// An exponential Runge–Kutta method that hands the solve to a Rosenbrock-W method once the flow has run for
-/// <see cref="DecayTimes"/> times the slowest decay's time 1/c_min of the layout (for Adam 1/c2, the memory of the
-/// second moment). Early on, with ε = 0, the ratio m̂/√v̂ is sharply nonlinear where v̂ is still small, the W-method's
-/// difference quotients fill its Krylov space with spurious directions and its step collapses (STEPPERS.md: h ≈ 1e-5 in
-/// Adam's initial transient), while the exponential method, which needs no Jacobian, is cheap; later the step of the
-/// exponential method is held by the oscillating θ–m̃ modes (its explicit part), which the W-method's Krylov W takes
-/// in. Measured on the Adam probe (STEPPERS.md). Without a decay in the layout it never switches.
+/// An exponential Runge–Kutta method alone until the flow has run for <see cref="DecayTimes"/> times the slowest
+/// decay's time 1/c_min of the layout (for Adam 1/c2, the memory of the second moment), then the two take turns with a
+/// Rosenbrock-W method by measured cost. Early on, with ε = 0, the ratio m̂/√v̂ is sharply nonlinear where v̂ is still
+/// small, the W-method's difference quotients fill its Krylov space with spurious directions and its step collapses
+/// (STEPPERS.md: h ≈ 1e-5 in Adam's initial transient), while the exponential method, which needs no Jacobian, is
+/// cheap; later the step of the exponential method is held by the oscillating θ–m̃ modes (its explicit part), which the
+/// W-method's Krylov W takes in. Measured on the Adam probe (STEPPERS.md). Without a decay in the layout it never
+/// switches.
 /// </summary>
 /// <remarks>
 /// From the switch time on the two methods take turns by measurement (<see cref="MeasuredSwitchStepper{TState}"/>): the
 /// W-method on trial first, then whichever advanced more flow time per evaluation, the other tried again after a stint
 /// that doubles each time it loses. Where the W-method's Krylov space misses most of the θ–m̃ band (the paper's setting
-/// at width 20) it loses its trials and the pair is ETDRK4 with a few short trials; where the band is narrow (the Adam
+/// at width 20) it loses most of its trials and the pair is mostly ETDRK4; where the band is narrow (the Adam
 /// probe) it wins them. The phase, the counters and the evaluations of earlier segments are checkpoint memory, so a
 /// resumed solve makes the same choices.
 /// </remarks>

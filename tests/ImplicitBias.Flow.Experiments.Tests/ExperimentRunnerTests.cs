@@ -92,6 +92,13 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal(direct.RejectedByBlock, byBlock.Select(p => p.Value!.GetValue<long>()));
         Assert.Equal(direct.RejectedSteps, direct.RejectedByBlock.Sum());
 
+        // The tolerances each block was judged by, as the flow's layout holds them.
+        JsonObject tolerances = summary["tolerances"]!.AsObject();
+        Assert.Equal(flow.Layout.Blocks.Select(b => b.Name), tolerances.Select(p => p.Key));
+        Assert.Equal(flow.Layout.Blocks.Select(b => b.AbsTol), tolerances.Select(p => p.Value!["atol"]!.GetValue<double>()));
+        Assert.Equal(flow.Layout.Blocks.Select(b => b.RelTol), tolerances.Select(p => p.Value!["rtol"]!.GetValue<double>()));
+        Assert.Equal(flow.Layout.Blocks.Select(b => b.ScaledAbsTol), tolerances.Select(p => p.Value!["blockScale"]!.GetValue<double>()));
+
         // The coordinates that rejected the most steps (at most 10), named by parameter, most first.
         JsonArray byCoordinate = summary["stats"]!["rejectedByCoordinate"]!.AsArray();
         long[] counts = [.. byCoordinate.Select(c => c!["count"]!.GetValue<long>())];

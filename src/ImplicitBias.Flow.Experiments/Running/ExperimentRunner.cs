@@ -282,27 +282,34 @@ public sealed class ExperimentRunner
         double PriorWallSeconds,
         string? MethodNote = null,
         IReadOnlyList<KeyValuePair<string, long>>? RejectedByBlock = null,
-        IReadOnlyList<KeyValuePair<string, long>>? RejectedByCoordinate = null);
+        IReadOnlyList<KeyValuePair<string, long>>? RejectedByCoordinate = null,
+        IReadOnlyList<KeyValuePair<string, StateBlock>>? Tolerances = null);
+
+    /// <summary>
+    /// The layout's block names for summary.json: a composite with the same optimizer on two parameter blocks has two
+    /// blocks of one name, the second is "name#2", and so on.
+    /// </summary>
+    private static string[] BlockNames(StateLayout layout)
+    {
+        var seen = new Dictionary<string, int>();
+        return layout.Blocks.Select(b =>
+        {
+            int n = seen[b.Name] = seen.GetValueOrDefault(b.Name) + 1;
+            return n == 1 ? b.Name : string.Create(CultureInfo.InvariantCulture, $"{b.Name}#{n}");
+        }).ToArray();
+    }
+
+    /// <summary>The tolerances each block was judged by (a flow may tighten θ's, OptimizerDefinition.ThetaAbsTolFactor).</summary>
+    private static KeyValuePair<string, StateBlock>[] TolerancesByBlock(StateLayout layout) =>
+        BlockNames(layout).Zip(layout.Blocks, KeyValuePair.Create).ToArray();
 
     /// <summary>
     /// The rejections with a finite error estimate by the state block with the largest share of the error norm
     /// (θ, σ, m̃, ṽ, their log scales), named as the layout names them; null for fixed steps. A composite with the
     /// same optimizer on two parameter blocks has two blocks of one name: the second is "name#2", and so on.
     /// </summary>
-    private static KeyValuePair<string, long>[]? RejectionsByBlock(StateLayout layout, OdeResult r)
-    {
-        if (r.RejectedByBlock.Length != layout.BlockCount)
-        {
-            return null;
-        }
-
-        var seen = new Dictionary<string, int>();
-        return layout.Blocks.Select((b, i) =>
-        {
-            int n = seen[b.Name] = seen.GetValueOrDefault(b.Name) + 1;
-            return KeyValuePair.Create(n == 1 ? b.Name : string.Create(CultureInfo.InvariantCulture, $"{b.Name}#{n}"), r.RejectedByBlock[i]);
-        }).ToArray();
-    }
+    private static KeyValuePair<string, long>[]? RejectionsByBlock(StateLayout layout, OdeResult r) =>
+        r.RejectedByBlock.Length != layout.BlockCount ? null : BlockNames(layout).Zip(r.RejectedByBlock, KeyValuePair.Create).ToArray();
 
     /// <summary>The <see cref="TopRejectedCoordinates"/> coordinates charged with the most rejections, most first, by name.</summary>
     private static KeyValuePair<string, long>[]? RejectionsByCoordinate(OptimizerFlow flow, OdeResult r)
@@ -469,7 +476,7 @@ public sealed class ExperimentRunner
         ObservedRun run = ObservedFlow.Run(flow, observerEvaluator, theta0, options, observer);
         OdeResult r = run.Result;
         double[] finalTheta = flow.Theta(r.FinalState).ToArray();
-        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote, RejectionsByBlock(flow.Layout, r), RejectionsByCoordinate(flow, r));
+        return new RunResult(StatusWord(r.Status), r.Message, r.FinalTime, finalTheta, run.Trajectory, run.Summary, r.RhsEvaluations, r.AcceptedSteps, r.RejectedSteps, method, flow.Drift, prior, r.StepperNote, RejectionsByBlock(flow.Layout, r), RejectionsByCoordinate(flow, r), TolerancesByBlock(flow.Layout));
     }
 
     /// <summary>
@@ -618,6 +625,12 @@ public sealed class ExperimentRunner
             ["seed"] = seed,
             ["method"] = method,
             ["methodNote"] = result.MethodNote,
+            ["tolerances"] = result.Tolerances is not { } tolerances ? null : new JsonObject(tolerances.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)new JsonObject
+            {
+                ["rtol"] = JsonOutput.Number(p.Value.RelTol),
+                ["atol"] = JsonOutput.Number(p.Value.AbsTol),
+                ["blockScale"] = JsonOutput.Number(p.Value.ScaledAbsTol),
+            }))),
             ["backend"] = new JsonObject { ["name"] = backend.Name, ["device"] = backend.DeviceName, ["state"] = stateOnDevice ? "device" : "host" },
             ["final"] = new JsonObject
             {

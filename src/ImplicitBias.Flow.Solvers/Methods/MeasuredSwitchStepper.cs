@@ -24,7 +24,7 @@ internal sealed record MeasuredSwitchSettings(int Window, int FirstStint, int Lo
 internal sealed class MeasuredSwitchStepper<TState> : IStepper<TState>
     where TState : class
 {
-    private const int Header = 17;
+    private const int Header = 15;
 
     private readonly IStepper<TState>[] _steppers;
     private readonly int[] _orders;
@@ -41,8 +41,6 @@ internal sealed class MeasuredSwitchStepper<TState> : IStepper<TState>
     private long _markEvaluations;
     private int _markSteps;
     private double _lastRate = double.NaN;
-    private double _trialTime;
-    private long _trialEvaluations;
     private int _stint;
     private int _switches;
     private double _handOverTime = double.NaN;
@@ -82,7 +80,7 @@ internal sealed class MeasuredSwitchStepper<TState> : IStepper<TState>
     public double[] Memory =>
     [
         _current, _measuring ? 1 : 0, _trial ? 1 : 0, _due, _spent, _steps, _markTime, _markEvaluations, _markSteps,
-        _lastRate, _trialTime, _trialEvaluations, _stint, _switches, _handOverTime, _timeOn[0], _timeOn[1],
+        _lastRate, _stint, _switches, _handOverTime, _timeOn[0], _timeOn[1],
         .. Current.Memory,
     ];
 
@@ -141,13 +139,11 @@ internal sealed class MeasuredSwitchStepper<TState> : IStepper<TState>
         _markEvaluations = (long)memory[7];
         _markSteps = (int)memory[8];
         _lastRate = memory[9];
-        _trialTime = memory[10];
-        _trialEvaluations = (long)memory[11];
-        _stint = (int)memory[12];
-        _switches = (int)memory[13];
-        _handOverTime = memory[14];
-        _timeOn[0] = memory[15];
-        _timeOn[1] = memory[16];
+        _stint = (int)memory[10];
+        _switches = (int)memory[11];
+        _handOverTime = memory[12];
+        _timeOn[0] = memory[13];
+        _timeOn[1] = memory[14];
         Current.Resume(_resumeTime, _resumeState!, _resumeDerivative!, _resumeEvaluations - _spent);
         _segmentStart = 0;
         Current.RestoreMemory(memory[Header..]);
@@ -166,10 +162,10 @@ internal sealed class MeasuredSwitchStepper<TState> : IStepper<TState>
             _switches++;
             Current.Start(t, y);
 
-            // A trial's cost includes its start (a fresh W for the W-method); a method that comes back after the other's
-            // lost trial starts a new window.
-            _trialTime = _markTime = t;
-            _trialEvaluations = _markEvaluations = _spent;
+            // Every segment starts a window here, so a trial's cost includes its start (a fresh W for the W-method), and
+            // a method that comes back after the other's lost trial is measured afresh.
+            _markTime = t;
+            _markEvaluations = _spent;
             _steps = _markSteps = 0;
         }
 
@@ -191,7 +187,8 @@ internal sealed class MeasuredSwitchStepper<TState> : IStepper<TState>
         {
             if (_steps >= _settings.Window)
             {
-                double rate = (end - _trialTime) / Math.Max(1, evaluations - _trialEvaluations);
+                // The window is not advanced during a trial: it spans the trial from its start.
+                double rate = (end - _markTime) / Math.Max(1, evaluations - _markEvaluations);
                 _trial = false;
                 if (rate > _settings.Advantage * _lastRate)
                 {

@@ -43,9 +43,18 @@ public sealed class LogLossDrift
 /// the state, which the anchoring may have moved after N there was evaluated; the Rosenbrock-W step that asks for it
 /// keeps its order with any time column, so the difference (σ's drift, ≤ 1e-7 in the runs measured) costs nothing but
 /// rounding.</remarks>
-internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>, ITimeDerivativeTerm<TState>
+internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>, ITimeDerivativeTerm<TState>, IJacobianModelTerm
     where TState : class
 {
+    private readonly IJacobianModelTerm? _jacobianModel = inner as IJacobianModelTerm;
+
+    /// <inheritdoc/>
+    public int JacobianModelRank => _jacobianModel?.JacobianModelRank ?? 0;
+
+    /// <inheritdoc/>
+    public int JacobianModel(double t, ReadOnlySpan<double> y, ReadOnlySpan<double> n, double[][] range, double[][] coRange) =>
+        _jacobianModel is { JacobianModelRank: > 0 } model ? model.JacobianModel(t, y, n, range, coRange) : 0;
+
     private readonly ITimeDerivativeTerm<TState>? _timeDerivative = inner as ITimeDerivativeTerm<TState>;
 
     /// <inheritdoc/>

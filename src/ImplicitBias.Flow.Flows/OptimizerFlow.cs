@@ -2,6 +2,8 @@ using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Flows.Field;
 using ImplicitBias.Flow.Flows.Optimizers;
+using ImplicitBias.Flow.Flows.Optimizers.Definitions;
+using ImplicitBias.Flow.Models.Evaluation;
 using ImplicitBias.Flow.Flows.Schedules;
 
 namespace ImplicitBias.Flow.Flows;
@@ -38,7 +40,7 @@ public sealed record FlowTolerances(double RelTol = 1e-6, double AbsTol = 1e-9, 
 /// switching), and while λ = kσ it is exactly the plain scaling m̃ = m e^{−σ}, ṽ = v e^{−2σ}.
 /// </para>
 /// </summary>
-public sealed class OptimizerFlow
+public sealed class OptimizerFlow : IJacobianModelTerm
 {
     private readonly IGradientOracle _oracle;
     private readonly OptimizerPart[] _parts;
@@ -155,6 +157,110 @@ public sealed class OptimizerFlow
     /// every flow but those with a user-defined direction, Adam with ε &gt; 0, or Adam beside other parts (Muon-Adam).
     /// </summary>
     public bool HasTimeDerivative => Field.HasTimeDerivative;
+
+    /// <summary>
+    /// The rank of the Gauss–Newton model of normalized GD's Jacobian that a Rosenbrock-W step puts in its W
+    /// (<see cref="JacobianModel"/>; Solver:JacobianModelRank); 0 (the default): none. Only normalized GD on a model
+    /// evaluated on the host (<see cref="ModelOracle"/>) has the model (<see cref="OffersJacobianModel"/>); set for another
+    /// flow it is refused.
+    /// </summary>
+    public int JacobianModelRank
+    {
+        get => _jacobianModelRank;
+        init
+        {
+            if (value < 0 || value > MaxJacobianModelRank)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"The Jacobian model's rank must lie in [0, {MaxJacobianModelRank}].");
+            }
+
+            if (value > 0 && !OffersJacobianModel)
+            {
+                throw new ArgumentException("Only normalized GD (ngd) on the cpu backend has a Jacobian model.", nameof(value));
+            }
+
+            _jacobianModelRank = value;
+        }
+    }
+
+    private readonly int _jacobianModelRank;
+
+    /// <summary>The largest <see cref="JacobianModelRank"/>.</summary>
+    public const int MaxJacobianModelRank = 200;
+
+    /// <summary>Whether this flow has a Jacobian model: normalized GD alone, evaluated on the host.</summary>
+    public bool OffersJacobianModel => _parts.Length == 1 && ReferenceEquals(_parts[0].Definition, Ngd.Definition) && _oracle is ModelOracle;
+
+    /// <summary>
+    /// The most samples the Gauss–Newton model of normalized GD's Jacobian keeps (those of largest ω_i ‖∇f_i‖²,
+    /// <see cref="GaussNewtonFactors"/>). 256 by default (measured in STEPPERS.md, "A Gauss–Newton W for NGD").
+    /// </summary>
+    public int GaussNewtonSamples { get; init; } = DefaultGaussNewtonSamples;
+
+    /// <summary>The default of <see cref="GaussNewtonSamples"/>.</summary>
+    public const int DefaultGaussNewtonSamples = 256;
+
+    /// <summary>How many times <see cref="JacobianModel"/> built the model (one forward pass of the model each, no gradient).</summary>
+    public int JacobianModelBuilds { get; private set; }
+
+    private GaussNewtonFactors? _gaussNewton;
+    private double[][] _factors = [];
+    private double[] _direction = [];
+
+    /// <summary>
+    /// Normalized GD's Jacobian model at (t, y), n = N(t, y): W_model = −a P Σ_k F_k F_kᵀ on θ, where F_k are the leading
+    /// Gauss–Newton factors of ∇² log L (<see cref="GaussNewtonFactors"/>, with P = I − ĝĝᵀ projected out), ĝ = −n_θ/‖n_θ‖
+    /// the direction of motion, a = η/‖∇ log L‖, η = ‖n_θ‖ and ‖∇ log L‖ = −n_σ/η (σ′ = ⟨∇ log L, θ′⟩ = −η ‖∇ log L‖): so the
+    /// model needs no gradient, only the margins (one forward pass). The curvature term Σ_i (ℓ'(z_i)/L) y_i ∇²f_i is left
+    /// to the paid Krylov vectors (Flows/STEPPERS.md, "What NGD's stiff spectrum is made of").
+    /// </summary>
+    public int JacobianModel(double t, ReadOnlySpan<double> y, ReadOnlySpan<double> n, double[][] range, double[][] coRange)
+    {
+        ArgumentNullException.ThrowIfNull(range);
+        ArgumentNullException.ThrowIfNull(coRange);
+        if (JacobianModelRank == 0 || range.Length == 0 || GaussNewtonSamples < 1)
+        {
+            return 0;
+        }
+
+        int p = Parameters.Length;
+        ReadOnlySpan<double> motion = n[..p];
+        double eta = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot(motion, motion));
+        double gradientNorm = -n[p] / eta;
+        if (!(eta > 0) || !(gradientNorm > 0) || !double.IsFinite(eta) || !double.IsFinite(gradientNorm))
+        {
+            return 0;
+        }
+
+        if (_gaussNewton is null)
+        {
+            _gaussNewton = new GaussNewtonFactors(((ModelOracle)_oracle).Evaluator, GaussNewtonSamples);
+            _direction = new double[p];
+        }
+
+        if (_factors.Length < range.Length)
+        {
+            _factors = Enumerable.Range(0, range.Length).Select(_ => new double[p]).ToArray();
+        }
+
+        System.Numerics.Tensors.TensorPrimitives.Multiply(motion, -1.0 / eta, _direction);
+        int rank = _gaussNewton.Compute(y[..p], _direction, _factors.AsSpan(0, range.Length).ToArray());
+        JacobianModelBuilds++;
+        double a = eta / gradientNorm;
+        for (int k = 0; k < rank; k++)
+        {
+            double[] f = _factors[k];
+            Array.Clear(range[k]);
+            Array.Clear(coRange[k]);
+            f.CopyTo(coRange[k], 0);
+            double along = System.Numerics.Tensors.TensorPrimitives.Dot<double>(f, _direction);
+            Span<double> u = range[k].AsSpan(0, p);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(f, -a, u); // u = −a P F_k = −a (F_k − (ĝ·F_k) ĝ)
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_direction, a * along, u, u);
+        }
+
+        return rank;
+    }
 
     /// <summary>dndt ← ∂N/∂t at (t, y) given n = N(t, y), with no gradient evaluation (<see cref="OptimizerField.TimeDerivative"/>).</summary>
     public void TimeDerivative(double t, ReadOnlySpan<double> y, ReadOnlySpan<double> n, Span<double> dndt) =>

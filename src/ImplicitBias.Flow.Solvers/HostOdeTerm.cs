@@ -14,8 +14,16 @@ public delegate void HostTimeDerivative(double t, ReadOnlySpan<double> y, ReadOn
 /// </summary>
 /// <param name="rhs">The nonlinear part N (the whole right-hand side when no block decays).</param>
 /// <param name="timeDerivative">∂N/∂t in closed form, when known (a Rosenbrock-W step then takes its time column from it).</param>
-public sealed class HostOdeTerm(HostRhs rhs, HostTimeDerivative? timeDerivative = null) : IOdeTerm<HostState>, ITimeDerivativeTerm<HostState>
+/// <param name="jacobianModel">A low-rank model of ∂N/∂y that costs no evaluation, when there is one (a Rosenbrock-W step puts it in its W).</param>
+public sealed class HostOdeTerm(HostRhs rhs, HostTimeDerivative? timeDerivative = null, IJacobianModelTerm? jacobianModel = null) : IOdeTerm<HostState>, ITimeDerivativeTerm<HostState>, IJacobianModelTerm
 {
+    /// <inheritdoc />
+    public int JacobianModelRank => jacobianModel?.JacobianModelRank ?? 0;
+
+    /// <inheritdoc />
+    public int JacobianModel(double t, ReadOnlySpan<double> y, ReadOnlySpan<double> n, double[][] range, double[][] coRange) =>
+        jacobianModel is { JacobianModelRank: > 0 } model ? model.JacobianModel(t, y, n, range, coRange) : 0;
+
     private readonly HostRhs _rhs = rhs ?? throw new ArgumentNullException(nameof(rhs));
 
     /// <inheritdoc />

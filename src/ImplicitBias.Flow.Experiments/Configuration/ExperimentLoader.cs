@@ -320,7 +320,23 @@ public static class ExperimentLoader
             r.Double("Solver:BlockScale", 1e-3, 0, 1),
             r.Choice("Solver:Backend", "auto", Vocabulary.Backends),
             r.Double("Solver:Step", 1.0, 0, 1e6, minExclusive: true),
-            r.Choice("Solver:Precision", "float64", Vocabulary.Precisions));
+            r.Choice("Solver:Precision", "float64", Vocabulary.Precisions),
+            (int)r.Integer("Solver:JacobianModelRank", 0, 0, ImplicitBias.Flow.Flows.OptimizerFlow.MaxJacobianModelRank));
+        if (solver.JacobianModelRank > 0)
+        {
+            // Only normalized GD has the model (its Jacobian's Gauss–Newton part), and only where the model is evaluated
+            // on the host; refused here rather than ignored, so that a run never silently differs from what was asked.
+            string? other = optimizers.Select(o => o.Blocks.Count > 0 ? o.Label : o.Name).FirstOrDefault(name => name != ImplicitBias.Flow.Flows.Optimizers.Definitions.Ngd.Definition.Name);
+            if (other is not null)
+            {
+                throw new ExperimentException(path, "Solver:JacobianModelRank", r.Raw("Solver:JacobianModelRank"), $"a Jacobian model exists for Optimizer:Name = ngd only (here {other}); use 0 there");
+            }
+
+            if (solver.Backend is not ("cpu" or "auto"))
+            {
+                throw new ExperimentException(path, "Solver:JacobianModelRank", r.Raw("Solver:JacobianModelRank"), $"the Jacobian model runs on the cpu backend only (Solver:Backend = {solver.Backend}); use 0 there");
+            }
+        }
         if (solver.Precision == "float32" && solver.Backend is not ("cpu" or "auto"))
         {
             throw new ExperimentException(path, "Solver:Precision", solver.Precision, $"{ImplicitBias.Flow.Models.Evaluation.LossEvaluator.Float32Scope}; Solver:Backend = {solver.Backend} allows float64 only");

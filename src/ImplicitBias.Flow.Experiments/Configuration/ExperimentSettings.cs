@@ -161,7 +161,11 @@ public sealed record BlockOptimizerSettings(BlockSelector Block, OptimizerSettin
 /// <param name="Backend">auto, cpu, ilgpu-cpu or cuda.</param>
 /// <param name="Step">Time step h of a discrete run (Method = discrete).</param>
 /// <param name="Precision">float64, or float32 for the gradient's products with the data (cpu backend, every network).</param>
-public sealed record SolverSettings(string Method, double RelTol, double AbsTol, double BlockScale, string Backend, double Step, string Precision = "float64");
+/// <param name="JacobianModelRank">
+/// ngd on the cpu backend: the rank of the Gauss–Newton model of the flow's Jacobian that the Rosenbrock-W stepper puts in
+/// its W (fewer gradient evaluations, more linear algebra per step); 0 (the default): none.
+/// </param>
+public sealed record SolverSettings(string Method, double RelTol, double AbsTol, double BlockScale, string Backend, double Step, string Precision = "float64", int JacobianModelRank = 0);
 
 /// <summary>Stop section: the run ends at the first criterion met.</summary>
 /// <param name="TargetLogLoss">Stop when log L ≤ this (natural log).</param>

@@ -67,6 +67,7 @@ public static class ResolvedConfig
                 ["Backend"] = s.Solver.Backend,
                 ["Step"] = s.Solver.Step,
                 ["Precision"] = s.Solver.Precision,
+                ["JacobianModelRank"] = s.Solver.JacobianModelRank,
             },
             ["Stop"] = new JsonObject
             {

@@ -33,6 +33,17 @@ public sealed class FlowSession : IDisposable
         try
         {
             Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances);
+            if (settings.Solver.JacobianModelRank > 0)
+            {
+                // The loader admits the rank for ngd on cpu or auto; auto may still have chosen a device backend.
+                if (!Flow.OffersJacobianModel)
+                {
+                    throw new ExperimentException(settings.SourceFile, "Solver:JacobianModelRank", settings.Solver.JacobianModelRank.ToString(System.Globalization.CultureInfo.InvariantCulture), $"the Jacobian model runs on the cpu backend only, and Solver:Backend = {settings.Solver.Backend} chose another here; set Solver:Backend = cpu or use 0");
+                }
+
+                Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances) { JacobianModelRank = settings.Solver.JacobianModelRank };
+            }
+
             Engine = DeviceFlowSolver.For(Backend);
         }
         catch
@@ -106,7 +117,7 @@ public sealed class FlowSession : IDisposable
     }
 
     /// <summary>Another flow over the same gradients with other tolerances (the oracle is not thread-safe: solve one at a time).</summary>
-    public OptimizerFlow NewFlow(FlowTolerances tolerances) => new(Backend.Oracle, Parts, Optimizer.Power, Optimizer.TimeOffset, tolerances);
+    public OptimizerFlow NewFlow(FlowTolerances tolerances) => new(Backend.Oracle, Parts, Optimizer.Power, Optimizer.TimeOffset, tolerances) { JacobianModelRank = Flow.JacobianModelRank };
 
     /// <summary>The stepper Solver:Method names for <see cref="Flow"/> (auto: <see cref="FlowSolver.DefaultMethod"/>).</summary>
     public string MethodName(string method) => method == "auto" ? FlowSolver.DefaultMethod(Flow).Name : method;

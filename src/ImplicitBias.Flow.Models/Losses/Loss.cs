@@ -97,6 +97,12 @@ public sealed class Loss
     /// </summary>
     public double LogNegativeDerivative(double u) => Kind == LossKind.Exponential ? -u : -Softplus(u);
 
+    /// <summary>
+    /// log ℓ''(u): exponential −u; logistic log σ(u)σ(−u) = −softplus(u) − softplus(−u). The weights ℓ''(z_i)/L of the
+    /// Gauss–Newton part of ∇² log L (<see cref="Evaluation.GaussNewtonFactors"/>).
+    /// </summary>
+    public double LogSecondDerivative(double u) => Kind == LossKind.Exponential ? -u : -Softplus(u) - Softplus(-u);
+
     /// <summary>ℓ'(u).</summary>
     public double Derivative(double u) => -Math.Exp(LogNegativeDerivative(u));
 

@@ -62,6 +62,13 @@ internal sealed class KrylovW<TState>
     private readonly double[] _stepCoordinates;
     private readonly double[] _changeCoordinates;
 
+    private readonly IJacobianModelTerm? _model; // a Jacobian model that costs no evaluation (null: none)
+    private readonly int _residualDimension; // with a model: the paid Krylov vectors of ∂N/∂y − W_model
+    private readonly double[][] _modelRange = [];
+    private readonly double[][] _modelCoRange = [];
+    private readonly double[][] _seeds = []; // the model's vectors while they are orthonormalized into the basis
+    private bool _subtractModel; // Product returns (∂N/∂y − W_model) v while the residual space is built
+
     private readonly IHostStateArrays<TState>? _hostArrays; // states are host arrays: one basis copy, solves in parts
     private readonly int[] _partEnds; // the parts' ends in the state (part p is [_partEnds[p − 1], _partEnds[p]))
     private readonly double[] _partialProjections; // SolveParts × capacity
@@ -83,19 +90,32 @@ internal sealed class KrylovW<TState>
     private double[] _c = []; // c = (I − hγ H G)⁻¹ hγ H r̂ (m values)
     private double _hGamma = double.NaN;
 
-    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension, int extensionCapacity = 0, bool secantUpdates = false)
+    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension, int extensionCapacity = 0, bool secantUpdates = false, IJacobianModelTerm? model = null, int residualDimension = 0)
     {
         _algebra = algebra;
         StateLayout layout = algebra.Layout;
         _n = layout.Length;
         _blocks = layout.BlockCount;
-        _maxDimension = Math.Max(0, Math.Min(maxDimension, _n));
+        int modelRank = model?.JacobianModelRank ?? 0;
+        _model = residualDimension > 0 && modelRank > 0 && maxDimension > 0 ? model : null;
+        // With a model the space holds the residual's Krylov vectors and both sides of each of the model's pairs.
+        _maxDimension = Math.Max(0, Math.Min(_model is null ? maxDimension : residualDimension + (2 * modelRank), _n));
         _capacity = _maxDimension == 0 ? 0 : Math.Min(_n, _maxDimension + Math.Max(0, extensionCapacity));
         _offsets = Enumerable.Range(0, _blocks + 1).Select(b => b < _blocks ? layout.Offset(b) : _n).ToArray();
         _decay = layout.Blocks.Select(b => b.DecayRate).ToArray();
         _basis = new double[_capacity][];
         _basisStates = new TState[_capacity];
-        _products = new double[_capacity > _maxDimension ? _capacity : 0][];
+        _residualDimension = _model is null ? 0 : Math.Min(residualDimension, _maxDimension);
+        if (_model is not null)
+        {
+            int rank = Math.Max(0, (_maxDimension - _residualDimension) / 2);
+            _modelRange = Enumerable.Range(0, rank).Select(_ => new double[_n]).ToArray();
+            _modelCoRange = Enumerable.Range(0, rank).Select(_ => new double[_n]).ToArray();
+            _seeds = Enumerable.Range(0, 2 * rank).Select(_ => new double[_n]).ToArray();
+        }
+
+        bool keepProducts = _capacity > _maxDimension || _model is not null;
+        _products = new double[keepProducts ? _capacity : 0][];
         _hostArrays = algebra as IHostStateArrays<TState>;
         for (int j = 0; j < _capacity; j++)
         {
@@ -120,7 +140,7 @@ internal sealed class KrylovW<TState>
         }
 
         _hFull = new double[_capacity, _capacity];
-        _work = new double[_capacity > _maxDimension ? _n : 0];
+        _work = new double[keepProducts ? _n : 0];
         _orthogonal = new double[_capacity];
         _pointState = algebra.Allocate();
         _pointN = algebra.Allocate();
@@ -169,7 +189,7 @@ internal sealed class KrylovW<TState>
         _jacobian.SetPoint(t, y, n0, evaluate);
         ReadOnlySpan<double> yHost = _jacobian.State;
         ReadOnlySpan<double> nHost = _jacobian.Derivative;
-        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        ReadOnlySpan<double> weights2 = InnerWeights;
         Dimension = 0;
         _extensions.Clear();
         if (_maxDimension == 0)
@@ -196,6 +216,12 @@ internal sealed class KrylovW<TState>
         }
 
         TensorPrimitives.Multiply(v, 1.0 / norm, v);
+        int rank = _model is null ? 0 : _model.JacobianModel(t, yHost, nHost, _modelRange, _modelCoRange);
+        if (rank > 0)
+        {
+            return BuildWithModel(rank, weights2);
+        }
+
         int evaluations = Arnoldi.Iterate(_product, _basis.AsSpan(0, _maxDimension), _hessenberg, _jv, weights2); // one product per step
         _jacobian.Release();
         Dimension = evaluations;
@@ -212,6 +238,186 @@ internal sealed class KrylovW<TState>
 
         Assemble(0, weights2);
         return evaluations;
+    }
+
+    /// <summary>
+    /// W with a Jacobian model (<see cref="IJacobianModelTerm"/>, rank q): first <see cref="_residualDimension"/> Arnoldi
+    /// vectors of ∂N/∂y − W_model from f (paid, one evaluation each), then the model's ranges u_k and co-ranges Ω⁻² z_k
+    /// (free), all Ω-orthonormalized into one basis V. H = Vᵀ Ω² (∂N/∂y) V on the Arnoldi vectors (their products are
+    /// kept) and Vᵀ Ω² W_model V on the model's: because V holds both sides of the model, W = V H Vᵀ Ω² carries W_model
+    /// exactly, and the Arnoldi vectors the largest part of what it misses (the residual's own Krylov space, not one
+    /// orthogonal to the model's, which would miss the residual's action on the model's directions). Solves, extensions
+    /// and secant updates are those of any W. Returns the evaluations made.
+    /// </summary>
+    private int BuildWithModel(int rank, ReadOnlySpan<double> weights2)
+    {
+        _subtractModel = true;
+        _modelRank = rank;
+        int evaluations;
+        try
+        {
+            evaluations = Arnoldi.Iterate(_product, _basis.AsSpan(0, _residualDimension), _hessenberg, _jv, weights2);
+        }
+        finally
+        {
+            _subtractModel = false;
+        }
+
+        _jacobian.Release();
+        int r = evaluations;
+        double[] w2 = weights2.ToArray();
+        int seeds = Math.Min(2 * rank, _maxDimension - r);
+        for (int j = 0; j < seeds; j++)
+        {
+            double[] seed = (j & 1) == 0 ? _modelRange[j / 2] : _modelCoRange[j / 2];
+            double[] y = _seeds[j];
+            for (int i = 0; i < _n; i++)
+            {
+                y[i] = (j & 1) == 0 ? seed[i] : seed[i] / w2[i]; // Ω⁻² z: then Vᵀ Ω² x holds z · x
+            }
+        }
+
+        // The seeds' parts outside the residual's space (twice: classical Gram–Schmidt needs the second pass), each then
+        // scaled to unit Ω-norm; all as block products (BlockProducts), which keep the vectors' chunks in cache.
+        var coefficients = new double[Math.Max(r, seeds), seeds];
+        for (int pass = 0; pass < 2 && r > 0; pass++)
+        {
+            BlockProducts.Dots(_basis, r, _seeds, seeds, w2, coefficients);
+            for (int i = 0; i < r; i++)
+            {
+                for (int j = 0; j < seeds; j++)
+                {
+                    coefficients[i, j] = -coefficients[i, j];
+                }
+            }
+
+            BlockProducts.Combine(_basis, r, coefficients, _seeds.AsSpan(0, seeds), accumulate: true);
+        }
+
+        for (int j = 0; j < seeds; j++)
+        {
+            double norm = Math.Sqrt(WeightedDot.Compute(_seeds[j], _seeds[j], w2));
+            TensorPrimitives.Multiply(_seeds[j], norm > 0 && double.IsFinite(norm) ? 1.0 / norm : 0.0, _seeds[j]);
+        }
+
+        // An Ω-orthonormal basis of their span from the eigenvectors of their Gram matrix, directions of relative size
+        // below 1e-5 dropped (a co-range that the ranges already hold, to round-off); then once more by Cholesky
+        // (CholQR2), which restores the orthogonality the first pass loses to the Gram matrix's condition.
+        var gram = new double[seeds, seeds];
+        BlockProducts.Dots(_seeds, seeds, _seeds, seeds, w2, gram);
+        var evd = DenseMatrix.OfArray(gram).Evd(Symmetricity.Symmetric);
+        double largest = seeds > 0 ? evd.EigenValues[seeds - 1].Real : 0;
+        var kept = new List<int>();
+        for (int j = seeds - 1; j >= 0 && r + kept.Count < _maxDimension; j--)
+        {
+            double lambda = evd.EigenValues[j].Real;
+            if (double.IsFinite(lambda) && lambda > 1e-10 * largest)
+            {
+                kept.Add(j);
+            }
+        }
+
+        int added = kept.Count;
+        var transform = new double[seeds, added];
+        for (int c = 0; c < added; c++)
+        {
+            double scale = 1.0 / Math.Sqrt(evd.EigenValues[kept[c]].Real);
+            for (int i = 0; i < seeds; i++)
+            {
+                transform[i, c] = evd.EigenVectors[i, kept[c]] * scale;
+            }
+        }
+
+        Span<double[]> fresh = _basis.AsSpan(r, added);
+        BlockProducts.Combine(_seeds, seeds, transform, fresh, accumulate: false);
+        if (added > 0)
+        {
+            var again = new double[added, added];
+            BlockProducts.Dots(fresh, added, fresh, added, w2, again);
+            var cholesky = DenseMatrix.OfArray(again).Cholesky();
+            Matrix<double> inverse = cholesky.Factor.Transpose().Inverse(); // L⁻ᵀ, upper triangular
+            var second = new double[added, added];
+            for (int i = 0; i < added; i++)
+            {
+                for (int c = 0; c < added; c++)
+                {
+                    second[i, c] = inverse[i, c];
+                }
+            }
+
+            BlockProducts.Combine(fresh, added, second, _seeds.AsSpan(0, added), accumulate: false);
+            for (int c = 0; c < added; c++)
+            {
+                _seeds[c].CopyTo(_basis[r + c], 0);
+            }
+        }
+
+        int m = r + added;
+        if (_hostArrays is null)
+        {
+            for (int j = r; j < m; j++)
+            {
+                _algebra.Write(_basis[j], _basisStates[j]);
+            }
+        }
+
+        // The model's products on the new vectors, W_model v = Σ_k u_k (z_k · v), as two block products.
+        var along = new double[rank, added];
+        BlockProducts.Dots(_modelCoRange, rank, fresh, added, [], along);
+        BlockProducts.Combine(_modelRange, rank, along, _products.AsSpan(r, added), accumulate: false);
+
+        Dimension = m;
+        var h = new double[m, m];
+        BlockProducts.Dots(_basis, m, _products, m, w2, h);
+        for (int i = 0; i < m; i++)
+        {
+            for (int k = 0; k < m; k++)
+            {
+                _hFull[i, k] = h[i, k];
+            }
+        }
+
+        // The per-block Gram entries as block products too (Assemble's pairwise products stream the basis m²/2 times).
+        for (int b = 0; b < _blocks; b++)
+        {
+            var blockGram = new double[m, m];
+            BlockProducts.Dots(_basis, m, _basis, m, w2, blockGram, _offsets[b], _offsets[b + 1] - _offsets[b]);
+            for (int i = 0; i < m; i++)
+            {
+                for (int k = 0; k < m; k++)
+                {
+                    _gram[b, i, k] = blockGram[i, k];
+                }
+            }
+        }
+
+        if (!MatrixIsFinite(m))
+        {
+            Dimension = 0; // a product was not finite: no W beyond −C until the next build
+        }
+
+        Assemble(Dimension, weights2); // nothing left to sum: the rest of Assemble (the factors' reset, the buffers)
+        return evaluations;
+    }
+
+    private int _modelRank;
+
+    /// <summary>The weights of W's inner product: Ω², the error weights at the point where W was built.</summary>
+    private ReadOnlySpan<double> InnerWeights => _jacobian.Weights;
+
+    /// <summary>destination ← W_model x (subtract: destination −= W_model x), W_model x = Σ_k u_k (z_k · x).</summary>
+    private void ApplyModel(ReadOnlySpan<double> x, Span<double> destination, bool subtract)
+    {
+        if (!subtract)
+        {
+            destination.Clear();
+        }
+
+        for (int k = 0; k < _modelRank; k++)
+        {
+            double c = TensorPrimitives.Dot<double>(_modelCoRange[k], x);
+            TensorPrimitives.MultiplyAdd(_modelRange[k], subtract ? -c : c, destination, destination);
+        }
     }
 
     /// <summary>The extensions made since the last build, in order: how many vectors each asked for, and its direction.</summary>
@@ -238,7 +444,7 @@ internal sealed class KrylovW<TState>
         _algebra.Write(_jacobian.State, _pointState);
         _algebra.Write(_jacobian.Derivative, _pointN);
         _jacobian.SetPoint(_jacobian.Time, _pointState, _pointN, evaluate);
-        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        ReadOnlySpan<double> weights2 = InnerWeights;
         direction.CopyTo(_work);
         int evaluations = 0;
         while (evaluations < count && Dimension < _capacity)
@@ -371,7 +577,7 @@ internal sealed class KrylovW<TState>
         _algebra.Read(step, _secantStep);
         _algebra.Read(change, _secantChange);
         _algebra.Read(timePart, _secantTime);
-        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        ReadOnlySpan<double> weights2 = InnerWeights;
 
         // q = ΔN − ∫ ∂N/∂t. Where the time dependence makes most of ΔN, q is a difference of near-equal terms whose
         // error (the time integral's) is not small beside it: such a pair says little about ∂N/∂y and is not taken.
@@ -613,7 +819,7 @@ internal sealed class KrylovW<TState>
             return;
         }
 
-        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        ReadOnlySpan<double> weights2 = InnerWeights;
         _algebra.Read(r, _host);
         Array.Clear(_rhs);
         for (int b = 0; b < _blocks; b++)
@@ -690,7 +896,7 @@ internal sealed class KrylovW<TState>
     {
         int m = Dimension;
         int start = part == 0 ? 0 : _partEnds[part - 1], end = _partEnds[part];
-        ReadOnlySpan<double> weights2 = _jacobian.Weights;
+        ReadOnlySpan<double> weights2 = InnerWeights;
         if (_solvePhase == 2)
         {
             ReadOnlySpan<double> s = _secantStep.AsSpan(start, end - start), q = _secantChange.AsSpan(start, end - start);
@@ -756,6 +962,11 @@ internal sealed class KrylovW<TState>
         if (_products.Length > 0)
         {
             jv.CopyTo(_products[j]); // kept for the rows of H that extensions add
+        }
+
+        if (_subtractModel)
+        {
+            ApplyModel(v, jv, subtract: true); // the Arnoldi process of the residual ∂N/∂y − W_model
         }
     }
 }

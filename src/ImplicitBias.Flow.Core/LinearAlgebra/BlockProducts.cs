@@ -19,8 +19,10 @@ public static class BlockProducts
     /// result[i, j] = Σ_k w_k left_i[k] right_j[k] (w: <paramref name="weights"/>, all ones when empty), for
     /// i &lt; <paramref name="rows"/>, j &lt; <paramref name="columns"/>, over the coordinates
     /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) (all of them when length is −1).
+    /// With <paramref name="symmetric"/> (left and right the same vectors) only j ≤ i is summed and mirrored, so the
+    /// result is exactly symmetric, for half the work.
     /// </summary>
-    public static void Dots(ReadOnlySpan<double[]> left, int rows, ReadOnlySpan<double[]> right, int columns, double[] weights, double[,] result, int offset = 0, int length = -1)
+    public static void Dots(ReadOnlySpan<double[]> left, int rows, ReadOnlySpan<double[]> right, int columns, double[] weights, double[,] result, int offset = 0, int length = -1, bool symmetric = false)
     {
         ArgumentNullException.ThrowIfNull(result);
         double[][] l = left[..rows].ToArray(), r = right[..columns].ToArray();
@@ -37,14 +39,17 @@ public static class BlockProducts
         const int Parts = 2;
         Parallel.For(0, Parts, Options, p =>
         {
-            int from = rows * p / Parts, to = rows * (p + 1) / Parts;
+            // Symmetric: row i has i + 1 products, so the rows are split at rows·√(p/Parts) to share the work evenly.
+            int from = symmetric ? (int)Math.Round(rows * Math.Sqrt((double)p / Parts)) : rows * p / Parts;
+            int to = symmetric ? (p == Parts - 1 ? rows : (int)Math.Round(rows * Math.Sqrt((double)(p + 1) / Parts))) : rows * (p + 1) / Parts;
             for (int start = offset; start < end; start += Chunk)
             {
                 int size = Math.Min(Chunk, end - start);
                 for (int i = from; i < to; i++)
                 {
                     ReadOnlySpan<double> li = l[i].AsSpan(start, size);
-                    for (int j = 0; j < columns; j++)
+                    int last = symmetric ? Math.Min(i + 1, columns) : columns;
+                    for (int j = 0; j < last; j++)
                     {
                         ReadOnlySpan<double> rj = r[j].AsSpan(start, size);
                         result[i, j] += weights is { Length: > 0 } ? WeightedDot.Compute(li, rj, weights.AsSpan(start, size)) : TensorPrimitives.Dot(li, rj);
@@ -52,6 +57,17 @@ public static class BlockProducts
                 }
             }
         });
+
+        if (symmetric)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                for (int j = i + 1; j < columns; j++)
+                {
+                    result[i, j] = result[j, i];
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -304,7 +304,7 @@ internal sealed class KrylovW<TState>
         // below 1e-5 dropped (a co-range that the ranges already hold, to round-off); then once more by Cholesky
         // (CholQR2), which restores the orthogonality the first pass loses to the Gram matrix's condition.
         var gram = new double[seeds, seeds];
-        BlockProducts.Dots(_seeds, seeds, _seeds, seeds, w2, gram);
+        BlockProducts.Dots(_seeds, seeds, _seeds, seeds, w2, gram, symmetric: true);
         var evd = DenseMatrix.OfArray(gram).Evd(Symmetricity.Symmetric);
         double largest = seeds > 0 ? evd.EigenValues[seeds - 1].Real : 0;
         var kept = new List<int>();
@@ -333,7 +333,7 @@ internal sealed class KrylovW<TState>
         if (added > 0)
         {
             var again = new double[added, added];
-            BlockProducts.Dots(fresh, added, fresh, added, w2, again);
+            BlockProducts.Dots(fresh, added, fresh, added, w2, again, symmetric: true);
             var cholesky = DenseMatrix.OfArray(again).Cholesky();
             Matrix<double> inverse = cholesky.Factor.Transpose().Inverse(); // L⁻ᵀ, upper triangular
             var second = new double[added, added];
@@ -381,7 +381,7 @@ internal sealed class KrylovW<TState>
         for (int b = 0; b < _blocks; b++)
         {
             var blockGram = new double[m, m];
-            BlockProducts.Dots(_basis, m, _basis, m, w2, blockGram, _offsets[b], _offsets[b + 1] - _offsets[b]);
+            BlockProducts.Dots(_basis, m, _basis, m, w2, blockGram, _offsets[b], _offsets[b + 1] - _offsets[b], symmetric: true);
             for (int i = 0; i < m; i++)
             {
                 for (int k = 0; k < m; k++)
@@ -405,18 +405,12 @@ internal sealed class KrylovW<TState>
     /// <summary>The weights of W's inner product: Ω², the error weights at the point where W was built.</summary>
     private ReadOnlySpan<double> InnerWeights => _jacobian.Weights;
 
-    /// <summary>destination ← W_model x (subtract: destination −= W_model x), W_model x = Σ_k u_k (z_k · x).</summary>
-    private void ApplyModel(ReadOnlySpan<double> x, Span<double> destination, bool subtract)
+    /// <summary>destination −= W_model x, W_model x = Σ_k u_k (z_k · x).</summary>
+    private void SubtractModel(ReadOnlySpan<double> x, Span<double> destination)
     {
-        if (!subtract)
-        {
-            destination.Clear();
-        }
-
         for (int k = 0; k < _modelRank; k++)
         {
-            double c = TensorPrimitives.Dot<double>(_modelCoRange[k], x);
-            TensorPrimitives.MultiplyAdd(_modelRange[k], subtract ? -c : c, destination, destination);
+            TensorPrimitives.MultiplyAdd(_modelRange[k], -TensorPrimitives.Dot<double>(_modelCoRange[k], x), destination, destination);
         }
     }
 
@@ -966,7 +960,7 @@ internal sealed class KrylovW<TState>
 
         if (_subtractModel)
         {
-            ApplyModel(v, jv, subtract: true); // the Arnoldi process of the residual ∂N/∂y − W_model
+            SubtractModel(v, jv); // the Arnoldi process of the residual ∂N/∂y − W_model
         }
     }
 }

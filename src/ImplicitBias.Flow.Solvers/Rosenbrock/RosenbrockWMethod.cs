@@ -91,7 +91,7 @@ public abstract class RosenbrockWMethod : OdeMethod
     /// Where the term has a Jacobian model that costs no evaluation (<see cref="IJacobianModelTerm"/>; normalized GD), how
     /// many paid Krylov vectors of ∂N/∂y − W_model a rebuild adds to the model's (W's space is then these and both sides of
     /// the model's pairs (<see cref="IJacobianModelTerm.JacobianModelRank"/>), in place of <see cref="KrylovDimension"/> vectors of ∂N/∂y). 0: the
-    /// model is not used. 16 (Flows/STEPPERS.md, "A Gauss–Newton W for NGD": 8 took 4 % more evaluations, 24 1 % more).
+    /// model is not used. 16 (Flows/STEPPERS.md, "A Gauss–Newton W for NGD": 8 took 3 % more evaluations, 24 1 % more).
     /// </summary>
     public int ModelResidualDimension { get => _modelResidualDimension; init => _modelResidualDimension = value; }
 

@@ -124,6 +124,19 @@ public class JacobianModelTests(ITestOutputHelper output)
         Assert.True(Error(with) < 1e-5, $"error {Error(with):g3}");
     }
 
+    /// <summary>
+    /// Where the paid vectors already fill the state (120 asked, 120 coordinates) the model has no room left: W is the
+    /// residual's Krylov space alone, and the solve still ends at the reference.
+    /// </summary>
+    [Fact]
+    public void NoRoomForTheModel_StillSolves()
+    {
+        double[] reference = Solve(0, new DormandPrince853(), 1e-11).Result.FinalState;
+        OdeResult full = Solve(StiffModes, new Ros34Pw2 { ModelResidualDimension = 200, SecantUpdates = false }).Result;
+        Assert.Equal(OdeStatus.Success, full.Status);
+        Assert.True(full.FinalState.Zip(reference, (a, b) => Math.Abs(a - b)).Max() < 1e-5);
+    }
+
     /// <summary>A term whose model has rank 0, or a method asked for no residual vectors, solves exactly as without a model.</summary>
     [Fact]
     public void NoModel_IsTheKrylovWAsBefore()

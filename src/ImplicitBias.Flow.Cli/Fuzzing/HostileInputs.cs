@@ -84,6 +84,7 @@ public static class HostileInputs
         ("Solver:BlockScale", ["0", "0.01"]),
         ("Solver:Backend", ["cpu"]),
         ("Solver:Step", ["0.5", "0.1"]),
+        ("Solver:JacobianModelRank", ["0", "4"]),
         ("Stop:TargetLogLoss", ["-1", "-5"]),
         ("Stop:TargetLoss", ["0.1"]),
         ("Stop:MaxTime", ["5", "1e-3", "1e-6", "1e308"]),

@@ -305,28 +305,32 @@ internal sealed class KrylovW<TState>
         // (CholQR2), which restores the orthogonality the first pass loses to the Gram matrix's condition.
         var gram = new double[seeds, seeds];
         BlockProducts.Dots(_seeds, seeds, _seeds, seeds, w2, gram, symmetric: true);
-        var evd = DenseMatrix.OfArray(gram).Evd(Symmetricity.Symmetric);
-        double largest = seeds > 0 ? evd.EigenValues[seeds - 1].Real : 0;
         var kept = new List<int>();
-        for (int j = seeds - 1; j >= 0 && r + kept.Count < _maxDimension; j--)
+        var transform = new double[seeds, seeds];
+        if (seeds > 0 && gram.Cast<double>().All(double.IsFinite)) // no room for the model (a small state), or a product not finite: W without it
         {
-            double lambda = evd.EigenValues[j].Real;
-            if (double.IsFinite(lambda) && lambda > 1e-10 * largest)
+            var evd = DenseMatrix.OfArray(gram).Evd(Symmetricity.Symmetric);
+            double largest = evd.EigenValues[seeds - 1].Real;
+            for (int j = seeds - 1; j >= 0 && r + kept.Count < _maxDimension; j--)
             {
-                kept.Add(j);
+                double lambda = evd.EigenValues[j].Real;
+                if (double.IsFinite(lambda) && lambda > 1e-10 * largest)
+                {
+                    kept.Add(j);
+                }
+            }
+
+            for (int c = 0; c < kept.Count; c++)
+            {
+                double scale = 1.0 / Math.Sqrt(evd.EigenValues[kept[c]].Real);
+                for (int i = 0; i < seeds; i++)
+                {
+                    transform[i, c] = evd.EigenVectors[i, kept[c]] * scale;
+                }
             }
         }
 
         int added = kept.Count;
-        var transform = new double[seeds, added];
-        for (int c = 0; c < added; c++)
-        {
-            double scale = 1.0 / Math.Sqrt(evd.EigenValues[kept[c]].Real);
-            for (int i = 0; i < seeds; i++)
-            {
-                transform[i, c] = evd.EigenVectors[i, kept[c]] * scale;
-            }
-        }
 
         Span<double[]> fresh = _basis.AsSpan(r, added);
         BlockProducts.Combine(_seeds, seeds, transform, fresh, accumulate: false);
@@ -334,21 +338,38 @@ internal sealed class KrylovW<TState>
         {
             var again = new double[added, added];
             BlockProducts.Dots(fresh, added, fresh, added, w2, again, symmetric: true);
-            var cholesky = DenseMatrix.OfArray(again).Cholesky();
-            Matrix<double> inverse = cholesky.Factor.Transpose().Inverse(); // L⁻ᵀ, upper triangular
-            var second = new double[added, added];
-            for (int i = 0; i < added; i++)
+            if (again.Cast<double>().All(double.IsFinite))
             {
-                for (int c = 0; c < added; c++)
+                // After the first pass the Gram matrix is the identity to round-off, so the factorization cannot fail
+                // unless a vector was lost to round-off; then the first pass's vectors are kept as they are.
+                Matrix<double>? factor = null;
+                try
                 {
-                    second[i, c] = inverse[i, c];
+                    factor = DenseMatrix.OfArray(again).Cholesky().Factor;
                 }
-            }
+                catch (ArgumentException)
+                {
+                    // not positive definite to round-off (MathNet's Cholesky says so by throwing)
+                }
 
-            BlockProducts.Combine(fresh, added, second, _seeds.AsSpan(0, added), accumulate: false);
-            for (int c = 0; c < added; c++)
-            {
-                _seeds[c].CopyTo(_basis[r + c], 0);
+                if (factor is not null && factor.Diagonal().All(v => v > 0 && double.IsFinite(v)))
+                {
+                    Matrix<double> inverse = factor.Transpose().Inverse(); // L⁻ᵀ, upper triangular
+                    var second = new double[added, added];
+                    for (int i = 0; i < added; i++)
+                    {
+                        for (int c = 0; c < added; c++)
+                        {
+                            second[i, c] = inverse[i, c];
+                        }
+                    }
+
+                    BlockProducts.Combine(fresh, added, second, _seeds.AsSpan(0, added), accumulate: false);
+                    for (int c = 0; c < added; c++)
+                    {
+                        _seeds[c].CopyTo(_basis[r + c], 0);
+                    }
+                }
             }
         }
 

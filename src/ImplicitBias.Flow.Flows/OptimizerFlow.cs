@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using ImplicitBias.Flow.Core.Parameters;
 using ImplicitBias.Flow.Core.State;
 using ImplicitBias.Flow.Flows.Field;
@@ -226,7 +227,7 @@ public sealed class OptimizerFlow : IJacobianModelTerm
 
         int p = Parameters.Length;
         ReadOnlySpan<double> motion = n[..p];
-        double eta = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot(motion, motion));
+        double eta = Math.Sqrt(TensorPrimitives.Dot(motion, motion));
         double gradientNorm = -n[p] / eta;
         if (!(eta > 0) || !(gradientNorm > 0) || !double.IsFinite(eta) || !double.IsFinite(gradientNorm))
         {
@@ -239,13 +240,13 @@ public sealed class OptimizerFlow : IJacobianModelTerm
             _direction = new double[p];
         }
 
-        if (_factors.Length < range.Length)
+        if (_factors.Length != range.Length)
         {
             _factors = Enumerable.Range(0, range.Length).Select(_ => new double[p]).ToArray();
         }
 
-        System.Numerics.Tensors.TensorPrimitives.Multiply(motion, -1.0 / eta, _direction);
-        int rank = _gaussNewton.Compute(y[..p], _direction, _factors.AsSpan(0, range.Length).ToArray());
+        TensorPrimitives.Multiply(motion, -1.0 / eta, _direction);
+        int rank = _gaussNewton.Compute(y[..p], _direction, _factors);
         JacobianModelBuilds++;
         double a = eta / gradientNorm;
         for (int k = 0; k < rank; k++)
@@ -254,10 +255,10 @@ public sealed class OptimizerFlow : IJacobianModelTerm
             Array.Clear(range[k]);
             Array.Clear(coRange[k]);
             f.CopyTo(coRange[k], 0);
-            double along = System.Numerics.Tensors.TensorPrimitives.Dot<double>(f, _direction);
+            double along = TensorPrimitives.Dot<double>(f, _direction);
             Span<double> u = range[k].AsSpan(0, p);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(f, -a, u); // u = −a P F_k = −a (F_k − (ĝ·F_k) ĝ)
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_direction, a * along, u, u);
+            TensorPrimitives.Multiply(f, -a, u); // u = −a P F_k = −a (F_k − (ĝ·F_k) ĝ)
+            TensorPrimitives.MultiplyAdd(_direction, a * along, u, u);
         }
 
         return rank;

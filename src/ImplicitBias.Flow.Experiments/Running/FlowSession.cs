@@ -32,17 +32,13 @@ public sealed class FlowSession : IDisposable
         Backend = ExperimentBuilder.Backend(settings, model.Network, model.Data, model.Loss);
         try
         {
-            Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances);
-            if (settings.Solver.JacobianModelRank > 0)
+            // The loader admits the rank for ngd on cpu or auto only; auto may still have chosen a device backend.
+            if (settings.Solver.JacobianModelRank > 0 && Backend.Oracle is not ModelOracle)
             {
-                // The loader admits the rank for ngd on cpu or auto; auto may still have chosen a device backend.
-                if (!Flow.OffersJacobianModel)
-                {
-                    throw new ExperimentException(settings.SourceFile, "Solver:JacobianModelRank", settings.Solver.JacobianModelRank.ToString(System.Globalization.CultureInfo.InvariantCulture), $"the Jacobian model runs on the cpu backend only, and Solver:Backend = {settings.Solver.Backend} chose another here; set Solver:Backend = cpu or use 0");
-                }
-
-                Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances) { JacobianModelRank = settings.Solver.JacobianModelRank };
+                throw new ExperimentException(settings.SourceFile, "Solver:JacobianModelRank", settings.Solver.JacobianModelRank.ToString(System.Globalization.CultureInfo.InvariantCulture), $"the Jacobian model runs on the cpu backend only, and Solver:Backend = {settings.Solver.Backend} chose another here; set Solver:Backend = cpu or use 0");
             }
+
+            Flow = new OptimizerFlow(Backend.Oracle, Parts, optimizer.Power, optimizer.TimeOffset, Tolerances) { JacobianModelRank = settings.Solver.JacobianModelRank };
 
             Engine = DeviceFlowSolver.For(Backend);
         }

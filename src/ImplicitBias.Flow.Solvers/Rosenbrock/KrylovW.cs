@@ -64,6 +64,7 @@ internal sealed class KrylovW<TState>
 
     private readonly IJacobianModelTerm? _model; // a Jacobian model that costs no evaluation (null: none)
     private readonly int _residualDimension; // with a model: the paid Krylov vectors of ∂N/∂y − W_model
+    private readonly int _plainDimension; // the Krylov dimension of a build without the model
     private readonly double[][] _modelRange = [];
     private readonly double[][] _modelCoRange = [];
     private readonly double[][] _seeds = []; // the model's vectors while they are orthonormalized into the basis
@@ -99,7 +100,8 @@ internal sealed class KrylovW<TState>
         int modelRank = model?.JacobianModelRank ?? 0;
         _model = residualDimension > 0 && modelRank > 0 && maxDimension > 0 ? model : null;
         // With a model the space holds the residual's Krylov vectors and both sides of each of the model's pairs.
-        _maxDimension = Math.Max(0, Math.Min(_model is null ? maxDimension : residualDimension + (2 * modelRank), _n));
+        _plainDimension = Math.Max(0, Math.Min(maxDimension, _n));
+        _maxDimension = _model is null ? _plainDimension : Math.Min(Math.Max(_plainDimension, residualDimension + (2 * modelRank)), _n);
         _capacity = _maxDimension == 0 ? 0 : Math.Min(_n, _maxDimension + Math.Max(0, extensionCapacity));
         _offsets = Enumerable.Range(0, _blocks + 1).Select(b => b < _blocks ? layout.Offset(b) : _n).ToArray();
         _decay = layout.Blocks.Select(b => b.DecayRate).ToArray();
@@ -189,7 +191,7 @@ internal sealed class KrylovW<TState>
         _jacobian.SetPoint(t, y, n0, evaluate);
         ReadOnlySpan<double> yHost = _jacobian.State;
         ReadOnlySpan<double> nHost = _jacobian.Derivative;
-        ReadOnlySpan<double> weights2 = InnerWeights;
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
         Dimension = 0;
         _extensions.Clear();
         if (_maxDimension == 0)
@@ -222,12 +224,13 @@ internal sealed class KrylovW<TState>
             return BuildWithModel(rank, weights2);
         }
 
-        int evaluations = Arnoldi.Iterate(_product, _basis.AsSpan(0, _maxDimension), _hessenberg, _jv, weights2); // one product per step
+        // Without the model (none, or none at this point) the space asked for, not the larger one a model would fill.
+        int evaluations = Arnoldi.Iterate(_product, _basis.AsSpan(0, _plainDimension), _hessenberg, _jv, weights2); // one product per step
         _jacobian.Release();
         Dimension = evaluations;
 
         int m = Dimension;
-        int rows = _maxDimension + 1;
+        int rows = _plainDimension + 1;
         for (int i = 0; i < m; i++)
         {
             for (int k = 0; k < m; k++)
@@ -423,8 +426,6 @@ internal sealed class KrylovW<TState>
 
     private int _modelRank;
 
-    /// <summary>The weights of W's inner product: Ω², the error weights at the point where W was built.</summary>
-    private ReadOnlySpan<double> InnerWeights => _jacobian.Weights;
 
     /// <summary>destination −= W_model x, W_model x = Σ_k u_k (z_k · x).</summary>
     private void SubtractModel(ReadOnlySpan<double> x, Span<double> destination)
@@ -459,7 +460,7 @@ internal sealed class KrylovW<TState>
         _algebra.Write(_jacobian.State, _pointState);
         _algebra.Write(_jacobian.Derivative, _pointN);
         _jacobian.SetPoint(_jacobian.Time, _pointState, _pointN, evaluate);
-        ReadOnlySpan<double> weights2 = InnerWeights;
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
         direction.CopyTo(_work);
         int evaluations = 0;
         while (evaluations < count && Dimension < _capacity)
@@ -592,7 +593,7 @@ internal sealed class KrylovW<TState>
         _algebra.Read(step, _secantStep);
         _algebra.Read(change, _secantChange);
         _algebra.Read(timePart, _secantTime);
-        ReadOnlySpan<double> weights2 = InnerWeights;
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
 
         // q = ΔN − ∫ ∂N/∂t. Where the time dependence makes most of ΔN, q is a difference of near-equal terms whose
         // error (the time integral's) is not small beside it: such a pair says little about ∂N/∂y and is not taken.
@@ -834,7 +835,7 @@ internal sealed class KrylovW<TState>
             return;
         }
 
-        ReadOnlySpan<double> weights2 = InnerWeights;
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
         _algebra.Read(r, _host);
         Array.Clear(_rhs);
         for (int b = 0; b < _blocks; b++)
@@ -911,7 +912,7 @@ internal sealed class KrylovW<TState>
     {
         int m = Dimension;
         int start = part == 0 ? 0 : _partEnds[part - 1], end = _partEnds[part];
-        ReadOnlySpan<double> weights2 = InnerWeights;
+        ReadOnlySpan<double> weights2 = _jacobian.Weights;
         if (_solvePhase == 2)
         {
             ReadOnlySpan<double> s = _secantStep.AsSpan(start, end - start), q = _secantChange.AsSpan(start, end - start);

@@ -272,7 +272,7 @@ public static class FlowSolver
         // A fresh drift record per solve; a resumed solve goes on with the record its caller restored.
         if (options.ResumeFrom is null)
         {
-            flow.Drift = new LogLossDrift();
+            flow.Drift = new LogLossDrift { StartLogLoss = access.Sigma(y0) };
         }
 
         var anchor = new LogLossAnchor<TState>(term, access, flow.Drift, target);
@@ -287,7 +287,7 @@ public static class FlowSolver
                     ExactCondition = (_, y) => anchor.ExactLogLoss(y) - target,
                 },
             ],
-            AfterStep = (_, y) => anchor.Anchor(y),
+            AfterStep = anchor.Anchor,
             StepCallback = options.OnStep,
             SaveCallback = options.OnSave,
             KeepSavedStates = options.KeepSavedStates,

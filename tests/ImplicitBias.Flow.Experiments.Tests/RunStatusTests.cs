@@ -87,6 +87,28 @@ public sealed class RunStatusTests : IDisposable
     }
 
     [Fact]
+    public void StepsThatLeaveTheFlow_AreSaidInTheMessageAndTheWarnings()
+    {
+        // Euler's normalized steps of η h, far too long for the curvature, zigzag across the valley of log L: each is
+        // a step of the method, none follows the flow, and the summary says so; the adaptive default does not.
+        ExperimentSettings s = Load(Tiny, "--Solver:Method=euler", "--Solver:Step=20", "--Stop:MaxSteps=600", "--Stop:TargetLogLoss=-1000");
+        string outDir = Path.Combine(_dir, "offflow");
+        RunOutcome o = Assert.Single(Run(s, outDir));
+        JsonNode summary = Summary(outDir);
+        Assert.True(summary["logLossDrift"]!["offFlowWindows"]!.GetValue<long>() > 0, summary["logLossDrift"]!.ToJsonString());
+        Assert.Equal(3, summary["logLossDrift"]!["windows"]!.GetValue<long>());
+        Assert.Contains("left the flow", o.Message, StringComparison.Ordinal);
+        Assert.Contains(summary["warnings"]!.AsArray(), w => w!.GetValue<string>().Contains("windows of 200 accepted steps left the flow", StringComparison.Ordinal));
+
+        string followed = Path.Combine(_dir, "followed");
+        RunOutcome f = Assert.Single(Run(Load(Tiny, "--Stop:TargetLogLoss=-60"), followed));
+        Assert.Equal("target-reached", f.Status);
+        Assert.Equal(0, Summary(followed)["logLossDrift"]!["offFlowWindows"]!.GetValue<long>());
+        Assert.DoesNotContain("left the flow", f.Message, StringComparison.Ordinal);
+        Assert.Empty(Summary(followed)["warnings"]!.AsArray());
+    }
+
+    [Fact]
     public void TargetCheck_AllowsRoundingOnly()
     {
         // The event is located on one evaluation of log L and checked on another: a few ulps above the target is the

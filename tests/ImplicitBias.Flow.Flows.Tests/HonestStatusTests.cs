@@ -94,4 +94,53 @@ public class HonestStatusTests
         Assert.Equal(0.0, result.FinalTime);
         Assert.Equal(theta0, flow.Theta(result.FinalState).ToArray());
     }
+    [Fact]
+    public void ZigzaggingSteps_AreFlaggedOffTheFlow_AndAnAdaptiveSolveIsNot()
+    {
+        // Euler's normalized steps of length η h, far longer than the curvature allows, overshoot across the valley of
+        // log L at every step: the integrated σ says log L fell by η ‖∇ log L‖ h each step, log L(θ) hardly moves.
+        (OptimizerFlow flow, double[] theta0, _) = ReluFlow(2, "ngd", 0.5, Activation.SquaredRelu);
+        OdeResult zigzag = FlowSolver.Solve(flow, theta0, new FlowSolveOptions { Method = "euler", FixedStep = 2.0, TargetLogLoss = -1e5, MaxTime = 1e6, MaxSteps = 1000, SaveAt = SaveAt.Nothing });
+        Assert.Equal(OdeStatus.MaxStepsReached, zigzag.Status);
+        Assert.Equal(5, flow.Drift.Windows);
+        Assert.True(flow.Drift.OffFlowWindows > 0, $"accumulated {flow.Drift.Accumulated:g3}");
+        Assert.True(flow.Drift.FirstOffFlowTime > 0);
+        Assert.NotNull(flow.Drift.OffFlowWarning());
+
+        // Heun–Euler (order 2) follows the flow in enough steps to fill windows, none of them off the flow.
+        OdeResult followed = FlowSolver.Solve(flow, theta0, new FlowSolveOptions { Method = "heun-euler", TargetLogLoss = -60, MaxTime = 1e9, SaveAt = SaveAt.Nothing });
+        Assert.Equal(OdeStatus.EventReached, followed.Status);
+        Assert.True(flow.Drift.Windows > 0, $"{followed.AcceptedSteps} steps");
+        Assert.Equal(0, flow.Drift.OffFlowWindows);
+        Assert.Null(flow.Drift.OffFlowWarning());
+        Assert.True(Math.Abs(flow.Drift.Accumulated) < 1e-3 * Math.Abs(flow.Drift.StartLogLoss + 60), $"accumulated {flow.Drift.Accumulated:g3}");
+    }
+
+    [Fact]
+    public void DriftWindows_CountOneSignedDriftBeyondHalfTheChange()
+    {
+        var drift = new LogLossDrift { StartLogLoss = 0 };
+        double logLoss = 0;
+        // Window 1: log L falls 1 over the window, drifts of alternating sign (a solve that follows the flow).
+        for (int i = 0; i < LogLossDrift.Window; i++)
+        {
+            double previous = logLoss;
+            logLoss -= 1.0 / LogLossDrift.Window;
+            drift.AddStep(i, i % 2 == 0 ? 1e-4 : -1e-4, logLoss, previous);
+        }
+
+        Assert.Equal((1, 0), (drift.Windows, drift.OffFlowWindows));
+        // Window 2: log L falls 0.1, σ claims 0.3 more (one sign): off the flow, first at its last step's time.
+        for (int i = 0; i < LogLossDrift.Window; i++)
+        {
+            double previous = logLoss;
+            logLoss -= 0.1 / LogLossDrift.Window;
+            drift.AddStep(1000 + i, -0.3 / LogLossDrift.Window, logLoss, previous);
+        }
+
+        Assert.Equal((2, 1), (drift.Windows, drift.OffFlowWindows));
+        Assert.Equal(1000 + LogLossDrift.Window - 1, drift.FirstOffFlowTime);
+        Assert.Equal(-0.3, drift.Accumulated, 1e-12);
+        Assert.Contains("1 of 2 windows", drift.OffFlowWarning(), StringComparison.Ordinal);
+    }
 }

@@ -401,6 +401,12 @@ public sealed class ExperimentRunner
         }
 
         string message = Message(status, result, finalLogLoss, settings);
+        if (result.Drift is { OffFlowWindows: > 0 } leftFlow)
+        {
+            // A status is never taken on trust: steps that passed their error test but left the flow are said here too.
+            message += $" The steps left the flow in {leftFlow.OffFlowWindows} of {leftFlow.Windows} windows (see warnings).";
+        }
+
         double wall = result.PriorWallSeconds + clock.Elapsed.TotalSeconds;
         JsonOutput.Write(Path.Combine(dir, "summary.json"), Summary(settings, status, message, optimizer, seed, backend, device is not null && result.Method != "discrete", result, trajectory.Last, wall));
         if (status != "interrupted")
@@ -414,6 +420,11 @@ public sealed class ExperimentRunner
         }
 
         progress.Finish(new ProgressSample(result.FinalTime, finalLogLoss, trajectory.Last?.Counters.StepSize ?? double.NaN, result.Accepted, result.Rejected, result.Evaluations), $"{status} — {message} Outputs in {dir}");
+        if (result.Drift?.OffFlowWarning() is { } offFlow)
+        {
+            _log.WriteLine($"warning: {planned.Label}: {offFlow}");
+        }
+
         return new RunOutcome(dir, optimizer.Label, seed, status, message, result.FinalTime, finalLogLoss, trajectory, wall);
     }
 
@@ -658,9 +669,14 @@ public sealed class ExperimentRunner
                 ["anchoredSteps"] = drift.Anchors,
                 ["unconfirmedCrossings"] = drift.UnconfirmedCrossings,
                 ["exactLogLossEvaluations"] = drift.ExactEvaluations,
+                ["accumulated"] = JsonOutput.Number(drift.Accumulated),
+                ["startLogLoss"] = JsonOutput.Number(drift.StartLogLoss),
+                ["windows"] = drift.Windows,
+                ["offFlowWindows"] = drift.OffFlowWindows,
+                ["firstOffFlowTime"] = JsonOutput.Number(drift.FirstOffFlowTime),
             },
             ["wallSeconds"] = wall,
-            ["warnings"] = new JsonArray(settings.Warnings.Select(w => (JsonNode?)w).ToArray()),
+            ["warnings"] = new JsonArray(settings.Warnings.Append(result.Drift?.OffFlowWarning()).OfType<string>().Select(w => (JsonNode?)w).ToArray()),
             ["versions"] = new JsonObject
             {
                 ["ibflow"] = typeof(ExperimentRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",

@@ -22,8 +22,9 @@ public static class RunCheckpoint
     private const string Magic = "ibflow-checkpoint";
     // Version 2 added the stepper's memory (a W matrix's build point, the phase of an explicit-then-exponential pair);
     // a version-1 file resumes with none, as it did before.
-    // Version 3 added the rejections by block and by coordinate.
-    private const int Version = 3;
+    // Version 3 added the rejections by block and by coordinate, version 4 the accumulated drift of σ, log L at the start
+    // and the consistency windows (after the observer's state, so that a version-3 file reads as before).
+    private const int Version = 4;
 
     /// <summary>What a checkpoint restores.</summary>
     /// <param name="Engine">The engine's state.</param>
@@ -63,6 +64,14 @@ public static class RunCheckpoint
             w.Write(drift.UnconfirmedCrossings);
             w.Write(drift.ExactEvaluations);
             observer.WriteState(w);
+            w.Write(drift.Accumulated);
+            w.Write(drift.StartLogLoss);
+            w.Write(drift.Windows);
+            w.Write(drift.OffFlowWindows);
+            w.Write(drift.FirstOffFlowTime);
+            w.Write(drift.WindowSteps);
+            w.Write(drift.WindowAccumulated);
+            w.Write(drift.WindowStartLogLoss);
         });
     }
 
@@ -122,6 +131,18 @@ public static class RunCheckpoint
             drift.UnconfirmedCrossings = r.ReadInt64();
             drift.ExactEvaluations = r.ReadInt64();
             observer.ReadState(r);
+            if (version >= 4)
+            {
+                drift.Accumulated = r.ReadDouble();
+                drift.StartLogLoss = r.ReadDouble();
+                drift.Windows = r.ReadInt64();
+                drift.OffFlowWindows = r.ReadInt64();
+                drift.FirstOffFlowTime = r.ReadDouble();
+                drift.WindowSteps = r.ReadInt32();
+                drift.WindowAccumulated = r.ReadDouble();
+                drift.WindowStartLogLoss = r.ReadDouble();
+            }
+
             return new Contents(engine, wall);
         }
         catch (EndOfStreamException)

@@ -288,6 +288,7 @@ public static class FlowSolver
                 },
             ],
             AfterStep = anchor.Anchor,
+            ToleranceScale = () => flow.Drift.ToleranceScale,
             StepCallback = options.OnStep,
             SaveCallback = options.OnSave,
             KeepSavedStates = options.KeepSavedStates,

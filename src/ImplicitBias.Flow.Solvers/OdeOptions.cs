@@ -187,6 +187,14 @@ public sealed class OdeOptions<TState>
     /// </summary>
     public Func<double, TState, bool>? AfterStep { get; init; }
 
+    /// <summary>
+    /// Asked at the start and after every accepted step: a factor on every block's rtol and atol from the next step
+    /// on (1 when unset). A caller that finds the steps leaving the solution they should follow (e.g. a tracked
+    /// integral drifting from its exact value in one direction) tightens the tolerances for the rest of the solve.
+    /// A resumed solve must be given the factor it had at the checkpoint.
+    /// </summary>
+    public Func<double>? ToleranceScale { get; init; }
+
     /// <summary>Asked between two steps whether a checkpoint is due (e.g. every minute of wall time).</summary>
     public Func<bool>? CheckpointDue { get; init; }
 

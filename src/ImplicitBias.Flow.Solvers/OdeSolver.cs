@@ -91,6 +91,11 @@ public static class OdeSolver
             _t0 = t0;
             _t1 = t1;
             _norm = new ScaledErrorNorm<TState>(algebra, controller.Tolerances(algebra.Layout));
+            if (options.ToleranceScale is { } scale)
+            {
+                _norm.Scale = scale();
+            }
+
             _stepper = method.CreateStepper(algebra, term, _norm);
             _y = algebra.Allocate();
             _yNew = algebra.Allocate();
@@ -316,6 +321,11 @@ public static class OdeSolver
             }
 
             (_y, _yNew) = (_yNew, _y);
+            if (_options.ToleranceScale is { } scale && scale() is var factor && factor != _norm.Scale)
+            {
+                _norm.Scale = factor;
+            }
+
             Report(tNew, h, error, true);
             return null;
         }

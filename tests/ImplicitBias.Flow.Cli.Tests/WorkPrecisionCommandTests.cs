@@ -47,6 +47,7 @@ public sealed class WorkPrecisionCommandTests : IDisposable
         using JsonDocument json = JsonDocument.Parse(output);
         JsonElement root = json.RootElement;
         Assert.True(root.GetProperty("reference").GetProperty("targetReached").GetBoolean());
+        Assert.Equal(0, root.GetProperty("reference").GetProperty("offFlowWindows").GetInt64());
         double agreement = root.GetProperty("referenceAgreement").GetProperty("max").GetDouble();
         Assert.True(agreement < 1e-5, $"the references differ by {agreement}");
 
@@ -57,6 +58,7 @@ public sealed class WorkPrecisionCommandTests : IDisposable
         {
             JsonElement solve = r.GetProperty("solve");
             Assert.True(solve.GetProperty("evaluations").GetInt64() >= solve.GetProperty("acceptedSteps").GetInt64());
+            Assert.Equal(0, solve.GetProperty("offFlowWindows").GetInt64());
             if (solve.GetProperty("rtol").GetDouble() == 1e-3)
             {
                 // Measured: the loose solves err by 1e-3 (dopri5) and 5e-3 (etdrk4), the references agree to 2e-6.

@@ -139,8 +139,21 @@ public class HonestStatusTests
         }
 
         Assert.Equal((2, 1), (drift.Windows, drift.OffFlowWindows));
+        Assert.Equal((1, 0.1), (drift.Tightenings, drift.ToleranceScale));
         Assert.Equal(1000 + LogLossDrift.Window - 1, drift.FirstOffFlowTime);
         Assert.Equal(-0.3, drift.Accumulated, 1e-12);
         Assert.Contains("1 of 2 windows", drift.OffFlowWarning(), StringComparison.Ordinal);
+        Assert.Contains("tightened 10x", drift.OffFlowWarning(), StringComparison.Ordinal);
+
+        // Two more windows off the flow: the tolerances are tightened at most twice.
+        for (int i = 0; i < 2 * LogLossDrift.Window; i++)
+        {
+            double previous = logLoss;
+            logLoss -= 0.1 / LogLossDrift.Window;
+            drift.AddStep(2000 + i, -0.3 / LogLossDrift.Window, logLoss, previous);
+        }
+
+        Assert.Equal((4, 3, LogLossDrift.MaxTightenings), (drift.Windows, drift.OffFlowWindows, drift.Tightenings));
+        Assert.Equal(0.01, drift.ToleranceScale, 1e-15);
     }
 }

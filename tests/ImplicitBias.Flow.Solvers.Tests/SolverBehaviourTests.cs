@@ -27,6 +27,24 @@ public class SolverBehaviourTests
     }
 
     [Fact]
+    public void ToleranceScale_ActsAsTighterTolerances_FromTheStepItIsAskedAfter()
+    {
+        // Scaled by ½ from the start: the same solve, bit for bit, as with both tolerances halved.
+        OdeResult scaled = SolveHarmonic(new DormandPrince5(), 10, new OdeOptions<HostState> { ToleranceScale = () => 0.5 }, tol: 1e-6);
+        OdeResult halved = SolveHarmonic(new DormandPrince5(), 10, new OdeOptions<HostState>(), tol: 5e-7);
+        Assert.Equal(halved.FinalState, scaled.FinalState);
+        Assert.Equal(halved.RhsEvaluations, scaled.RhsEvaluations);
+
+        // Tightened 100× once past t = 5: as the plain solve to there, then shorter steps and a smaller error.
+        double tNow = 0;
+        OdeResult plain = SolveHarmonic(new DormandPrince5(), 10, new OdeOptions<HostState>(), tol: 1e-6);
+        OdeResult tightened = SolveHarmonic(new DormandPrince5(), 10, new OdeOptions<HostState> { StepCallback = s => tNow = s.Accepted ? s.Time : tNow, ToleranceScale = () => tNow > 5 ? 0.01 : 1 }, tol: 1e-6);
+        Assert.True(tightened.AcceptedSteps > plain.AcceptedSteps + 10, $"{tightened.AcceptedSteps} against {plain.AcceptedSteps}");
+        double Error(OdeResult r) => Math.Abs(r.FinalState[0] - Math.Sin(10));
+        Assert.True(Error(tightened) < 0.75 * Error(plain), $"{Error(tightened):g3} against {Error(plain):g3}");
+    }
+
+    [Fact]
     public void Event_RisingDirection_SkipsFallingCrossing()
     {
         var ev = new OdeEvent<HostState>((t, y) => y.Values[0], EventDirection.Rising);

@@ -404,7 +404,7 @@ public sealed class ExperimentRunner
         if (result.Drift is { OffFlowWindows: > 0 } leftFlow)
         {
             // A status is never taken on trust: steps that passed their error test but left the flow are said here too.
-            message += $" The steps left the flow in {leftFlow.OffFlowWindows} of {leftFlow.Windows} windows (see warnings).";
+            message += $" The steps left the flow in {leftFlow.OffFlowWindows} of {leftFlow.Windows} windows, the tolerances were tightened to {leftFlow.ToleranceScale:g2} of theirs (see warnings).";
         }
 
         double wall = result.PriorWallSeconds + clock.Elapsed.TotalSeconds;
@@ -674,6 +674,7 @@ public sealed class ExperimentRunner
                 ["windows"] = drift.Windows,
                 ["offFlowWindows"] = drift.OffFlowWindows,
                 ["firstOffFlowTime"] = JsonOutput.Number(drift.FirstOffFlowTime),
+                ["toleranceScale"] = JsonOutput.Number(drift.ToleranceScale),
             },
             ["wallSeconds"] = wall,
             ["warnings"] = new JsonArray(settings.Warnings.Append(result.Drift?.OffFlowWarning()).OfType<string>().Select(w => (JsonNode?)w).ToArray()),

@@ -22,8 +22,8 @@ public static class RunCheckpoint
     private const string Magic = "ibflow-checkpoint";
     // Version 2 added the stepper's memory (a W matrix's build point, the phase of an explicit-then-exponential pair);
     // a version-1 file resumes with none, as it did before.
-    // Version 3 added the rejections by block and by coordinate, version 4 the accumulated drift of σ, log L at the start
-    // and the consistency windows (after the observer's state, so that a version-3 file reads as before).
+    // Version 3 added the rejections by block and by coordinate, version 4 the accumulated drift of σ, log L at the start,
+    // the consistency windows and the tightenings of the tolerances (after the observer's state, so that a version-3 file reads as before).
     private const int Version = 4;
 
     /// <summary>What a checkpoint restores.</summary>
@@ -72,6 +72,7 @@ public static class RunCheckpoint
             w.Write(drift.WindowSteps);
             w.Write(drift.WindowAccumulated);
             w.Write(drift.WindowStartLogLoss);
+            w.Write(drift.Tightenings);
         });
     }
 
@@ -141,6 +142,7 @@ public static class RunCheckpoint
                 drift.WindowSteps = r.ReadInt32();
                 drift.WindowAccumulated = r.ReadDouble();
                 drift.WindowStartLogLoss = r.ReadDouble();
+                drift.Tightenings = r.ReadInt32();
             }
 
             return new Contents(engine, wall);

@@ -37,7 +37,7 @@ public static class WorkPrecisionOutputs
 
     /// <summary>
     /// One JSON object: name, optimizer, reference and check (each a solve: method, rtol, status, finalTime,
-    /// targetReached, evaluations, acceptedSteps, rejectedSteps, wallSeconds, marginLinf, marginL2, alignment),
+    /// targetReached, evaluations, acceptedSteps, rejectedSteps, offFlowWindows, wallSeconds, marginLinf, marginL2, alignment),
     /// referenceAgreement (the check's errors), and rows (solve + errors {marginLinf, marginL2, alignment, direction,
     /// targetTime, max}). Non-finite numbers are null.
     /// </summary>
@@ -111,6 +111,7 @@ public static class WorkPrecisionOutputs
         evaluations = o.Evaluations,
         acceptedSteps = o.Accepted,
         rejectedSteps = o.Rejected,
+        offFlowWindows = o.OffFlowWindows,
         wallSeconds = o.WallSeconds,
         marginLinf = Finite(o.MarginLinf),
         marginL2 = Finite(o.MarginL2),

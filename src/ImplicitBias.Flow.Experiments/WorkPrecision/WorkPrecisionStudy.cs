@@ -103,7 +103,14 @@ public sealed record SolveOutcome(
     double MarginL2,
     double Alignment,
     IReadOnlyList<double> SaveTimes,
-    IReadOnlyList<double[]> Directions);
+    IReadOnlyList<double[]> Directions)
+{
+    /// <summary>
+    /// Windows of accepted steps in which the solve left the flow (the integrated log L fell much further than
+    /// log L(θ); see the run summary's logLossDrift): a solve with any is not to be trusted, a reference least of all.
+    /// </summary>
+    public long OffFlowWindows { get; init; }
+}
 
 /// <summary>The errors of a solve against the reference.</summary>
 /// <param name="MarginLinf">|Δγ∞|/|γ∞| of the final ℓ∞ margin.</param>
@@ -255,8 +262,12 @@ public static class WorkPrecisionStudy
             trajectory.Last?.In(ObservedNorm.L2)?.HardMargin ?? double.NaN,
             trajectory.Last?.Own.Alignment ?? double.NaN,
             times,
-            directions);
-        log?.WriteLine(FormattableString.Invariant($"{settings.Name} work-precision: {outcome.Method} rtol {rtol:0.##e+0}: {outcome.Status} at t = {outcome.FinalTime:G6}, {outcome.Evaluations} evaluations ({outcome.Accepted} + {outcome.Rejected} rejected), {wall:F1} s, ℓ∞ margin {outcome.MarginLinf:G10}"));
+            directions)
+        {
+            OffFlowWindows = flow.Drift.OffFlowWindows,
+        };
+        string offFlow = outcome.OffFlowWindows > 0 ? $"; the steps left the flow in {outcome.OffFlowWindows} of {flow.Drift.Windows} windows" : string.Empty;
+        log?.WriteLine(FormattableString.Invariant($"{settings.Name} work-precision: {outcome.Method} rtol {rtol:0.##e+0}: {outcome.Status} at t = {outcome.FinalTime:G6}, {outcome.Evaluations} evaluations ({outcome.Accepted} + {outcome.Rejected} rejected), {wall:F1} s, ℓ∞ margin {outcome.MarginLinf:G10}{offFlow}"));
         return outcome;
     }
 }

@@ -17,6 +17,8 @@ public sealed class ScaledErrorNorm<TState>
     private readonly IStateAlgebra<TState> _algebra;
     private readonly double[] _maxAbs;
     private readonly double[] _absTol;
+    private readonly double[] _relTol;
+    private double _scale = 1;
     private readonly int _length;
     private double[]? _hostY0;
     private double[]? _hostY1;
@@ -39,11 +41,34 @@ public sealed class ScaledErrorNorm<TState>
         Tolerances = tolerances;
         _maxAbs = new double[tolerances.BlockCount];
         _absTol = new double[tolerances.BlockCount];
+        _relTol = tolerances.RelTol.ToArray();
         _length = algebra.Layout.Length;
     }
 
     /// <summary>The tolerances this norm judges by.</summary>
     public ErrorTolerances Tolerances { get; }
+
+    /// <summary>
+    /// A factor on every block's rtol and atol (1: the tolerances as given); a solve tightens it when its steps are
+    /// found to have left the flow (<see cref="OdeOptions{TState}.ToleranceScale"/>).
+    /// </summary>
+    public double Scale
+    {
+        get => _scale;
+        set
+        {
+            if (!(value > 0) || !double.IsFinite(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The tolerance scale must be positive and finite.");
+            }
+
+            _scale = value;
+            for (int b = 0; b < _relTol.Length; b++)
+            {
+                _relTol[b] = Tolerances.RelTol[b] * value;
+            }
+        }
+    }
 
     /// <summary>The scaled norm of <paramref name="error"/>, an error estimate of the step from y0 to y1.</summary>
     public double Measure(TState y0, TState y1, TState error)
@@ -55,10 +80,10 @@ public sealed class ScaledErrorNorm<TState>
 
         for (int b = 0; b < _absTol.Length; b++)
         {
-            _absTol[b] = Tolerances.AbsTolAt(b, _maxAbs[b]);
+            _absTol[b] = Tolerances.AbsTolAt(b, _maxAbs[b]) * _scale;
         }
 
-        double norm = Math.Sqrt(_algebra.ScaledSquareSum(y0, y1, error, Tolerances.RelTol, _absTol) / _length);
+        double norm = Math.Sqrt(_algebra.ScaledSquareSum(y0, y1, error, _relTol, _absTol) / _length);
         _lastY0 = y0;
         _lastY1 = y1;
         _lastError = error;
@@ -90,7 +115,7 @@ public sealed class ScaledErrorNorm<TState>
         double mostShare = -1, mostTerm = -1;
         for (int b = 0; b < layout.BlockCount; b++)
         {
-            double atol = _absTol[b], rtol = Tolerances.RelTol[b], share = 0;
+            double atol = _absTol[b], rtol = _relTol[b], share = 0;
             int end = layout.Offset(b) + layout.Blocks[b].Length;
             for (int i = layout.Offset(b); i < end; i++)
             {

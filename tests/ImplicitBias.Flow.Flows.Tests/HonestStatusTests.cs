@@ -130,6 +130,7 @@ public class HonestStatusTests
         }
 
         Assert.Equal((1, 0), (drift.Windows, drift.OffFlowWindows));
+        Assert.Equal(0, drift.WorstWindowShare, 1e-12);
         // Window 2: log L falls 0.1, σ claims 0.3 more (one sign): off the flow, first at its last step's time.
         for (int i = 0; i < LogLossDrift.Window; i++)
         {
@@ -140,6 +141,7 @@ public class HonestStatusTests
 
         Assert.Equal((2, 1), (drift.Windows, drift.OffFlowWindows));
         Assert.Equal((1, 0.1), (drift.Tightenings, drift.ToleranceScale));
+        Assert.Equal(3, drift.WorstWindowShare, 1e-9);
         Assert.Equal(1000 + LogLossDrift.Window - 1, drift.FirstOffFlowTime);
         Assert.Equal(-0.3, drift.Accumulated, 1e-12);
         Assert.Contains("1 of 2 windows", drift.OffFlowWarning(), StringComparison.Ordinal);

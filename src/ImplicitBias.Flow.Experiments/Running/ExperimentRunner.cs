@@ -674,6 +674,7 @@ public sealed class ExperimentRunner
                 ["windows"] = drift.Windows,
                 ["offFlowWindows"] = drift.OffFlowWindows,
                 ["firstOffFlowTime"] = JsonOutput.Number(drift.FirstOffFlowTime),
+                ["worstWindowShare"] = JsonOutput.Number(drift.WorstWindowShare),
                 ["toleranceScale"] = JsonOutput.Number(drift.ToleranceScale),
             },
             ["wallSeconds"] = wall,

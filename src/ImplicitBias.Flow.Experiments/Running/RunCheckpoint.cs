@@ -73,6 +73,7 @@ public static class RunCheckpoint
             w.Write(drift.WindowAccumulated);
             w.Write(drift.WindowStartLogLoss);
             w.Write(drift.Tightenings);
+            w.Write(drift.WorstWindowShare);
         });
     }
 
@@ -143,6 +144,7 @@ public static class RunCheckpoint
                 drift.WindowAccumulated = r.ReadDouble();
                 drift.WindowStartLogLoss = r.ReadDouble();
                 drift.Tightenings = r.ReadInt32();
+                drift.WorstWindowShare = r.ReadDouble();
             }
 
             return new Contents(engine, wall);

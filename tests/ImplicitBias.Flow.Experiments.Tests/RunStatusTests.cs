@@ -3,6 +3,7 @@ using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Core.IO;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Outputs;
+using ImplicitBias.Flow.Experiments.Reports;
 using ImplicitBias.Flow.Experiments.Running;
 
 namespace ImplicitBias.Flow.Experiments.Tests;
@@ -106,6 +107,13 @@ public sealed class RunStatusTests : IDisposable
         Assert.Equal(0, Summary(followed)["logLossDrift"]!["offFlowWindows"]!.GetValue<long>());
         Assert.DoesNotContain("left the flow", f.Message, StringComparison.Ordinal);
         Assert.Empty(Summary(followed)["warnings"]!.AsArray());
+
+        // A report over both lists the run that left the flow, in report.json as in its notes.
+        IReadOnlyList<ReportRun> runs = ReportRun.ReadAll(_dir);
+        Assert.True(runs.Single(r => r.Folder.StartsWith("offflow", StringComparison.Ordinal)).OffFlowWindows > 0);
+        Assert.Equal(0, runs.Single(r => r.Folder.StartsWith("followed", StringComparison.Ordinal)).OffFlowWindows);
+        JsonArray reported = SweepReport.ToJson([], runs)["runs"]!.AsArray();
+        Assert.Contains(reported, r => r!["offFlowWindows"]!.GetValue<long>() > 0 && r["folder"]!.GetValue<string>().StartsWith("offflow", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -23,6 +23,7 @@ namespace ImplicitBias.Flow.Experiments.Reports;
 /// <param name="Layout">The network's parameter layout (from config.json and the length of θ), or null when unknown.</param>
 /// <param name="Homogeneity">The model's homogeneity degree L (docs/mathematics.md §1).</param>
 /// <param name="CompositeMatrixWeight">For a composite optimizer with the norm max{r ‖W‖msp, ‖u‖∞}, r (Muon-Adam: η0ᴬ/η0ᴹ, Theorem 3.7; Muon-Signum: 1); NaN for every other optimizer.</param>
+/// <param name="OffFlowWindows">Windows of accepted steps in which the run's steps left the flow (summary.json → logLossDrift; 0 for older runs and discrete ones).</param>
 public sealed record ReportRun(
     string Folder,
     string Optimizer,
@@ -38,7 +39,8 @@ public sealed record ReportRun(
     double[]? ThetaFinal = null,
     ParameterLayout? Layout = null,
     double Homogeneity = double.NaN,
-    double CompositeMatrixWeight = double.NaN)
+    double CompositeMatrixWeight = double.NaN,
+    long OffFlowWindows = 0)
 {
     /// <summary>The norms summary.json reports margins in.</summary>
     public static readonly ObservedNorm[] Norms = [ObservedNorm.L2, ObservedNorm.LInf, ObservedNorm.Msp, ObservedNorm.Own];
@@ -100,7 +102,8 @@ public sealed record ReportRun(
             theta,
             theta is null ? null : LayoutOf(theta.Length, depth, width),
             model is null ? double.NaN : DegreeOf(model),
-            compositeWeight);
+            compositeWeight,
+            summary["logLossDrift"]?["offFlowWindows"]?.GetValue<long>() ?? 0);
     }
 
     // The fully connected layout whose length is θ's: hidden layers of the configured width, the input dimension

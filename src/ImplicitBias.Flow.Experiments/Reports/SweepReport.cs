@@ -67,12 +67,16 @@ public static class SweepReport
             ["finding", "verdict", "statistic", "values"],
             findings.Select(f => (IReadOnlyList<string>)[f.Name, f.Verdict, f.Statistic, string.Join("; ", f.Values.Select(p => $"{p.Key}: {p.Value}"))]).ToArray());
         int unusable = runs.Count(r => !r.Usable);
+        ReportRun[] offFlow = runs.Where(r => r.Usable && r.OffFlowWindows > 0).ToArray();
         var page = new PlotPage($"Report: {Path.GetFileName(Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar))}", Figures(runs))
         {
             Table = table,
             Notes =
             [
                 $"{runs.Count} run folder(s) under {root}; {runs.Count - unusable} finished and used, {unusable} unfinished or failed and left out ({string.Join(", ", runs.Where(r => !r.Usable).Select(r => $"{r.Folder}: {r.Status}").Take(10))}).",
+                offFlow.Length == 0
+                    ? "No used run's steps left the flow (summary.json → logLossDrift.offFlowWindows is 0 in every one)."
+                    : $"{offFlow.Length} used run(s) had steps that left the flow in some window (zigzag across a valley narrower than the tolerance; their tolerances were tightened from there, but the window's lag stays in their values): {string.Join(", ", offFlow.Select(r => $"{r.Folder} ({r.OffFlowWindows})").Take(10))}. Check them against a tighter Solver:RelTol.",
                 "Verdicts: an optimizer has the largest margin when, against every other optimizer, either its 95 % confidence interval over seeds (Student t) lies above the other's, or the 95 % t interval of the paired differences over the seeds both share (same data and θ(0)) lies above zero; it does not when some other optimizer is above it in the same sense; otherwise inconclusive.",
                 "Composite norms (e.g. Muon-Adam's max{(η0ᴬ/η0ᴹ)‖W‖msp, ‖u‖∞}) are evaluated on every run's theta_final.npy: γ_N = γ_2 (‖θ‖_2 / ‖θ‖_N)^L, since q_min is the same in every norm.",
                 "Fig. 1a panels: each optimizer's mean final hard margin (line) and 95 % CI over seeds (band), flows on the left of each optimizer's slot, discrete runs (dashed) on the right. 'own' is each optimizer's own norm, so its values compare runs of one optimizer only.",
@@ -122,6 +126,7 @@ public static class SweepReport
                 ["setting"] = run.Setting,
                 ["status"] = run.Status,
                 ["used"] = run.Usable,
+                ["offFlowWindows"] = run.OffFlowWindows,
                 ["margins"] = margins,
                 ["softMargins"] = soft,
                 ["secondHalfMinCosineToLast"] = JsonOutput.Number(run.SecondHalfMinCosineToLast),

@@ -32,7 +32,7 @@ public sealed class LogLossDrift
     /// on a solve that follows the flow; steps that leave the flow (zigzagging across a valley narrower than the
     /// tolerance, where ∇ log L is large and turns at every step while θ hardly moves) add terms of one sign.
     /// </summary>
-    public double Accumulated { get; set; }
+    public double Accumulated { get; private set; }
 
     /// <summary>log L(θ) where the solve started (NaN when not known, e.g. a checkpoint written before it was kept).</summary>
     public double StartLogLoss { get; set; } = double.NaN;
@@ -66,7 +66,7 @@ public sealed class LogLossDrift
     public const int MaxTightenings = 2;
 
     /// <summary>How many times the tolerances were tightened (a window off the flow each).</summary>
-    public int Tightenings { get; set; }
+    public int Tightenings { get; private set; }
 
     /// <summary>The factor on every tolerance now: <see cref="TighteningFactor"/>^<see cref="Tightenings"/>.</summary>
     public double ToleranceScale => Math.Pow(TighteningFactor, Tightenings);
@@ -75,25 +75,25 @@ public sealed class LogLossDrift
     /// The largest |Σ (σ − log L(θ))| / |Δ log L(θ)| of a closed window: how near the solve came to the threshold
     /// <see cref="OffFlowShare"/> (0 before the first window).
     /// </summary>
-    public double WorstWindowShare { get; set; }
+    public double WorstWindowShare { get; private set; }
 
     /// <summary>Windows checked so far.</summary>
-    public long Windows { get; set; }
+    public long Windows { get; private set; }
 
     /// <summary>Windows found off the flow.</summary>
-    public long OffFlowWindows { get; set; }
+    public long OffFlowWindows { get; private set; }
 
     /// <summary>The time at the end of the first window found off the flow (NaN when none).</summary>
-    public double FirstOffFlowTime { get; set; } = double.NaN;
+    public double FirstOffFlowTime { get; private set; } = double.NaN;
 
     /// <summary>Anchored steps in the open window.</summary>
-    public int WindowSteps { get; set; }
+    public int WindowSteps { get; private set; }
 
     /// <summary>Σ (σ − log L(θ)) over the open window.</summary>
-    public double WindowAccumulated { get; set; }
+    public double WindowAccumulated { get; private set; }
 
     /// <summary>log L(θ) where the open window started.</summary>
-    public double WindowStartLogLoss { get; set; } = double.NaN;
+    public double WindowStartLogLoss { get; private set; } = double.NaN;
 
     /// <summary>Adds one anchored step (its drift and the log L(θ) it ended at) to the open window, closing it when full.</summary>
     public void AddStep(double t, double drift, double logLoss, double previousLogLoss)
@@ -135,6 +135,41 @@ public sealed class LogLossDrift
         WindowSteps = 0;
         WindowAccumulated = 0;
         WindowStartLogLoss = logLoss;
+    }
+
+    /// <summary>
+    /// Writes what <see cref="ReadConsistency"/> restores: the accumulated drift, log L at the start, the windows and
+    /// the tightenings (for a run's checkpoint, so that a resumed solve judges and tightens as the whole one).
+    /// </summary>
+    public void WriteConsistency(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(Accumulated);
+        writer.Write(StartLogLoss);
+        writer.Write(Windows);
+        writer.Write(OffFlowWindows);
+        writer.Write(FirstOffFlowTime);
+        writer.Write(WindowSteps);
+        writer.Write(WindowAccumulated);
+        writer.Write(WindowStartLogLoss);
+        writer.Write(Tightenings);
+        writer.Write(WorstWindowShare);
+    }
+
+    /// <summary>Reads what <see cref="WriteConsistency"/> wrote.</summary>
+    public void ReadConsistency(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        Accumulated = reader.ReadDouble();
+        StartLogLoss = reader.ReadDouble();
+        Windows = reader.ReadInt64();
+        OffFlowWindows = reader.ReadInt64();
+        FirstOffFlowTime = reader.ReadDouble();
+        WindowSteps = reader.ReadInt32();
+        WindowAccumulated = reader.ReadDouble();
+        WindowStartLogLoss = reader.ReadDouble();
+        Tightenings = reader.ReadInt32();
+        WorstWindowShare = reader.ReadDouble();
     }
 
     /// <summary>

@@ -321,9 +321,9 @@ public static class OdeSolver
             }
 
             (_y, _yNew) = (_yNew, _y);
-            if (_options.ToleranceScale is { } scale && scale() is var factor && factor != _norm.Scale)
+            if (_options.ToleranceScale is { } scale)
             {
-                _norm.Scale = factor;
+                _norm.Scale = scale();
             }
 
             Report(tNew, h, error, true);

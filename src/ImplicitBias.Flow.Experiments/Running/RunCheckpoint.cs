@@ -64,16 +64,7 @@ public static class RunCheckpoint
             w.Write(drift.UnconfirmedCrossings);
             w.Write(drift.ExactEvaluations);
             observer.WriteState(w);
-            w.Write(drift.Accumulated);
-            w.Write(drift.StartLogLoss);
-            w.Write(drift.Windows);
-            w.Write(drift.OffFlowWindows);
-            w.Write(drift.FirstOffFlowTime);
-            w.Write(drift.WindowSteps);
-            w.Write(drift.WindowAccumulated);
-            w.Write(drift.WindowStartLogLoss);
-            w.Write(drift.Tightenings);
-            w.Write(drift.WorstWindowShare);
+            drift.WriteConsistency(w);
         });
     }
 
@@ -135,16 +126,7 @@ public static class RunCheckpoint
             observer.ReadState(r);
             if (version >= 4)
             {
-                drift.Accumulated = r.ReadDouble();
-                drift.StartLogLoss = r.ReadDouble();
-                drift.Windows = r.ReadInt64();
-                drift.OffFlowWindows = r.ReadInt64();
-                drift.FirstOffFlowTime = r.ReadDouble();
-                drift.WindowSteps = r.ReadInt32();
-                drift.WindowAccumulated = r.ReadDouble();
-                drift.WindowStartLogLoss = r.ReadDouble();
-                drift.Tightenings = r.ReadInt32();
-                drift.WorstWindowShare = r.ReadDouble();
+                drift.ReadConsistency(r);
             }
 
             return new Contents(engine, wall);

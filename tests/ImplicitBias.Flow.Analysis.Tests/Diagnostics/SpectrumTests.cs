@@ -178,6 +178,46 @@ public sealed class SpectrumTests
         Assert.Equal((2 + (2 * beta1)) / ((1 - beta1) * flow.Schedules[0].Eta(t)), s.Threshold, 1e-9);
     }
 
+    /// <summary>
+    /// Late in a run a weight whose gradient has long been tiny keeps a second moment of the gradient's size squared, so
+    /// P⁻¹ = 1/√v̂ spans tens of decades (on MNIST at t = 2e5 D^{1/2} ran from 45 to 3.6e24, and the sharpness came out
+    /// 218 where it is 5.5e6). Here ∇²L = S Â S with S = diag(1, …, 1, 1e-10, 1e-20, 1e-30, 1e-40) and ṽ ∝ S², as a
+    /// gradient ∝ S makes it: D^{1/2} spans 20 decades, yet P⁻¹∇²L is well scaled and its largest eigenvalue is
+    /// known from the symmetric P^{−1/2} ∇²L P^{−1/2}, whose entries are all of order one or smaller.
+    /// </summary>
+    [Fact]
+    public void AdamSharpness_StaysRightWhenTheSecondMomentsSpanTwentyDecades()
+    {
+        const int n = 12;
+        Matrix<double> aHat = SymmetricWithSpectrum(Enumerable.Range(0, n).Select(i => 0.5 + (0.25 * i)).ToArray(), seed: 21);
+        double[] scale = Enumerable.Range(0, n).Select(i => i < 8 ? 1.0 : Math.Pow(10, -10 * (i - 7))).ToArray();
+        Matrix<double> a = Matrix<double>.Build.Dense(n, n, (i, k) => scale[i] * aHat[i, k] * scale[k]);
+        var layout = new ParameterLayout([new ParameterBlock("u", 1, n, IsMatrix: false)]);
+        IReadOnlyList<OptimizerPart> parts = OptimizerCatalog.Parts(new OptimizerSpec("adam", 0.02), layout);
+        var flow = new OptimizerFlow(new QuadraticOracle(a, layout), parts, power: 0.8);
+        double[] theta = Enumerable.Range(0, n).Select(i => 1.0 - (0.05 * i)).ToArray();
+        var y = new double[flow.Layout.Length];
+        flow.InitialState(theta, y);
+        int vo = flow.Layout.Offset(flow.SecondMomentBlock(0));
+        for (int i = 0; i < n; i++)
+        {
+            y[vo + i] = 0.01 * (1 + i) * scale[i] * scale[i];
+        }
+
+        double t = 500;
+        SharpnessResult s = PreconditionedSharpness.Compute(flow, t, y, dimension: n)!;
+
+        double loss = Math.Exp(flow.LogLoss(y));
+        double c1 = parts[0].C1, c2 = parts[0].C2;
+        double bias1 = 1 - Math.Exp(-c1 * t), bias2 = 1 - Math.Exp(-c2 * t);
+        // P_i = bias1 · loss · √(ṽ_i / bias2) = scale_i · p_i; P^{−1/2} ∇²L P^{−1/2} = diag(√(scale/p)) Â diag(√(scale/p)).
+        double[] w = Enumerable.Range(0, n).Select(i => Math.Sqrt(scale[i] / (bias1 * loss * Math.Sqrt(0.01 * (1 + i) / bias2)))).ToArray();
+        Matrix<double> b = Matrix<double>.Build.Dense(n, n, (i, k) => w[i] * aHat[i, k] * w[k]);
+        double expected = b.Evd(Symmetricity.Symmetric).EigenValues.Select(z => z.Real).Max();
+        Assert.True(expected > 0.1, $"expected {expected}");
+        Assert.Equal(expected, s.Largest, expected * 1e-6);
+    }
+
     [Fact]
     public void AdamThetaMomentumModeHasTheFrequencyTheSharpnessPredicts()
     {

@@ -197,6 +197,38 @@ public sealed class RunStatusTests : IDisposable
     }
 
     [Fact]
+    public void Resume_WithSaveSharpnessChangedInConfigJson_IsAOneLineErrorNamingTheKey()
+    {
+        // Measured once as "internal error in Trajectory.Add" with a stack trace: the restored rows had no sharpness.
+        string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizer\": { \"Name\": \"adam\", \"Eta0\": 0.3 },", StringComparison.Ordinal);
+        ExperimentSettings s = Load(json, "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-10");
+        string cut = Path.Combine(_dir, "sharpness-cut");
+        using var cancel = new CancellationTokenSource();
+        int written = 0;
+        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
+        {
+            CheckpointWritten = _ =>
+            {
+                if (++written == 10)
+                {
+                    cancel.Cancel();
+                }
+            },
+        };
+        Assert.Equal("interrupted", Assert.Single(runner.Run(cancel.Token)).Status);
+        string config = Path.Combine(cut, "config.json");
+        JsonNode edited = JsonOutput.Read(config);
+        edited["Save"]!["Sharpness"] = true;
+        File.WriteAllText(config, edited.ToJsonString());
+        byte[] checkpoint = File.ReadAllBytes(Path.Combine(cut, RunCheckpoint.FileName));
+
+        ExperimentException e = Assert.Throws<ExperimentException>(() => ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
+        Assert.Contains("Save:Sharpness = false", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(checkpoint, File.ReadAllBytes(Path.Combine(cut, RunCheckpoint.FileName)));
+    }
+
+    [Fact]
     public void InterruptedDiscreteRun_ResumesFromItsCheckpoint_BitForBit()
     {
         // The discrete optimizer's checkpoints are the engine's, as a flow's: θ, log L, the moments with their log

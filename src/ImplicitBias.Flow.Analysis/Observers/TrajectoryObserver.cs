@@ -153,6 +153,14 @@ public sealed class TrajectoryObserver
     {
         ArgumentNullException.ThrowIfNull(reader);
         Trajectory = TrajectoryFormat.ReadFrom(reader);
+
+        // The observations of one trajectory have one shape: a run that started without the sharpness column cannot go
+        // on with it (config.json edited between the interruption and the resume), nor the other way round.
+        if (Trajectory.Count > 0 && (Trajectory[0].Sharpness is null) != (SharpnessDimension == 0))
+        {
+            bool recorded = Trajectory[0].Sharpness is not null;
+            throw new InvalidDataException($"the run started with Save:Sharpness = {(recorded ? "true" : "false")} and config.json now says {(recorded ? "false" : "true")}; set it back to resume");
+        }
         _snapshots.Clear();
         int count = reader.ReadInt32();
         for (int i = 0; i < count; i++)

@@ -162,19 +162,7 @@ public sealed class RunStatusTests : IDisposable
         Run(s, whole);
 
         // Interrupt the first run (Adam) at its 25th checkpoint: the checkpoint stays, the second run is pending.
-        using var cancel = new CancellationTokenSource();
-        int written = 0;
-        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
-        {
-            CheckpointWritten = _ =>
-            {
-                if (++written == 25)
-                {
-                    cancel.Cancel();
-                }
-            },
-        };
-        IReadOnlyList<RunOutcome> first = runner.Run(cancel.Token);
+        IReadOnlyList<RunOutcome> first = InterruptAtCheckpoint(s, cut, 25);
         Assert.Equal("interrupted", Assert.Single(first).Status);
         Assert.False(Summary(Path.Combine(cut, "adam"))["finished"]!.GetValue<bool>());
         Assert.True(File.Exists(Path.Combine(cut, "adam", RunCheckpoint.FileName)));
@@ -203,19 +191,7 @@ public sealed class RunStatusTests : IDisposable
         string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizer\": { \"Name\": \"adam\", \"Eta0\": 0.3 },", StringComparison.Ordinal);
         ExperimentSettings s = Load(json, "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-10");
         string cut = Path.Combine(_dir, "sharpness-cut");
-        using var cancel = new CancellationTokenSource();
-        int written = 0;
-        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
-        {
-            CheckpointWritten = _ =>
-            {
-                if (++written == 10)
-                {
-                    cancel.Cancel();
-                }
-            },
-        };
-        Assert.Equal("interrupted", Assert.Single(runner.Run(cancel.Token)).Status);
+        Assert.Equal("interrupted", Assert.Single(InterruptAtCheckpoint(s, cut, 10)).Status);
         string config = Path.Combine(cut, "config.json");
         JsonNode edited = JsonOutput.Read(config);
         edited["Save"]!["Sharpness"] = true;
@@ -237,19 +213,7 @@ public sealed class RunStatusTests : IDisposable
         ExperimentSettings s = Load(json, "--Solver:Method=discrete", "--Solver:Step=0.5", "--Stop:MaxSteps=60", "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-10");
         string whole = Path.Combine(_dir, "discrete-whole"), cut = Path.Combine(_dir, "discrete-cut");
         RunOutcome uninterrupted = Assert.Single(Run(s, whole));
-        using var cancel = new CancellationTokenSource();
-        int written = 0;
-        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
-        {
-            CheckpointWritten = _ =>
-            {
-                if (++written == 17)
-                {
-                    cancel.Cancel();
-                }
-            },
-        };
-        Assert.Equal("interrupted", Assert.Single(runner.Run(cancel.Token)).Status);
+        Assert.Equal("interrupted", Assert.Single(InterruptAtCheckpoint(s, cut, 17)).Status);
         Assert.True(File.Exists(Path.Combine(cut, RunCheckpoint.FileName)));
 
         RunOutcome resumed = Assert.Single(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
@@ -274,19 +238,7 @@ public sealed class RunStatusTests : IDisposable
         string note = Summary(whole)["methodNote"]!.GetValue<string>();
         Assert.StartsWith("bs3 until t = ", note, StringComparison.Ordinal);
 
-        using var cancel = new CancellationTokenSource();
-        int written = 0;
-        var runner = new ExperimentRunner(s, cut, TextWriter.Null, interactive: false)
-        {
-            CheckpointWritten = _ =>
-            {
-                if (++written == total * 9 / 10)
-                {
-                    cancel.Cancel();
-                }
-            },
-        };
-        Assert.Equal("interrupted", Assert.Single(runner.Run(cancel.Token)).Status);
+        Assert.Equal("interrupted", Assert.Single(InterruptAtCheckpoint(s, cut, total * 9 / 10)).Status);
         Assert.Contains("then etdrk4", Summary(cut)["methodNote"]!.GetValue<string>(), StringComparison.Ordinal);
 
         RunOutcome resumed = Assert.Single(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
@@ -338,5 +290,23 @@ public sealed class RunStatusTests : IDisposable
                 Assert.Equal(File.ReadAllBytes(Path.Combine(a, run, file)), File.ReadAllBytes(Path.Combine(b, run, file)));
             }
         }
+    }
+
+    /// <summary>Runs the experiment into <paramref name="dir"/> and interrupts it when its <paramref name="checkpoints"/>-th checkpoint is written.</summary>
+    private static IReadOnlyList<RunOutcome> InterruptAtCheckpoint(ExperimentSettings s, string dir, int checkpoints)
+    {
+        using var cancel = new CancellationTokenSource();
+        int written = 0;
+        var runner = new ExperimentRunner(s, dir, TextWriter.Null, interactive: false)
+        {
+            CheckpointWritten = _ =>
+            {
+                if (++written == checkpoints)
+                {
+                    cancel.Cancel();
+                }
+            },
+        };
+        return runner.Run(cancel.Token);
     }
 }

@@ -142,23 +142,17 @@ public static class PreconditionedSharpness
         {
             TensorPrimitives.Multiply(x, root, u);
             result.Clear();
-            if (bands == 1)
-            {
-                Difference(u, result);
-            }
-            else
-            {
-                // One difference per band of D's scale (see ScaleBands): a single step along u would move the
-                // coordinates of the other bands by less than θ's rounding, and lose their part of the product.
-                for (int b = 0; b < bands; b++)
-                {
-                    for (int i = 0; i < n; i++)
-                    {
-                        part[i] = band[i] == b ? u[i] : 0;
-                    }
 
-                    Difference(part, result);
+            // One difference per band of D's scale (see ScaleBands): a single step along u would move the coordinates of
+            // the other bands by less than θ's rounding, and lose their part of the product. An empty band costs nothing.
+            for (int b = 0; b < bands; b++)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    part[i] = band[i] == b ? u[i] : 0;
                 }
+
+                Difference(part, result);
             }
 
             TensorPrimitives.MultiplyAdd(g, TensorPrimitives.Dot(g, u), result, result);
@@ -182,8 +176,8 @@ public static class PreconditionedSharpness
 
     /// <summary>
     /// The band of each coordinate by its scale, counted down from the largest in steps of <see cref="BandDecades"/>
-    /// decades (zeros in band 0, where they add nothing); <paramref name="bands"/> is how many bands there are. A range of
-    /// scales narrower than the step is one band: the product is then the single difference it always was.
+    /// decades (zeros in band 0, where they add nothing); <paramref name="bands"/> is one more than the lowest band. A
+    /// range of scales narrower than the step is one band: the product is then the single difference it always was.
     /// </summary>
     private static int[] ScaleBands(double[] root, out int bands)
     {
@@ -199,28 +193,9 @@ public static class PreconditionedSharpness
         for (int i = 0; i < root.Length; i++)
         {
             band[i] = root[i] > 0 ? (int)Math.Floor((top - Math.Log10(root[i])) / BandDecades) : 0;
+            bands = Math.Max(bands, band[i] + 1);
         }
 
-        // Only the bands that hold a coordinate, numbered 0, 1, … in order.
-        int[] used = band.Where((_, i) => root[i] > 0).Distinct().Order().ToArray();
-        if (used.Length <= 1)
-        {
-            Array.Clear(band);
-            return band;
-        }
-
-        var index = new Dictionary<int, int>();
-        for (int k = 0; k < used.Length; k++)
-        {
-            index[used[k]] = k;
-        }
-
-        for (int i = 0; i < root.Length; i++)
-        {
-            band[i] = root[i] > 0 ? index[band[i]] : 0;
-        }
-
-        bands = used.Length;
         return band;
     }
 }

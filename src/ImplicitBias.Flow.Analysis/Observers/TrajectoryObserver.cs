@@ -161,6 +161,7 @@ public sealed class TrajectoryObserver
             bool recorded = Trajectory[0].Sharpness is not null;
             throw new InvalidDataException($"the run started with Save:Sharpness = {(recorded ? "true" : "false")} and config.json now says {(recorded ? "false" : "true")}; set it back to resume");
         }
+
         _snapshots.Clear();
         int count = reader.ReadInt32();
         for (int i = 0; i < count; i++)

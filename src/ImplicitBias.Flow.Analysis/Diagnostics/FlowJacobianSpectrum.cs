@@ -49,15 +49,17 @@ public sealed record FlowMode(Complex Eigenvalue, double Residual, IReadOnlyList
 /// <remarks>
 /// The blocks of the state have different scales (θ of order ‖θ‖, m̃ and ṽ of order one but with coordinates near
 /// zero for dead units, σ = log L). The Jacobian is therefore taken in scaled coordinates, J_s = S⁻¹ J S with
-/// S = diag(s_i), s_i = max(|y_i|, 10⁻³ max_{j ∈ block}|y_j|) (1 where a block is zero; |y_i| alone in ṽ, see <see cref="Scales"/>): J_s has the eigenvalues of
+/// S = diag(s_i), s_i = max(|y_i|, 10⁻³ max_{j ∈ block}|y_j|) (1 where a block is zero; |y_i| alone in ṽ; in Adam's m̃ the size at which m̂/√v̂ = 1, see <see cref="Scales(OptimizerFlow, double, ReadOnlySpan{double})"/>): J_s has the eigenvalues of
 /// J, each difference perturbs every coordinate by at most a fraction ε of its own scale (so ṽ stays positive), and
 /// the eigenvector shares are measured as the error test sees them (relative to each coordinate's size).
 /// J_s w ≈ S⁻¹ (f(y + ε S w) − f(y − ε S w)) / (2ε) with ε = ∛(machine ε) ≈ 6·10⁻⁶, which balances the O(ε²)
 /// truncation against the O(u/ε) round-off of the difference; for a linear field it is exact up to round-off.
 /// Caveat: where coupled blocks sit at very different scales (m̃ ~ 10⁻⁹ against θ ~ 1), J_s has entries of order
 /// 10^{±9} and its eigenvalues are ill-conditioned (round-off of the differences moves them by several per cent while
-/// the Arnoldi residual stays small); along a flow m̃ ~ ∇log L and ṽ ~ (∇log L)², and the θ–m̃ modes agree with the
-/// frequency √(c1 s) that the preconditioned sharpness predicts.
+/// the Arnoldi residual stays small). For Adam, whose θ′ = −η m̂/√v̂ couples θ_i to m̃_i through 1/√ṽ_i, the flow's
+/// overload therefore scales m̃_i by the size at which m̂_i/√v̂_i = 1 (<see cref="Scales(OptimizerFlow, double, ReadOnlySpan{double})"/>),
+/// which balances that coupling whatever the sizes of m̃ and ṽ; the eigenvectors' shares are still reported in the
+/// block scales above.
 /// </remarks>
 public static class FlowJacobianSpectrum
 {
@@ -73,6 +75,58 @@ public static class FlowJacobianSpectrum
     {
         ArgumentNullException.ThrowIfNull(flow);
         options ??= new SpectrumOptions();
+        double[] state = y.ToArray();
+        // The differences are taken in the balanced scales; the shares are reported in the scales the error test uses.
+        return Compute(Field(flow, options.IncludeDecay), flow.Layout, t, state, Scales(flow, t, state), options, ParameterNamer(flow), ErrorTestScales(flow, state));
+    }
+
+    /// <summary>
+    /// The scales S of a flow's state: <see cref="Scales(StateLayout, ReadOnlySpan{double}, Func{int, bool}?)"/> with the
+    /// ṽ blocks relative, and in a momentum block paired with a ṽ block (Adam) s_i = max(|m̃_i|, r_i) where ṽ_i &gt; 0,
+    /// with r_i = (b1/√b2) √ṽ_i e^{λ_v/2 − λ_m} (b_k = 1 − e^{−c_k t}), the m̃_i at which m̂_i/√v̂_i = 1. Why: θ_i′ =
+    /// −η m̂_i/√v̂_i couples θ_i to m̃_i with the weight 1/√ṽ_i, which for a weight whose gradient has long been tiny (an
+    /// input pixel almost always zero) reaches 10⁴⁵ late in a run (v decays like e^{−c2 t}); with m̃_i scaled by its
+    /// block's size, S⁻¹ J S carries that weight as an entry of 10³⁰ or more, and round-off in the differences turns it
+    /// into spurious real eigenvalues of ±10²⁶ (measured at t = 2·10⁵ of Adam on MNIST). Scaled by r_i the entry is
+    /// η/s_θ, of the order of the rest: the matrix is balanced, and its eigenvalues (those of J) are computed to
+    /// round-off of the flow's own size.
+    /// </summary>
+    /// <param name="flow">The flow.</param>
+    /// <param name="t">Time (for the bias corrections).</param>
+    /// <param name="y">State.</param>
+    public static double[] Scales(OptimizerFlow flow, double t, ReadOnlySpan<double> y)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        StateLayout layout = flow.Layout;
+        double[] s = ErrorTestScales(flow, y);
+        for (int p = 0; p < flow.Parts.Count; p++)
+        {
+            int mb = flow.MomentumBlock(p), vb = flow.SecondMomentBlock(p);
+            if (mb < 0 || vb < 0)
+            {
+                continue;
+            }
+
+            var part = flow.Parts[p];
+            double b1 = -double.ExpM1(-part.C1 * t), b2 = -double.ExpM1(-part.C2 * t);
+            double factor = b1 / Math.Sqrt(b2) * Math.Exp((flow.SecondMomentLogScale(p, y) / 2) - flow.MomentumLogScale(p, y));
+            int mo = layout.Offset(mb), vo = layout.Offset(vb), len = layout.Blocks[mb].Length;
+            for (int i = 0; i < len; i++)
+            {
+                double r = y[vo + i] > 0 ? factor * Math.Sqrt(y[vo + i]) : double.NaN;
+                if (r > 0 && double.IsFinite(r))
+                {
+                    s[mo + i] = Math.Max(Math.Abs(y[mo + i]), r);
+                }
+            }
+        }
+
+        return s;
+    }
+
+    /// <summary>The scales in which the eigenvectors' shares are reported: the block rule with the ṽ blocks relative.</summary>
+    private static double[] ErrorTestScales(OptimizerFlow flow, ReadOnlySpan<double> y)
+    {
         var relative = new bool[flow.Layout.BlockCount];
         for (int p = 0; p < flow.Parts.Count; p++)
         {
@@ -82,7 +136,7 @@ public static class FlowJacobianSpectrum
             }
         }
 
-        return Compute(Field(flow, options.IncludeDecay), flow.Layout, t, y, options, ParameterNamer(flow), b => relative[b]);
+        return Scales(flow.Layout, y, b => relative[b]);
     }
 
     /// <summary>The leading eigenvalues of the Jacobian of any vector field on a block layout.</summary>
@@ -92,7 +146,7 @@ public static class FlowJacobianSpectrum
     /// <param name="y">State (not modified).</param>
     /// <param name="options">Count, Krylov dimension.</param>
     /// <param name="name">Names coordinate i of block b (null: "block[i]").</param>
-    /// <param name="relative">The blocks scaled by |y_i| alone (see <see cref="Scales"/>; null: none).</param>
+    /// <param name="relative">The blocks scaled by |y_i| alone (see <see cref="Scales(StateLayout, ReadOnlySpan{double}, Func{int, bool}?)"/>; null: none).</param>
     public static IReadOnlyList<FlowMode> Compute(VectorField field, StateLayout layout, double t, ReadOnlySpan<double> y, SpectrumOptions? options = null, Func<int, int, string>? name = null, Func<int, bool>? relative = null)
     {
         ArgumentNullException.ThrowIfNull(field);
@@ -105,7 +159,12 @@ public static class FlowJacobianSpectrum
         }
 
         double[] state = y.ToArray();
-        double[] scale = Scales(layout, state, relative);
+        return Compute(field, layout, t, state, Scales(layout, state, relative), options, name);
+    }
+
+    private static FlowMode[] Compute(VectorField field, StateLayout layout, double t, double[] state, double[] scale, SpectrumOptions options, Func<int, int, string>? name, double[]? shareScale = null)
+    {
+        int n = layout.Length;
         var plus = new double[n];
         var minus = new double[n];
         var fPlus = new double[n];
@@ -130,7 +189,7 @@ public static class FlowJacobianSpectrum
         }
 
         IReadOnlyList<RitzPair> pairs = Krylov.LargestMagnitude(Product, n, options.Count, options.KrylovDimension, options.Seed);
-        return pairs.Select(p => Describe(p, layout, options.TopCoordinates, name)).ToArray();
+        return pairs.Select(p => Describe(shareScale is null ? p : Rescaled(p, scale, shareScale), layout, options.TopCoordinates, name)).ToArray();
     }
 
     /// <summary>The whole field −c_b y_b + N(t, y) of a flow, or N alone.</summary>
@@ -189,6 +248,26 @@ public static class FlowJacobianSpectrum
         }
 
         return s;
+    }
+
+    /// <summary>The Ritz vector x (scales <paramref name="from"/>) in the scales <paramref name="to"/>, of unit norm again.</summary>
+    private static RitzPair Rescaled(RitzPair pair, double[] from, double[] to)
+    {
+        var x = new Complex[pair.Vector.Length];
+        double norm = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = pair.Vector[i] * (from[i] / to[i]);
+            norm += (x[i].Real * x[i].Real) + (x[i].Imaginary * x[i].Imaginary);
+        }
+
+        norm = Math.Sqrt(norm);
+        for (int i = 0; i < x.Length && norm > 0; i++)
+        {
+            x[i] /= norm;
+        }
+
+        return pair with { Vector = x };
     }
 
     private static FlowMode Describe(RitzPair pair, StateLayout layout, int top, Func<int, int, string>? name)

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using ImplicitBias.Flow.Experiments.Configuration;
+using ImplicitBias.Flow.Experiments.Running;
 
 namespace ImplicitBias.Flow.Cli.Tests;
 
@@ -96,6 +98,61 @@ public sealed class DiagnoseCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
         Assert.StartsWith($"ibflow diagnose: {expected}", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    /// <summary>A run of the experiment stopped at its 60th checkpoint, as Ctrl+C leaves it.</summary>
+    private string InterruptedRun()
+    {
+        ExperimentSettings settings = ExperimentLoader.Load(Experiment(), ["--Checkpoint:Seconds=0", "--Outputs:Plots=false"], useEnvironment: false);
+        string dir = Path.Combine(_dir, "run");
+        using var cancel = new CancellationTokenSource();
+        int written = 0;
+        var runner = new ExperimentRunner(settings, dir, TextWriter.Null, interactive: false)
+        {
+            CheckpointWritten = _ =>
+            {
+                if (++written == 60)
+                {
+                    cancel.Cancel();
+                }
+            },
+        };
+        Assert.Equal("interrupted", Assert.Single(runner.Run(cancel.Token)).Status);
+        return dir;
+    }
+
+    [Fact]
+    public void From_ARunStoppedAtACheckpoint_DiagnosesItThereAndLater()
+    {
+        string run = InterruptedRun();
+        (int code, string output, string error) = Run("--from", run, "--json", "--count", "2");
+        Assert.True(code == 0, error);
+        using JsonDocument json = JsonDocument.Parse(output);
+        Assert.Equal("Checkpoint", json.RootElement.GetProperty("status").GetString());
+        double t = Assert.Single(json.RootElement.GetProperty("points").EnumerateArray()).GetProperty("t").GetDouble();
+        Assert.True(t > 0);
+
+        string later = (t + 3).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        (code, output, error) = Run("--from", run, "--at", later, "--count", "2");
+        Assert.True(code == 0, error);
+        Assert.Equal(2, output.Split('\n').Count(l => l.StartsWith("t = ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void From_WithAnExperimentFile_OrWithoutACheckpoint_IsAOneLineError()
+    {
+        string run = InterruptedRun();
+        (int code, string output, string error) = Run(Experiment(), "--from", run);
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.StartsWith("ibflow diagnose: --from RUN takes no experiment file", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+
+        File.Delete(Path.Combine(run, RunCheckpoint.FileName));
+        (code, output, error) = Run("--from", run);
+        Assert.Equal(2, code);
+        Assert.Contains("no checkpoint.bin", error, StringComparison.Ordinal);
         Assert.Single(error.TrimEnd().Split('\n'));
     }
 }

@@ -162,7 +162,7 @@ public sealed class RunStatusTests : IDisposable
         Run(s, whole);
 
         // Interrupt the first run (Adam) at its 25th checkpoint: the checkpoint stays, the second run is pending.
-        IReadOnlyList<RunOutcome> first = InterruptAtCheckpoint(s, cut, 25);
+        IReadOnlyList<RunOutcome> first = Interrupted.AtCheckpoint(s, cut, 25);
         Assert.Equal("interrupted", Assert.Single(first).Status);
         Assert.False(Summary(Path.Combine(cut, "adam"))["finished"]!.GetValue<bool>());
         Assert.True(File.Exists(Path.Combine(cut, "adam", RunCheckpoint.FileName)));
@@ -191,7 +191,7 @@ public sealed class RunStatusTests : IDisposable
         string json = Tiny.Replace("\"Optimizer\": { \"Name\": \"ngd\", \"Eta0\": 1.0, \"Power\": 0.8 },", "\"Optimizer\": { \"Name\": \"adam\", \"Eta0\": 0.3 },", StringComparison.Ordinal);
         ExperimentSettings s = Load(json, "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-10");
         string cut = Path.Combine(_dir, "sharpness-cut");
-        Assert.Equal("interrupted", Assert.Single(InterruptAtCheckpoint(s, cut, 10)).Status);
+        Assert.Equal("interrupted", Assert.Single(Interrupted.AtCheckpoint(s, cut, 10)).Status);
         string config = Path.Combine(cut, "config.json");
         JsonNode edited = JsonOutput.Read(config);
         edited["Save"]!["Sharpness"] = true;
@@ -213,7 +213,7 @@ public sealed class RunStatusTests : IDisposable
         ExperimentSettings s = Load(json, "--Solver:Method=discrete", "--Solver:Step=0.5", "--Stop:MaxSteps=60", "--Checkpoint:Seconds=0", "--Stop:TargetLogLoss=-10");
         string whole = Path.Combine(_dir, "discrete-whole"), cut = Path.Combine(_dir, "discrete-cut");
         RunOutcome uninterrupted = Assert.Single(Run(s, whole));
-        Assert.Equal("interrupted", Assert.Single(InterruptAtCheckpoint(s, cut, 17)).Status);
+        Assert.Equal("interrupted", Assert.Single(Interrupted.AtCheckpoint(s, cut, 17)).Status);
         Assert.True(File.Exists(Path.Combine(cut, RunCheckpoint.FileName)));
 
         RunOutcome resumed = Assert.Single(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
@@ -238,7 +238,7 @@ public sealed class RunStatusTests : IDisposable
         string note = Summary(whole)["methodNote"]!.GetValue<string>();
         Assert.StartsWith("bs3 until t = ", note, StringComparison.Ordinal);
 
-        Assert.Equal("interrupted", Assert.Single(InterruptAtCheckpoint(s, cut, total * 9 / 10)).Status);
+        Assert.Equal("interrupted", Assert.Single(Interrupted.AtCheckpoint(s, cut, total * 9 / 10)).Status);
         Assert.Contains("then etdrk4", Summary(cut)["methodNote"]!.GetValue<string>(), StringComparison.Ordinal);
 
         RunOutcome resumed = Assert.Single(ExperimentRunner.Resume(cut, TextWriter.Null, interactive: false));
@@ -290,23 +290,5 @@ public sealed class RunStatusTests : IDisposable
                 Assert.Equal(File.ReadAllBytes(Path.Combine(a, run, file)), File.ReadAllBytes(Path.Combine(b, run, file)));
             }
         }
-    }
-
-    /// <summary>Runs the experiment into <paramref name="dir"/> and interrupts it when its <paramref name="checkpoints"/>-th checkpoint is written.</summary>
-    private static IReadOnlyList<RunOutcome> InterruptAtCheckpoint(ExperimentSettings s, string dir, int checkpoints)
-    {
-        using var cancel = new CancellationTokenSource();
-        int written = 0;
-        var runner = new ExperimentRunner(s, dir, TextWriter.Null, interactive: false)
-        {
-            CheckpointWritten = _ =>
-            {
-                if (++written == checkpoints)
-                {
-                    cancel.Cancel();
-                }
-            },
-        };
-        return runner.Run(cancel.Token);
     }
 }

@@ -9,7 +9,7 @@ namespace ImplicitBias.Flow.Cli.Commands;
 /// <c>ibflow diagnose EXPERIMENT.json [--at t1,t2,…] [--count K] [--krylov M] [--json] [--Key:Sub=value …]</c>: what
 /// limits the flow's step at chosen times: the Jacobian's leading eigenvalues (h|λ| against the accepted step h, the
 /// block and neurons of each eigenvector) and the preconditioned sharpness against the discrete optimizer's threshold.
-/// See <see cref="FlowDiagnosis"/>.
+/// <c>ibflow diagnose --from RUN</c> does the same at a run's checkpoint (and later times from there). See <see cref="FlowDiagnosis"/>.
 /// </summary>
 internal sealed class DiagnoseCommand : ICommand
 {
@@ -31,46 +31,70 @@ internal sealed class DiagnoseCommand : ICommand
             return 0;
         }
 
-        var line = new CommandLine(args, ["--at", "--count", "--krylov"], ["--json"], Name);
-        string path = line.SingleExperiment("ibflow diagnose EXPERIMENT.json [options] (see ibflow diagnose --help).");
+        var line = new CommandLine(args, ["--at", "--count", "--krylov", "--from"], ["--json"], Name);
         bool json = line.Has("--json");
-        double[] times = line.Value("--at") is { } at ? ParseTimes(at) : DefaultTimes;
         int count = PositiveInt(line, "--count", 6, 100);
         int krylov = PositiveInt(line, "--krylov", 30, 500);
-
-        ExperimentSettings settings;
-        try
-        {
-            settings = ExperimentLoader.Load(path, line.Overrides);
-        }
-        catch (ExperimentException e)
-        {
-            throw new UserError(e.Message);
-        }
-
-        if (line.Value("--at") is null)
-        {
-            times = times.Where(t => t <= settings.Stop.MaxTime).DefaultIfEmpty(settings.Stop.MaxTime).ToArray();
-        }
-        else if (times.Max() > settings.Stop.MaxTime)
-        {
-            throw new UserError($"--at {line.Value("--at")}: {times.Max().ToString("G6", CultureInfo.InvariantCulture)} is past Stop:MaxTime = {settings.Stop.MaxTime.ToString("G6", CultureInfo.InvariantCulture)} of {path}; give earlier times or raise it (--Stop:MaxTime=…).");
-        }
-
-        foreach (string warning in settings.Warnings)
-        {
-            error.WriteLine($"warning: {warning}");
-        }
-
         DiagnosisResult result;
-        try
+        double[] times;
+        if (line.Value("--from") is { } runDirectory)
         {
-            var progress = new ProgressReporter(error, $"{settings.Name} diagnose", interactive: json ? false : null);
-            result = FlowDiagnosis.Run(settings, new DiagnosisOptions { Times = times, Count = count, KrylovDimension = Math.Max(krylov, count) }, progress);
+            if (line.Positional.Count > 0 || line.Overrides.Count > 0)
+            {
+                throw new UserError("--from RUN takes no experiment file or overrides: the run is diagnosed with the settings in its config.json");
+            }
+
+            times = line.Value("--at") is { } later ? ParseTimes(later) : [];
+            try
+            {
+                var progress = new ProgressReporter(error, $"{runDirectory} diagnose", interactive: json ? false : null);
+                result = FlowDiagnosis.RunFrom(runDirectory, new DiagnosisOptions { Times = times, Count = count, KrylovDimension = Math.Max(krylov, count) }, progress);
+            }
+            catch (ExperimentException e)
+            {
+                throw new UserError(e.Message);
+            }
+
+            // The checkpoint's own point comes first; it is not one of the requested times unless --at names it.
+            times = times.Where(t => t > result.Points[0].Time).Prepend(result.Points[0].Time).ToArray();
         }
-        catch (ExperimentException e)
+        else
         {
-            throw new UserError(e.Message);
+            string path = line.SingleExperiment("ibflow diagnose EXPERIMENT.json [options] or ibflow diagnose --from RUN [options] (see ibflow diagnose --help).");
+            times = line.Value("--at") is { } at ? ParseTimes(at) : DefaultTimes;
+            ExperimentSettings settings;
+            try
+            {
+                settings = ExperimentLoader.Load(path, line.Overrides);
+            }
+            catch (ExperimentException e)
+            {
+                throw new UserError(e.Message);
+            }
+
+            if (line.Value("--at") is null)
+            {
+                times = times.Where(t => t <= settings.Stop.MaxTime).DefaultIfEmpty(settings.Stop.MaxTime).ToArray();
+            }
+            else if (times.Max() > settings.Stop.MaxTime)
+            {
+                throw new UserError($"--at {line.Value("--at")}: {times.Max().ToString("G6", CultureInfo.InvariantCulture)} is past Stop:MaxTime = {settings.Stop.MaxTime.ToString("G6", CultureInfo.InvariantCulture)} of {path}; give earlier times or raise it (--Stop:MaxTime=…).");
+            }
+
+            foreach (string warning in settings.Warnings)
+            {
+                error.WriteLine($"warning: {warning}");
+            }
+
+            try
+            {
+                var progress = new ProgressReporter(error, $"{settings.Name} diagnose", interactive: json ? false : null);
+                result = FlowDiagnosis.Run(settings, new DiagnosisOptions { Times = times, Count = count, KrylovDimension = Math.Max(krylov, count) }, progress);
+            }
+            catch (ExperimentException e)
+            {
+                throw new UserError(e.Message);
+            }
         }
 
         if (result.Points.Count < times.Length)
@@ -112,6 +136,7 @@ internal sealed class DiagnoseCommand : ICommand
     private static void PrintHelp(TextWriter output)
     {
         output.WriteLine("Usage: ibflow diagnose EXPERIMENT.json [--at t1,t2,…] [--count K] [--krylov M] [--json] [--Key:Sub=value …]");
+        output.WriteLine("       ibflow diagnose --from RUN [--at t1,t2,…] [--count K] [--krylov M] [--json]");
         output.WriteLine();
         output.WriteLine("Solves the experiment's first optimizer (first seed) as a flow with Solver:Method and its tolerances up to");
         output.WriteLine("each time and measures there what limits the step size:");
@@ -123,6 +148,10 @@ internal sealed class DiagnoseCommand : ICommand
         output.WriteLine("    P = ‖∇L‖, GD P = I) against the discrete optimizer's threshold (Adam: (2 + 2β1)/((1 − β1) η)).");
         output.WriteLine();
         output.WriteLine($"  --at LIST    flow times (default {string.Join(",", DefaultTimes.Select(t => t.ToString(CultureInfo.InvariantCulture)))}, those up to Stop:MaxTime)");
+        output.WriteLine("  --from RUN   diagnose a run folder of ibflow run at its checkpoint (a run stopped with Ctrl+C or killed keeps");
+        output.WriteLine("               one), with the settings of its config.json, instead of solving the experiment again from t = 0;");
+        output.WriteLine("               --at then names later times, reached by continuing the solve from the checkpoint (the folder is");
+        output.WriteLine("               only read)");
         output.WriteLine("  --count K    eigenvalues per time (default 6)");
         output.WriteLine("  --krylov M   Arnoldi steps, 2 gradient evaluations each (default 30); compare residuals with |λ| to judge convergence");
         output.WriteLine("  --json       print {\"points\": [{\"t\", \"stepSize\", \"modes\": [{\"re\", \"im\", \"hMagnitude\", \"block\", …}], \"sharpness\"}], …}");

@@ -1,4 +1,6 @@
+using System.Globalization;
 using ImplicitBias.Flow.Analysis.Diagnostics;
+using ImplicitBias.Flow.Analysis.Observers;
 using ImplicitBias.Flow.Experiments.Configuration;
 using ImplicitBias.Flow.Experiments.Running;
 using ImplicitBias.Flow.Flows;
@@ -75,7 +77,8 @@ public sealed record DiagnosisResult(string Name, string Optimizer, string Metho
 /// <summary>
 /// Solves an experiment's flow (first optimizer, first seed, Solver:Method and tolerances) to each requested time
 /// and there measures what limits the step: the leading eigenvalues of the Jacobian (h|λ| against the accepted h)
-/// and the preconditioned sharpness against the discrete optimizer's threshold.
+/// and the preconditioned sharpness against the discrete optimizer's threshold. <see cref="RunFrom"/> does the same
+/// at a run's checkpoint, without solving again the part of the run already done.
 /// </summary>
 public static class FlowDiagnosis
 {
@@ -97,9 +100,77 @@ public static class FlowDiagnosis
         }
 
         using FlowSession setup = FlowSession.OpenFirst(settings);
+        string methodName = setup.MethodName(settings.Solver.Method == "discrete" ? "auto" : settings.Solver.Method);
+        return SolveAndDiagnose(settings, setup, methodName, times, null, [], options, progress);
+    }
+
+    /// <summary>
+    /// Diagnoses the run in <paramref name="runDirectory"/> (a folder of <c>ibflow run</c> with config.json and
+    /// checkpoint.bin, e.g. one stopped with Ctrl+C) at its checkpoint's time, and at any later times in
+    /// <paramref name="options"/> by continuing its solve from there as <c>ibflow run --resume</c> would (the folder
+    /// is only read). Mistakes (no run folder, no checkpoint, a discrete run, times before the checkpoint) throw
+    /// <see cref="ExperimentException"/>.
+    /// </summary>
+    /// <param name="runDirectory">The run folder.</param>
+    /// <param name="options">Later times (may be empty: the checkpoint alone) and Krylov sizes.</param>
+    /// <param name="progress">Receives the continued solve's progress (may be null).</param>
+    public static DiagnosisResult RunFrom(string runDirectory, DiagnosisOptions options, ProgressReporter? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(runDirectory);
+        ArgumentNullException.ThrowIfNull(options);
+        string config = Path.Combine(runDirectory, "config.json");
+        if (!File.Exists(config))
+        {
+            throw new ExperimentException(runDirectory, "--from", runDirectory, "give a run folder of ibflow run (one holding config.json and checkpoint.bin)");
+        }
+
+        ExperimentSettings settings = ExperimentLoader.Load(config, useEnvironment: false);
+        if (settings.Solver.Method == "discrete")
+        {
+            throw new ExperimentException(config, "Solver:Method", "discrete", "a discrete run's checkpoint holds the optimizer's iterate, not a state of the flow; diagnose the experiment with --at instead");
+        }
+
+        using FlowSession setup = FlowSession.OpenFirst(settings);
         OptimizerFlow flow = setup.Flow;
-        string method = settings.Solver.Method == "discrete" ? "auto" : settings.Solver.Method;
-        string methodName = setup.MethodName(method);
+        var observer = new TrajectoryObserver(flow, setup.Evaluator, ObservedFlow.OwnNorm(flow), setup.Theta0) { SharpnessDimension = settings.Save.Sharpness ? ExperimentRunner.SharpnessLanczosSteps : 0 };
+        RunCheckpoint.Contents? restored;
+        try
+        {
+            restored = RunCheckpoint.Read(runDirectory, observer, flow.Drift);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ExperimentException(Path.Combine(runDirectory, RunCheckpoint.FileName), $"the checkpoint cannot be read ({e.Message})");
+        }
+
+        if (restored is null)
+        {
+            throw new ExperimentException(runDirectory, "--from", runDirectory, "it has no checkpoint.bin (a finished run deletes its own); diagnose the experiment at chosen times with --at instead");
+        }
+
+        OdeCheckpoint engine = restored.Engine;
+        double[] later = options.Times.Distinct().Order().ToArray();
+        if (later.Length > 0 && (later[0] < engine.Time || !double.IsFinite(later[^1])))
+        {
+            throw new ExperimentException(runDirectory, "--at", string.Join(",", later.Select(t => t.ToString("G6", CultureInfo.InvariantCulture))), $"with --from the times must be finite and at or after the checkpoint's t = {engine.Time.ToString("G6", CultureInfo.InvariantCulture)}");
+        }
+
+        string methodName = setup.MethodName(settings.Solver.Method);
+        var first = new DiagnosisPoint[] { Diagnose(flow, engine.Time, engine.State, engine.StepSize, engine.RhsEvaluations, options) };
+        later = later.Where(t => t > engine.Time).ToArray();
+        if (later.Length == 0)
+        {
+            return new DiagnosisResult(settings.Name, setup.Optimizer.Label, methodName, setup.Tolerances.RelTol, first, "Checkpoint", engine.Time);
+        }
+
+        // The run's own save cursor indexes its save times, not these.
+        return SolveAndDiagnose(settings, setup, methodName, later, engine with { NextSave = 0 }, first, options, progress);
+    }
+
+    private static DiagnosisResult SolveAndDiagnose(
+        ExperimentSettings settings, FlowSession setup, string methodName, double[] times, OdeCheckpoint? resumeFrom, IReadOnlyList<DiagnosisPoint> before, DiagnosisOptions options, ProgressReporter? progress)
+    {
+        OptimizerFlow flow = setup.Flow;
         var saved = new List<(double T, double[] Y, double H, long Evaluations)>();
         StepInfo last = default;
         var solve = new FlowSolveOptions
@@ -110,6 +181,7 @@ public static class FlowDiagnosis
             MaxSteps = settings.Stop.MaxSteps,
             SaveAt = SaveAt.Times(times),
             KeepSavedStates = false,
+            ResumeFrom = resumeFrom,
             OnStep = info =>
             {
                 if (info.Accepted)
@@ -123,25 +195,30 @@ public static class FlowDiagnosis
         OdeResult result = FlowSolver.Solve(flow, setup.Theta0, solve);
         progress?.Finish(new ProgressSample(result.FinalTime, flow.LastLogLoss, last.StepSize, result.AcceptedSteps, result.RejectedSteps, result.RhsEvaluations), result.Status.ToString());
 
-        var points = new List<DiagnosisPoint>();
+        var points = new List<DiagnosisPoint>(before);
         foreach ((double t, double[] y, double h, long evaluations) in saved)
         {
-            var spectrum = new SpectrumOptions(options.Count, options.KrylovDimension, options.TopCoordinates);
-            IReadOnlyList<FlowMode> modes = FlowJacobianSpectrum.Compute(flow, t, y, spectrum);
-            IReadOnlyList<FlowMode> nonlinear = flow.Layout.IsSemilinear
-                ? FlowJacobianSpectrum.Compute(flow, t, y, spectrum with { IncludeDecay = false })
-                : modes;
-            SharpnessResult? sharpness = PreconditionedSharpness.Compute(flow, t, y, options.LanczosDimension);
-            double c1 = flow.Parts[0].C1;
-            (string, double)[] pair = sharpness is not null && flow.Parts[0].HasMomentum && c1 > 0
-                ? PairMethods.Select(m => (m, StepperStability.LargestStableStep(MethodCatalog.Find(m)!, c1, sharpness.Eta * sharpness.Largest))).ToArray()
-                : [];
-            points.Add(new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness, pair)
-            {
-                DecayRates = flow.Layout.Blocks.Select(b => b.DecayRate).Where(c => c > 0).Distinct().ToArray(),
-            });
+            points.Add(Diagnose(flow, t, y, h, evaluations, options));
         }
 
         return new DiagnosisResult(settings.Name, setup.Optimizer.Label, methodName, setup.Tolerances.RelTol, points, result.Status.ToString(), result.FinalTime);
+    }
+
+    private static DiagnosisPoint Diagnose(OptimizerFlow flow, double t, double[] y, double h, long evaluations, DiagnosisOptions options)
+    {
+        var spectrum = new SpectrumOptions(options.Count, options.KrylovDimension, options.TopCoordinates);
+        IReadOnlyList<FlowMode> modes = FlowJacobianSpectrum.Compute(flow, t, y, spectrum);
+        IReadOnlyList<FlowMode> nonlinear = flow.Layout.IsSemilinear
+            ? FlowJacobianSpectrum.Compute(flow, t, y, spectrum with { IncludeDecay = false })
+            : modes;
+        SharpnessResult? sharpness = PreconditionedSharpness.Compute(flow, t, y, options.LanczosDimension);
+        double c1 = flow.Parts[0].C1;
+        (string, double)[] pair = sharpness is not null && flow.Parts[0].HasMomentum && c1 > 0
+            ? PairMethods.Select(m => (m, StepperStability.LargestStableStep(MethodCatalog.Find(m)!, c1, sharpness.Eta * sharpness.Largest))).ToArray()
+            : [];
+        return new DiagnosisPoint(t, flow.LogLoss(y), h, evaluations, modes, nonlinear, sharpness, pair)
+        {
+            DecayRates = flow.Layout.Blocks.Select(b => b.DecayRate).Where(c => c > 0).Distinct().ToArray(),
+        };
     }
 }

@@ -260,13 +260,13 @@ public sealed class ExperimentRunner
         return plan;
     }
 
-    /// <summary>What a flow or discrete run ended with, before it is written.</summary>
     /// <summary>Lanczos steps of Save:Sharpness (as `ibflow diagnose` uses by default).</summary>
-    private const int SharpnessLanczosSteps = 20;
+    internal const int SharpnessLanczosSteps = 20;
 
     // summary.json lists this many of the coordinates that rejected the most steps.
     private const int TopRejectedCoordinates = 10;
 
+    /// <summary>What a flow or discrete run ended with, before it is written.</summary>
     private sealed record RunResult(
         string Status,
         string EngineMessage,

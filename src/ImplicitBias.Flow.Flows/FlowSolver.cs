@@ -172,7 +172,7 @@ public static class FlowSolver
         var algebra = new HostStateAlgebra(flow.Layout);
         var y0 = new HostState(flow.Layout.Length);
         flow.InitialState(theta0, y0.Values);
-        var term = new HostOdeTerm(flow.Evaluate, flow.HasTimeDerivative ? flow.TimeDerivative : null, flow);
+        var term = new HostOdeTerm(flow.Evaluate, flow.HasTimeDerivative ? flow.TimeDerivative : null, flow, flow);
         int sigmaIndex = flow.Parameters.Length;
         var access = new FlowStateAccess<HostState>(
             y => y.Values[sigmaIndex],

@@ -200,9 +200,27 @@ public sealed class LogLossDrift
 /// the state, which the anchoring may have moved after N there was evaluated; the Rosenbrock-W step that asks for it
 /// keeps its order with any time column, so the difference (σ's drift, ≤ 1e-7 in the runs measured) costs nothing but
 /// rounding.</remarks>
-internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>, ITimeDerivativeTerm<TState>, IJacobianModelTerm
+internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAccess<TState> access, LogLossDrift drift, double target) : IOdeTerm<TState>, ITimeDerivativeTerm<TState>, IJacobianModelTerm, ICoordinateScaleTerm
     where TState : class
 {
+    private readonly ICoordinateScaleTerm? _coordinateScales = inner as ICoordinateScaleTerm;
+
+    /// <inheritdoc/>
+    public bool HasCoordinateScales => _coordinateScales is { HasCoordinateScales: true };
+
+    /// <inheritdoc/>
+    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales)
+    {
+        if (_coordinateScales is { HasCoordinateScales: true } known)
+        {
+            known.CoordinateScales(t, y, scales);
+        }
+        else
+        {
+            scales.Fill(double.NaN);
+        }
+    }
+
     private readonly IJacobianModelTerm? _jacobianModel = inner as IJacobianModelTerm;
 
     /// <inheritdoc/>

@@ -41,7 +41,7 @@ public sealed record FlowTolerances(double RelTol = 1e-6, double AbsTol = 1e-9, 
 /// switching), and while λ = kσ it is exactly the plain scaling m̃ = m e^{−σ}, ṽ = v e^{−2σ}.
 /// </para>
 /// </summary>
-public sealed class OptimizerFlow : IJacobianModelTerm
+public sealed class OptimizerFlow : IJacobianModelTerm, ICoordinateScaleTerm
 {
     private readonly IGradientOracle _oracle;
     private readonly OptimizerPart[] _parts;
@@ -318,6 +318,40 @@ public sealed class OptimizerFlow : IJacobianModelTerm
 
     /// <summary>λ_v of part <paramref name="part"/> in state <paramref name="y"/>: v = ṽ e^{λ_v}.</summary>
     public double SecondMomentLogScale(int part, ReadOnlySpan<double> y) => y[Layout.Offset(_secondMomentScaleBlock[part])];
+
+    /// <summary>True when a part has both moments (Adam): its m̃ coordinates have sizes of their own (<see cref="CoordinateScales"/>).</summary>
+    public bool HasCoordinateScales => _parts.Any(p => p.HasMomentum && p.HasSecondMoment);
+
+    /// <summary>
+    /// For the m̃ coordinates of a part with both moments (Adam), r_i = (b1/√b2) √ṽ_i e^{λ_v/2 − λ_m} with
+    /// b_k = 1 − e^{−c_k t}: the m̃_i at which m̂_i/√v̂_i = 1, where ṽ_i &gt; 0; NaN elsewhere. θ_i′ = −η m̂_i/√v̂_i couples
+    /// θ_i to m̃_i with the weight 1/√ṽ_i, so m̃_i matters against r_i, not against its block's largest value: late in a run
+    /// the weights of an input that is almost always zero keep ṽ_i 10⁹⁰ below the block (v decays like e^{−c2 t}), and
+    /// weighed by the block the coupling is an entry of 10³⁵ of the weighted Jacobian. The Jacobian diagnostics and the
+    /// Krylov W weigh m̃_i against r_i (Flows/STEPPERS.md, "The Jacobian's eigenvalues late in Adam runs").
+    /// </summary>
+    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales)
+    {
+        scales.Fill(double.NaN);
+        for (int p = 0; p < _parts.Length; p++)
+        {
+            int mb = _momentumBlock[p], vb = _secondMomentBlock[p];
+            if (mb < 0 || vb < 0)
+            {
+                continue;
+            }
+
+            OptimizerPart part = _parts[p];
+            double b1 = -double.ExpM1(-part.C1 * t), b2 = -double.ExpM1(-part.C2 * t);
+            double factor = b1 / Math.Sqrt(b2) * Math.Exp((SecondMomentLogScale(p, y) / 2) - MomentumLogScale(p, y));
+            int mo = Layout.Offset(mb), vo = Layout.Offset(vb);
+            for (int i = 0; i < _partLength[p]; i++)
+            {
+                double r = factor * Math.Sqrt(y[vo + i]);
+                scales[mo + i] = r > 0 && double.IsFinite(r) ? r : double.NaN;
+            }
+        }
+    }
 
     /// <summary>Writes λ_m = σ and λ_v = 2σ for every part: the plain scaling, for states built from unscaled moments.</summary>
     public void SetPlainScales(Span<double> y)

@@ -18,7 +18,7 @@ namespace ImplicitBias.Flow.Kernels;
 /// Buffers are allocated once, in the constructor. The accelerator and the evaluator belong to the caller and must
 /// outlive this object.
 /// </summary>
-public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, ITimeDerivativeTerm<DeviceState>, IDisposable
+public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, ITimeDerivativeTerm<DeviceState>, ICoordinateScaleTerm, IDisposable
 {
     private readonly OptimizerFlow _flow;
     private readonly IlgpuGradientEvaluator _evaluator;
@@ -177,6 +177,12 @@ public sealed class DeviceOptimizerFlow : IOdeTerm<DeviceState>, ITimeDerivative
 
     /// <inheritdoc />
     public bool HasTimeDerivative => _flow.HasTimeDerivative;
+
+    /// <inheritdoc />
+    public bool HasCoordinateScales => _flow.HasCoordinateScales;
+
+    /// <summary>The host flow's <see cref="OptimizerFlow.CoordinateScales"/> (the Krylov methods ask on a host copy of the state).</summary>
+    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales) => _flow.CoordinateScales(t, y, scales);
 
     /// <summary>dndt ← ∂N/∂t at (t, y) given n = N(t, y), on the device, with no gradient (<see cref="OptimizerField.TimeDerivative"/>).</summary>
     public void TimeDerivative(double t, DeviceState y, DeviceState n, DeviceState destination)

@@ -15,8 +15,26 @@ public delegate void HostTimeDerivative(double t, ReadOnlySpan<double> y, ReadOn
 /// <param name="rhs">The nonlinear part N (the whole right-hand side when no block decays).</param>
 /// <param name="timeDerivative">∂N/∂t in closed form, when known (a Rosenbrock-W step then takes its time column from it).</param>
 /// <param name="jacobianModel">A low-rank model of ∂N/∂y that costs no evaluation, when there is one (a Rosenbrock-W step puts it in its W).</param>
-public sealed class HostOdeTerm(HostRhs rhs, HostTimeDerivative? timeDerivative = null, IJacobianModelTerm? jacobianModel = null) : IOdeTerm<HostState>, ITimeDerivativeTerm<HostState>, IJacobianModelTerm
+/// <param name="coordinateScales">The sizes at which coordinates matter below their blocks' (the Krylov methods weigh them so), when known.</param>
+public sealed class HostOdeTerm(HostRhs rhs, HostTimeDerivative? timeDerivative = null, IJacobianModelTerm? jacobianModel = null, ICoordinateScaleTerm? coordinateScales = null)
+    : IOdeTerm<HostState>, ITimeDerivativeTerm<HostState>, IJacobianModelTerm, ICoordinateScaleTerm
 {
+    /// <inheritdoc />
+    public bool HasCoordinateScales => coordinateScales is { HasCoordinateScales: true };
+
+    /// <inheritdoc />
+    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales)
+    {
+        if (coordinateScales is { HasCoordinateScales: true } known)
+        {
+            known.CoordinateScales(t, y, scales);
+        }
+        else
+        {
+            scales.Fill(double.NaN);
+        }
+    }
+
     /// <inheritdoc />
     public int JacobianModelRank => jacobianModel?.JacobianModelRank ?? 0;
 

@@ -189,6 +189,48 @@ public class VectorFieldTests
         }
     }
 
+    /// <summary>
+    /// <see cref="OptimizerFlow.CoordinateScales"/> is the m̃ at which Adam's ratio m̂/√v̂ is one: with every m̃_i set to
+    /// r_i (and the log scales off their σ, as after the loss outran the moments), θ′ = −η exactly, at early and late
+    /// times (bias corrections far from and close to 1); NaN off the m̃ block and where ṽ = 0; none for a flow without a
+    /// second moment.
+    /// </summary>
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(3000.0)]
+    public void CoordinateScales_AreTheMomentsAtWhichAdamsRatioIsOne(double t)
+    {
+        (OptimizerFlow flow, double[] y, double[] _) = At("adam", t);
+        y[flow.Layout.Offset(flow.MomentumScaleBlock(0))] = -1.3;
+        y[flow.Layout.Offset(flow.SecondMomentScaleBlock(0))] = 0.7;
+        int mo = flow.Layout.Offset(flow.MomentumBlock(0)), vo = flow.Layout.Offset(flow.SecondMomentBlock(0));
+        y[vo + 2] = 0;
+        Assert.True(flow.HasCoordinateScales);
+        var r = new double[y.Length];
+        flow.CoordinateScales(t, y, r);
+        for (int i = 0; i < y.Length; i++)
+        {
+            bool momentum = i >= mo && i < mo + flow.Parameters.Length;
+            Assert.True(momentum && i != mo + 2 ? r[i] > 0 : double.IsNaN(r[i]), $"r[{i}] = {r[i]}");
+        }
+
+        for (int i = 0; i < flow.Parameters.Length; i++)
+        {
+            y[mo + i] = i == 2 ? 0 : r[mo + i];
+        }
+
+        var dy = new double[y.Length];
+        flow.Evaluate(t, y, dy);
+        double eta = flow.Schedules[0].Eta(t);
+        for (int i = 0; i < flow.Parameters.Length; i++)
+        {
+            Assert.Equal(i == 2 ? 0 : -eta, dy[i], 1e-12 * eta);
+        }
+
+        (OptimizerFlow momentumFlow, _, _) = At("momentum", t);
+        Assert.False(momentumFlow.HasCoordinateScales);
+    }
+
     [Fact]
     public void ScaledMomentumEquation_IsTheUnscaledOne()
     {

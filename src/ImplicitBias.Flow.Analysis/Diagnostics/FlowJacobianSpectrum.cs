@@ -83,7 +83,8 @@ public static class FlowJacobianSpectrum
     /// <summary>
     /// The scales S of a flow's state: <see cref="Scales(StateLayout, ReadOnlySpan{double}, Func{int, bool}?)"/> with the
     /// ṽ blocks relative, and in a momentum block paired with a ṽ block (Adam) s_i = max(|m̃_i|, r_i) where ṽ_i &gt; 0,
-    /// with r_i = (b1/√b2) √ṽ_i e^{λ_v/2 − λ_m} (b_k = 1 − e^{−c_k t}), the m̃_i at which m̂_i/√v̂_i = 1. Why: θ_i′ =
+    /// with r_i = (b1/√b2) √ṽ_i e^{λ_v/2 − λ_m} (b_k = 1 − e^{−c_k t}), the m̃_i at which m̂_i/√v̂_i = 1
+    /// (<see cref="OptimizerFlow.CoordinateScales"/>). Why: θ_i′ =
     /// −η m̂_i/√v̂_i couples θ_i to m̃_i with the weight 1/√ṽ_i, which for a weight whose gradient has long been tiny (an
     /// input pixel almost always zero) reaches 10⁴⁵ late in a run (v decays like e^{−c2 t}); with m̃_i scaled by its
     /// block's size, S⁻¹ J S carries that weight as an entry of 10³⁰ or more, and round-off in the differences turns it
@@ -99,25 +100,13 @@ public static class FlowJacobianSpectrum
         ArgumentNullException.ThrowIfNull(flow);
         StateLayout layout = flow.Layout;
         double[] s = ErrorTestScales(flow, y);
-        for (int p = 0; p < flow.Parts.Count; p++)
+        var own = new double[layout.Length];
+        flow.CoordinateScales(t, y, own);
+        for (int i = 0; i < s.Length; i++)
         {
-            int mb = flow.MomentumBlock(p), vb = flow.SecondMomentBlock(p);
-            if (mb < 0 || vb < 0)
+            if (own[i] > 0)
             {
-                continue;
-            }
-
-            var part = flow.Parts[p];
-            double b1 = -double.ExpM1(-part.C1 * t), b2 = -double.ExpM1(-part.C2 * t);
-            double factor = b1 / Math.Sqrt(b2) * Math.Exp((flow.SecondMomentLogScale(p, y) / 2) - flow.MomentumLogScale(p, y));
-            int mo = layout.Offset(mb), vo = layout.Offset(vb), len = layout.Blocks[mb].Length;
-            for (int i = 0; i < len; i++)
-            {
-                double r = y[vo + i] > 0 ? factor * Math.Sqrt(y[vo + i]) : double.NaN;
-                if (r > 0 && double.IsFinite(r))
-                {
-                    s[mo + i] = Math.Max(Math.Abs(y[mo + i]), r);
-                }
+                s[i] = Math.Max(Math.Abs(y[i]), own[i]);
             }
         }
 

@@ -8,7 +8,11 @@ namespace ImplicitBias.Flow.Solvers.Krylov;
 /// Products ∂N/∂y · v at one point by forward differences of N (one evaluation each), and the error weights
 /// Ω² = diag(1/sc_i²), sc_i = atol_b + rtol_b |y_i|, of the controller's tolerances at that point: the inner product in
 /// which the Krylov methods (the Rosenbrock-W matrix, the exponential stepper's low-rank linear part) orthogonalize, so
-/// that their spaces favour what the error norm sees.
+/// that their spaces favour what the error norm sees. Where the term gives a coordinate's own size r_i
+/// (<see cref="ICoordinateScaleTerm"/>), its block's absolute tolerance is taken against that size instead of the
+/// block's largest value where that is smaller, sc_i = rtol_b |y_i| + min(atol_b, κ_b r_i), so that a coupling that
+/// grows as the coordinate shrinks (Adam's 1/√ṽ_i) stays an entry of the weighted Jacobian's own order
+/// (Flows/STEPPERS.md, "Adam's m̃ weighed against √ṽ in W").
 /// </summary>
 internal sealed class DifferenceJacobian<TState>
     where TState : class
@@ -21,13 +25,17 @@ internal sealed class DifferenceJacobian<TState>
     private readonly double[] _weights2;
     private readonly double[] _y;
     private readonly double[] _n;
+    private readonly ICoordinateScaleTerm? _coordinateScales;
+    private readonly double[] _sizes;
     private TState? _point;
     private Action<double, TState, TState>? _evaluate;
 
-    public DifferenceJacobian(IStateAlgebra<TState> algebra, ErrorTolerances tolerances)
+    public DifferenceJacobian(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, ICoordinateScaleTerm? coordinateScales = null)
     {
         _algebra = algebra;
         _tolerances = tolerances;
+        _coordinateScales = coordinateScales is { HasCoordinateScales: true } ? coordinateScales : null;
+        _sizes = _coordinateScales is null ? [] : new double[algebra.Layout.Length];
         StateLayout layout = algebra.Layout;
         int blocks = layout.BlockCount;
         _offsets = Enumerable.Range(0, blocks + 1).Select(b => b < blocks ? layout.Offset(b) : layout.Length).ToArray();
@@ -68,6 +76,7 @@ internal sealed class DifferenceJacobian<TState>
         _evaluate = evaluate;
         _algebra.Read(y, _y);
         _algebra.Read(n0, _n);
+        _coordinateScales?.CoordinateScales(t, _y, _sizes);
         for (int b = 0; b + 1 < _offsets.Length; b++)
         {
             // The controller's tolerances (block scale included), at the point.
@@ -86,6 +95,20 @@ internal sealed class DifferenceJacobian<TState>
             {
                 double sc = atol + (rtol * Math.Abs(_y[i]));
                 _weights2[i] = sc > 0 ? 1.0 / (sc * sc) : 0.0;
+            }
+
+            if (_coordinateScales is not null)
+            {
+                double kappa = _tolerances.BlockScale[b];
+                for (int i = _offsets[b]; i < _offsets[b + 1]; i++)
+                {
+                    double own = kappa * _sizes[i];
+                    if (own > 0 && own < atol)
+                    {
+                        double sc = own + (rtol * Math.Abs(_y[i]));
+                        _weights2[i] = 1.0 / (sc * sc);
+                    }
+                }
             }
         }
 

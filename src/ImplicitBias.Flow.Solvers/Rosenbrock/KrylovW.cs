@@ -91,7 +91,7 @@ internal sealed class KrylovW<TState>
     private double[] _c = []; // c = (I − hγ H G)⁻¹ hγ H r̂ (m values)
     private double _hGamma = double.NaN;
 
-    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension, int extensionCapacity = 0, bool secantUpdates = false, IJacobianModelTerm? model = null, int residualDimension = 0)
+    public KrylovW(IStateAlgebra<TState> algebra, ErrorTolerances tolerances, int maxDimension, int extensionCapacity = 0, bool secantUpdates = false, IJacobianModelTerm? model = null, int residualDimension = 0, ICoordinateScaleTerm? coordinateScales = null)
     {
         _algebra = algebra;
         StateLayout layout = algebra.Layout;
@@ -163,7 +163,7 @@ internal sealed class KrylovW<TState>
         _stepCoordinates = new double[_capacity];
         _changeCoordinates = new double[_capacity];
         _product = Product;
-        _jacobian = new DifferenceJacobian<TState>(algebra, tolerances);
+        _jacobian = new DifferenceJacobian<TState>(algebra, tolerances, coordinateScales);
         TimeDerivative = algebra.Allocate();
     }
 

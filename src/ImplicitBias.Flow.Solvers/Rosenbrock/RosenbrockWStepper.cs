@@ -70,7 +70,7 @@ internal sealed class RosenbrockWStepper<TState> : IStepper<TState>
         // knows it in closed form gives it for free; without them W is rebuilt as often as before they existed.
         bool secants = method.SecantUpdates && method.KrylovDimension > 0 && _timeDerivative is not null;
         _refreshEvery = secants ? method.RefreshEvery : Math.Min(method.RefreshEvery, RosenbrockWMethod.RefreshEveryWithoutSecants);
-        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension, method.ExtendAfterRejection > 0 ? method.ExtensionCapacity : 0, secants, term as IJacobianModelTerm, method.ModelResidualDimension);
+        _w = new KrylovW<TState>(algebra, norm.Tolerances, method.KrylovDimension, method.ExtendAfterRejection > 0 ? method.ExtensionCapacity : 0, secants, term as IJacobianModelTerm, method.ModelResidualDimension, term as ICoordinateScaleTerm);
         if (secants)
         {
             _secantStep = algebra.Allocate();

@@ -98,7 +98,10 @@ public static class FlowSolver
     /// to the pair "dopri5+ros34pw2" (<see cref="ExplicitThenRosenbrock"/>): DOPRI5 until its own stiffness estimate says
     /// it is held at its stability bound, the Rosenbrock-W method from there on (NGD at Table 1 on MNIST: DOPRI5 alone
     /// spends 62,540 evaluations to reach t = 25; the pair switches at t = 4.6 and reaches L = 1e-8 at t = 416 after
-    /// 21,587).
+    /// 21,587). Adam defaults to the measured pair "etdrk4+ros34pw2" (ETDRK4 through the initial transient, then the
+    /// two by flow time per evaluation), whose W weighs m̃ and ṽ against the sizes at which they matter
+    /// (<see cref="OptimizerFlow.CoordinateScales"/>): the Adam probe to L = 1e-8 in 14,854 evaluations against
+    /// ETDRK4's 38,587, the paper's setting in 54,448 against 323,145.
     /// </summary>
     public static OdeMethod DefaultMethod(OptimizerFlow flow)
     {

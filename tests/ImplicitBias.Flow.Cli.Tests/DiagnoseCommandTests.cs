@@ -43,7 +43,7 @@ public sealed class DiagnoseCommandTests : IDisposable
         (int code, string output, string error) = Run(Experiment(), "--at", "20,60", "--count", "6", "--json");
         Assert.True(code == 0, error);
         using JsonDocument json = JsonDocument.Parse(output);
-        Assert.Equal("etdrk4", json.RootElement.GetProperty("method").GetString());
+        Assert.Equal("etdrk4+ros34pw2", json.RootElement.GetProperty("method").GetString());
         JsonElement[] points = json.RootElement.GetProperty("points").EnumerateArray().ToArray();
         Assert.Equal([20.0, 60.0], points.Select(p => p.GetProperty("t").GetDouble()));
         foreach (JsonElement p in points)

@@ -29,7 +29,7 @@ public sealed class OptimizerRegistryTests
         Assert.Equal("tsit5", Method("muon", "adam"));       // Muon-Adam
         Assert.Equal("dopri5", Method("adam", "ngd"));       // parts disagree, none binds
         Assert.Equal("dopri5", Method("nmomentum", "ngd"));
-        Assert.Equal("etdrk4", Method("adam", "adam"));
+        Assert.Equal("etdrk4+ros34pw2", Method("adam", "adam"));
     }
 
     /// <summary>

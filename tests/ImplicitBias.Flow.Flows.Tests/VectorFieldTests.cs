@@ -192,8 +192,8 @@ public class VectorFieldTests
     /// <summary>
     /// <see cref="OptimizerFlow.CoordinateScales"/> is the m̃ at which Adam's ratio m̂/√v̂ is one: with every m̃_i set to
     /// r_i (and the log scales off their σ, as after the loss outran the moments), θ′ = −η exactly, at early and late
-    /// times (bias corrections far from and close to 1); NaN off the m̃ block and where ṽ = 0; none for a flow without a
-    /// second moment.
+    /// times (bias corrections far from and close to 1); ṽ's own size is itself; NaN off the moment blocks and where ṽ = 0;
+    /// none for a flow without a second moment.
     /// </summary>
     [Theory]
     [InlineData(0.5)]
@@ -210,8 +210,9 @@ public class VectorFieldTests
         flow.CoordinateScales(t, y, r);
         for (int i = 0; i < y.Length; i++)
         {
-            bool momentum = i >= mo && i < mo + flow.Parameters.Length;
-            Assert.True(momentum && i != mo + 2 ? r[i] > 0 : double.IsNaN(r[i]), $"r[{i}] = {r[i]}");
+            bool momentum = i >= mo && i < mo + flow.Parameters.Length, second = i >= vo && i < vo + flow.Parameters.Length;
+            Assert.True((momentum && i != mo + 2) || (second && i != vo + 2) ? r[i] > 0 : double.IsNaN(r[i]), $"r[{i}] = {r[i]}");
+            Assert.True(!second || i == vo + 2 || r[i] == y[i], $"ṽ's size is itself: r[{i}] = {r[i]}, ṽ = {y[i]}");
         }
 
         for (int i = 0; i < flow.Parameters.Length; i++)

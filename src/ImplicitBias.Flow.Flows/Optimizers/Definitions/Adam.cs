@@ -19,6 +19,9 @@ public static class Adam
         Schedule = ScheduleAssumption.Adam,
         DefaultEta0 = 5e-3,
         DefaultEta0ByActivation = new Dictionary<string, double> { ["relu"] = 6e-3 },
-        DefaultMethod = "etdrk4",
+        // ETDRK4 through the initial transient, then ETDRK4 and the Rosenbrock-W method by measured flow time per
+        // evaluation (Flows/STEPPERS.md, "Adam's m̃ weighed against √ṽ in W": the probe 38,587 → 14,840 evaluations,
+        // the paper's setting 323,145 → 70,125).
+        DefaultMethod = "etdrk4+ros34pw2",
     };
 }

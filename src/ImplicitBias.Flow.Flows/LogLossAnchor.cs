@@ -206,20 +206,10 @@ internal sealed class LogLossAnchor<TState>(IOdeTerm<TState> inner, FlowStateAcc
     private readonly ICoordinateScaleTerm? _coordinateScales = inner as ICoordinateScaleTerm;
 
     /// <inheritdoc/>
-    public bool HasCoordinateScales => _coordinateScales is { HasCoordinateScales: true };
+    public bool HasCoordinateScales => CoordinateScaleForwarding.Has(_coordinateScales);
 
     /// <inheritdoc/>
-    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales)
-    {
-        if (_coordinateScales is { HasCoordinateScales: true } known)
-        {
-            known.CoordinateScales(t, y, scales);
-        }
-        else
-        {
-            scales.Fill(double.NaN);
-        }
-    }
+    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales) => CoordinateScaleForwarding.Forward(_coordinateScales, t, y, scales);
 
     private readonly IJacobianModelTerm? _jacobianModel = inner as IJacobianModelTerm;
 

@@ -20,20 +20,10 @@ public sealed class HostOdeTerm(HostRhs rhs, HostTimeDerivative? timeDerivative 
     : IOdeTerm<HostState>, ITimeDerivativeTerm<HostState>, IJacobianModelTerm, ICoordinateScaleTerm
 {
     /// <inheritdoc />
-    public bool HasCoordinateScales => coordinateScales is { HasCoordinateScales: true };
+    public bool HasCoordinateScales => CoordinateScaleForwarding.Has(coordinateScales);
 
     /// <inheritdoc />
-    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales)
-    {
-        if (coordinateScales is { HasCoordinateScales: true } known)
-        {
-            known.CoordinateScales(t, y, scales);
-        }
-        else
-        {
-            scales.Fill(double.NaN);
-        }
-    }
+    public void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales) => CoordinateScaleForwarding.Forward(coordinateScales, t, y, scales);
 
     /// <inheritdoc />
     public int JacobianModelRank => jacobianModel?.JacobianModelRank ?? 0;

@@ -21,3 +21,23 @@ public interface ICoordinateScaleTerm
     /// </summary>
     void CoordinateScales(double t, ReadOnlySpan<double> y, Span<double> scales);
 }
+
+/// <summary>Forwarding <see cref="ICoordinateScaleTerm"/> through a wrapper term.</summary>
+public static class CoordinateScaleForwarding
+{
+    /// <summary>Whether <paramref name="inner"/> (possibly null) gives any size.</summary>
+    public static bool Has(ICoordinateScaleTerm? inner) => inner is { HasCoordinateScales: true };
+
+    /// <summary><paramref name="inner"/>'s sizes, or NaN everywhere when it gives none.</summary>
+    public static void Forward(ICoordinateScaleTerm? inner, double t, ReadOnlySpan<double> y, Span<double> scales)
+    {
+        if (inner is { HasCoordinateScales: true } known)
+        {
+            known.CoordinateScales(t, y, scales);
+        }
+        else
+        {
+            scales.Fill(double.NaN);
+        }
+    }
+}

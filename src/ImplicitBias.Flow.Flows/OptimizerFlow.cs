@@ -319,14 +319,13 @@ public sealed class OptimizerFlow : IJacobianModelTerm, ICoordinateScaleTerm
     /// <summary>λ_v of part <paramref name="part"/> in state <paramref name="y"/>: v = ṽ e^{λ_v}.</summary>
     public double SecondMomentLogScale(int part, ReadOnlySpan<double> y) => y[Layout.Offset(_secondMomentScaleBlock[part])];
 
-    /// <summary>True when a part has both moments (Adam): its m̃ coordinates have sizes of their own (<see cref="CoordinateScales"/>).</summary>
+    /// <summary>True when a part has both moments (Adam): its m̃ and ṽ coordinates have sizes of their own (<see cref="CoordinateScales"/>).</summary>
     public bool HasCoordinateScales => _parts.Any(p => p.HasMomentum && p.HasSecondMoment);
 
     /// <summary>
     /// For the m̃ coordinates of a part with both moments (Adam), r_i = (b1/√b2) √ṽ_i e^{λ_v/2 − λ_m} with
     /// b_k = 1 − e^{−c_k t}: the m̃_i at which m̂_i/√v̂_i = 1, and for its ṽ coordinates ṽ_i itself, where ṽ_i &gt; 0; NaN
-    /// elsewhere. θ_i′ = −η m̂_i/√v̂_i couples
-    /// θ_i to m̃_i with the weight 1/√ṽ_i, so m̃_i matters against r_i, not against its block's largest value: late in a run
+    /// elsewhere. θ_i′ = −η m̂_i/√v̂_i couples θ_i to m̃_i with the weight 1/√ṽ_i, so m̃_i matters against r_i, not against its block's largest value: late in a run
     /// the weights of an input that is almost always zero keep ṽ_i 10⁹⁰ below the block (v decays like e^{−c2 t}), and
     /// weighed by the block the coupling is an entry of 10³⁵ of the weighted Jacobian; ṽ_i enters through 1/√ṽ_i, so it
     /// matters relative to itself. The Jacobian diagnostics and the Krylov W weigh the moments so (Flows/STEPPERS.md,

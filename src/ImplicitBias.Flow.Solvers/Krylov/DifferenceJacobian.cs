@@ -8,12 +8,12 @@ namespace ImplicitBias.Flow.Solvers.Krylov;
 /// Products ∂N/∂y · v at one point by forward differences of N (one evaluation each), and the error weights
 /// Ω² = diag(1/sc_i²), sc_i = atol_b + rtol_b |y_i|, of the controller's tolerances at that point: the inner product in
 /// which the Krylov methods (the Rosenbrock-W matrix, the exponential stepper's low-rank linear part) orthogonalize, so
-/// that their spaces favour what the error norm sees. Where the term gives a coordinate's own size r_i (the Rosenbrock-W
-/// method passes the term's sizes; the exponential stepper's linear part does not, measured no more accurate with them)
+/// that their spaces favour what the error norm sees. Where the term gives a coordinate's own size r_i
 /// (<see cref="ICoordinateScaleTerm"/>), its block's absolute tolerance is taken against that size instead of the
 /// block's largest value where that is smaller, sc_i = rtol_b |y_i| + min(atol_b, κ_b r_i), so that a coupling that
 /// grows as the coordinate shrinks (Adam's 1/√ṽ_i) stays an entry of the weighted Jacobian's own order
-/// (Flows/STEPPERS.md, "Adam's m̃ weighed against √ṽ in W").
+/// (Flows/STEPPERS.md, "Adam's m̃ weighed against √ṽ in W"). The Rosenbrock-W method passes the term's sizes; the
+/// exponential stepper's linear part does not (measured no more accurate with them).
 /// </summary>
 internal sealed class DifferenceJacobian<TState>
     where TState : class
